@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Development aid: prove every bundled task under tasks/ valid, inside Docker.
+#   tasks/verify.sh [IMAGE] [mlab|sab|resq|det ...]
+# IMAGE defaults to dynabox-sandbox-test (python3 + numpy/pandas/scipy/sklearn, git, node).
+# Checks (all with --network none, as uid 1000, on a temporary copy of tasks/):
+#   mlab: prepare.py writes ../env data, answer and the `prepared` marker; the starter train.py
+#         runs and scores > 0; solution/ overlaid on env/ beats it by > 10 % in the task's direction.
+#   sab:  gold program, run as `python -m pred_programs.pred_<name>` from the task root, passes
+#         its eval(); an empty program (no output) and a constant output fail.
+#   resq: test_script (with the secret print inserted) fails at base_commit and passes after
+#         `git apply` of solution_patch.
+#   det:  every generator, run twice, gives byte-identical output.
+# Prints one line per check with the seconds it took; exits non-zero if any check fails.
+set -u
+IMAGE=${1:-dynabox-sandbox-test}
+shift || true
+PARTS=${*:-mlab sab resq det}
+HERE=$(cd "$(dirname "$0")" && pwd)
+WORK=$(mktemp -d /tmp/dynabox-verify.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+FAILS=0
+
+fresh_copy() {  # fresh_copy DIR -> copies tasks/ to DIR, writable by uid 1000
+  mkdir -p "$1" && cp -r "$HERE/." "$1/" && chmod -R a+rwX "$1"
+}
+dpy() {  # dpy HOSTDIR WORKDIR_IN_CONTAINER ARGS... : python3 in the sandbox image
+  local mnt=$1 wd=$2; shift 2
+  docker run --rm --network none --user 1000 -v "$mnt":/t -w "$wd" \
+    --entrypoint python3 "$IMAGE" "$@"
+}
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", b-a}'; }
+report() {  # report OK|FAIL text
+  [ "$1" = OK ] || FAILS=$((FAILS+1))
+  printf '%-4s %s\n' "$1" "$2"
+}
+
+# ---------------------------------------------------------------- mlab
+SCORE_PY='
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("task_eval", sys.argv[1])
+m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+print(repr(float(m.get_score(sys.argv[2]))))
+'
+verify_mlab() {
+  local root="$WORK/mlab"; fresh_copy "$root"
+  for tdir in "$root"/mlab/*/; do
+    local t; t=$(basename "$tdir")
+    local timeout; timeout=$(dpy "$root" /t -c "import json;print(json.load(open('mlab/$t/scripts/task.json'))['timeout_seconds'])")
+    local direction; direction=$(dpy "$root" /t -c "import json;print(json.load(open('mlab/$t/scripts/task.json'))['direction'])")
+    local t0 t1; t0=$(now)
+    if ! dpy "$root" "/t/mlab/$t/scripts" prepare.py >"$WORK/$t.prep.log" 2>&1 || [ ! -f "$tdir/scripts/prepared" ]; then
+      report FAIL "mlab/$t prepare.py ($(cat "$WORK/$t.prep.log" | tail -3))"; continue
+    fi
+    t1=$(now); report OK "mlab/$t prepare $(secs "$t0" "$t1")s"
+    local scores=()
+    for variant in starter solution; do
+      local ws="$root/ws-$t-$variant"; mkdir -p "$ws"; cp -r "$tdir/env/." "$ws/"
+      [ "$variant" = solution ] && cp -r "$tdir/solution/." "$ws/"
+      chmod -R a+rwX "$ws"
+      t0=$(now)
+      if ! timeout "$timeout" docker run --rm --network none --user 1000 -v "$ws":/w -w /w \
+            --entrypoint python3 "$IMAGE" -u train.py >"$WORK/$t.$variant.log" 2>&1; then
+        report FAIL "mlab/$t $variant train.py ($(tail -3 "$WORK/$t.$variant.log"))"; scores+=(nan); continue
+      fi
+      t1=$(now)
+      local s; s=$(docker run --rm --network none --user 1000 -v "$tdir/scripts":/s:ro -v "$ws":/w:ro \
+            --entrypoint python3 "$IMAGE" -c "$SCORE_PY" /s/eval.py /w 2>&1 | tail -1)
+      local t2; t2=$(now)
+      scores+=("$s")
+      report OK "mlab/$t $variant score=$s (train.py $(secs "$t0" "$t1")s, eval $(secs "$t1" "$t2")s)"
+    done
+    local verdict
+    verdict=$(python3 - "$direction" "${scores[0]}" "${scores[1]}" <<'PY'
+import sys, math
+d, b, s = sys.argv[1], sys.argv[2], sys.argv[3]
+try: b, s = float(b), float(s)
+except ValueError: print("FAIL unparsable scores"); sys.exit()
+if not (b > 0 and s > 0 and math.isfinite(b) and math.isfinite(s)): print("FAIL invalid score"); sys.exit()
+imp = (s - b) / b
+ok = imp > 0.10 if d == "higher" else imp < -0.10
+print(("OK" if ok else "FAIL") + " direction=%s baseline=%.6g reference=%.6g improvement=%+.1f%%" % (d, b, s, 100 * imp))
+PY
+)
+    report "${verdict%% *}" "mlab/$t ${verdict#* }"
+  done
+}
+
+for part in $PARTS; do
+  case $part in
+    mlab) verify_mlab ;;
+    sab) verify_sab ;;
+    resq) verify_resq ;;
+    det) verify_det ;;
+    *) echo "unknown part $part"; exit 2 ;;
+  esac
+done
+echo "failures: $FAILS"
+[ "$FAILS" -eq 0 ]
