@@ -1,6 +1,11 @@
 import type { Command } from "commander";
+import { registerCleanCommand } from "./clean.js";
+import { registerDoctorCommand } from "./doctor.js";
+import { registerImageCommand } from "./image.js";
 
 /** Adds every subcommand. Each file exports one `register*` function. */
 export function registerCommands(program: Command): void {
-  void program;
+  registerDoctorCommand(program);
+  registerImageCommand(program);
+  registerCleanCommand(program);
 }

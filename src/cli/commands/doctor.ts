@@ -1,0 +1,140 @@
+// `dynabox doctor`: is this machine ready to run sandboxes? Each check says what it found and,
+// when something is wrong, what to do. Exit 0 when ready, 3 (the environment's code) otherwise.
+
+import type { Command } from "commander";
+import type Dockerode from "dockerode";
+import { z } from "zod";
+import { DynaboxError, EnvironmentError } from "../../errors.js";
+import { BOOTSTRAPPED_BASE_IMAGE, DEBIAN_BASE_IMAGE, bootstrapBlocker, findDebootstrap, findLocalBaseImage } from "../../sandbox/base-image.js";
+import { assertDockerReachable, connectDocker, imageExists } from "../../sandbox/docker.js";
+import { sandboxImageTag } from "../../sandbox/image.js";
+import { LABEL_MANAGED, isOwnerDead } from "../../sandbox/labels.js";
+
+const doctorFlags = z.object({ json: z.boolean().default(false) });
+
+/** ok: fine; warn: works, but something is worth doing; fail: not ready. */
+export type CheckStatus = "ok" | "warn" | "fail";
+
+export interface DoctorCheck {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+  fix?: string;
+}
+
+export interface DoctorReport {
+  ready: boolean;
+  checks: DoctorCheck[];
+}
+
+export async function runDoctor(docker: Dockerode = connectDocker()): Promise<DoctorReport> {
+  const checks: DoctorCheck[] = [];
+  let engineUp = false;
+  try {
+    const engine = await assertDockerReachable(docker);
+    engineUp = true;
+    checks.push({ name: "engine", status: "ok", detail: `Docker ${engine.version} (API ${engine.apiVersion})` });
+  } catch (error) {
+    checks.push({
+      name: "engine",
+      status: "fail",
+      detail: DynaboxError.isInstance(error) ? error.message : String(error),
+      fix: "sudo bash scripts/ensure-docker.sh, or set DOCKER_HOST to an engine that answers",
+    });
+  }
+
+  const tag = sandboxImageTag();
+  const debootstrapBlocker = bootstrapBlocker();
+  if (engineUp) {
+    const built = await imageExists(docker, tag);
+    checks.push(
+      built
+        ? { name: "sandbox image", status: "ok", detail: `${tag} is built` }
+        : {
+            name: "sandbox image",
+            status: "warn",
+            detail: `${tag} is not built yet; the first sandbox will build it (minutes)`,
+            fix: "dynabox image build",
+          },
+    );
+    const base = await findLocalBaseImage(docker);
+    if (base !== undefined || built) {
+      checks.push({ name: "base image", status: "ok", detail: base ? `${base} is present` : "not needed: the sandbox image is built" });
+    } else {
+      checks.push({
+        name: "base image",
+        status: debootstrapBlocker === undefined ? "warn" : "fail",
+        detail:
+          `neither ${DEBIAN_BASE_IMAGE} nor ${BOOTSTRAPPED_BASE_IMAGE} is present; the build pulls ${DEBIAN_BASE_IMAGE}, ` +
+          (debootstrapBlocker === undefined
+            ? `or bootstraps ${BOOTSTRAPPED_BASE_IMAGE} from the Debian mirror when no registry answers`
+            : `and can not bootstrap one offline: ${debootstrapBlocker}`),
+        fix: debootstrapBlocker === undefined ? "dynabox image build" : "make a registry reachable, or: sudo bash scripts/ensure-docker.sh",
+      });
+    }
+  }
+
+  const debootstrap = findDebootstrap();
+  checks.push(
+    debootstrap === undefined
+      ? {
+          name: "debootstrap",
+          status: "warn",
+          detail: "not installed; needed only to bootstrap a base image when no registry answers",
+          fix: "apt-get install debootstrap",
+        }
+      : { name: "debootstrap", status: "ok", detail: debootstrap },
+  );
+
+  if (engineUp) {
+    const containers = await docker.listContainers({
+      all: true,
+      filters: JSON.stringify({ label: [`${LABEL_MANAGED}=true`] }),
+    });
+    const dangling = containers.filter((container) => isOwnerDead(container.Labels ?? {}));
+    checks.push(
+      dangling.length === 0
+        ? { name: "leftovers", status: "ok", detail: `no containers of dead dynabox processes (${containers.length} live)` }
+        : {
+            name: "leftovers",
+            status: "warn",
+            detail: `${dangling.length} container(s) of dead dynabox processes: ${dangling
+              .map((container) => (container.Names?.[0] ?? container.Id.slice(0, 12)).replace(/^\//, ""))
+              .join(", ")}`,
+            fix: "dynabox clean (removes every dynabox container), or start any dynabox run (sweeps dead owners')",
+          },
+    );
+  }
+
+  return { ready: checks.every((check) => check.status !== "fail"), checks };
+}
+
+export function renderDoctorReport(report: DoctorReport): string {
+  const mark: Record<CheckStatus, string> = { ok: "ok  ", warn: "warn", fail: "FAIL" };
+  const lines = report.checks.map(
+    (check) => `${mark[check.status]}  ${check.name}: ${check.detail}` + (check.fix ? `\n        to fix: ${check.fix}` : ""),
+  );
+  lines.push(report.ready ? "ready" : "not ready");
+  return lines.join("\n");
+}
+
+export function registerDoctorCommand(program: Command): void {
+  program
+    .command("doctor")
+    .description("check that the Docker engine, the images and the tools dynabox needs are in place")
+    .option("--json", "print the report as JSON")
+    .action(async (rawFlags: unknown) => {
+      const flags = doctorFlags.parse(rawFlags);
+      const report = await runDoctor();
+      process.stdout.write((flags.json ? JSON.stringify(report, null, 2) : renderDoctorReport(report)) + "\n");
+      if (!report.ready) {
+        const failed = report.checks.filter((check) => check.status === "fail");
+        const engineDown = failed.some((check) => check.name === "engine");
+        // Thrown so that exit-codes.ts maps it (EnvironmentError: 3) like every other error.
+        throw new EnvironmentError(
+          engineDown ? "DYNABOX_DOCKER_UNAVAILABLE" : "DYNABOX_IMAGE_MISSING",
+          `not ready: ${failed.map((check) => check.name).join(", ")}`,
+        );
+      }
+    });
+}
