@@ -1,0 +1,177 @@
+"""dynabox kernel worker: runs cells in one persistent globals dict, like a notebook.
+
+Started by kernel.py with two pipe descriptors for its control channel. Its stdout and stderr
+are pipes that the supervisor reads and caps, so user code may print anything.
+"""
+
+import ast
+import json
+import linecache
+import os
+import resource
+import signal
+import sys
+import time
+import traceback
+import types
+
+VALUE_LIMIT = 20_000
+
+
+class Channel:
+    def __init__(self, read_fd, write_fd):
+        self.reader = os.fdopen(read_fd, "rb", buffering=0)
+        self.write_fd = write_fd
+        self.buffer = bytearray()
+
+    def send(self, message):
+        data = (json.dumps(message, default=repr) + "\n").encode()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.write_fd, view):]
+
+    def receive(self):
+        while True:
+            newline = self.buffer.find(b"\n")
+            if newline >= 0:
+                line = bytes(self.buffer[:newline])
+                del self.buffer[: newline + 1]
+                return json.loads(line)
+            chunk = self.reader.read(65536)
+            if not chunk:
+                os._exit(0)  # the supervisor is gone
+            self.buffer += chunk
+
+
+class Kernel:
+    def __init__(self, channel):
+        self.channel = channel
+        self.pid = os.getpid()
+        self.cell_id = None
+        self.cell_count = 0
+        self.events = []
+        self.in_user_code = False
+        self.namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+        signal.signal(signal.SIGINT, self.on_interrupt)
+        sys.modules["dynabox"] = self.make_module()
+
+    def on_interrupt(self, signum, frame):
+        # Only user code is interrupted; a late interrupt must not break the protocol.
+        if self.in_user_code:
+            raise KeyboardInterrupt
+
+    def make_module(self):
+        """`import dynabox` inside the sandbox: host calls and events for the host."""
+        module = types.ModuleType("dynabox")
+        module.host_call = self.host_call
+        module.emit = self.emit
+        return module
+
+    def host_call(self, name, args=None):
+        """Asks the host to do something it alone can (search the action library, ...)."""
+        self.channel.send({"type": "call", "id": self.cell_id, "name": str(name), "args": args})
+        reply = self.channel.receive()
+        while reply.get("type") != "call-result":
+            reply = self.channel.receive()
+        if not reply.get("ok"):
+            raise RuntimeError("host call %s failed: %s" % (name, reply.get("error")))
+        return reply.get("value")
+
+    def emit(self, name, payload=None):
+        """Attaches an event (e.g. a submitted answer) to the current cell's result."""
+        self.events.append({"name": str(name), "payload": payload})
+
+    def run_cell(self, code):
+        self.cell_count += 1
+        filename = "<cell-%d>" % self.cell_count
+        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+        try:
+            tree = ast.parse(code, filename=filename, mode="exec")
+        except SyntaxError:
+            return None, self.describe_error(skip_frames=0)
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last = ast.Expression(tree.body.pop().value)
+        try:
+            self.in_user_code = True
+            exec(compile(tree, filename, "exec"), self.namespace)
+            value = eval(compile(last, filename, "eval"), self.namespace) if last is not None else None
+            self.in_user_code = False
+        except BaseException:
+            self.in_user_code = False
+            if os.getpid() != self.pid:
+                os._exit(1)  # a forked child must never answer for the kernel
+            return None, self.describe_error(skip_frames=1)
+        if value is None:
+            return None, None
+        self.namespace["_"] = value
+        try:
+            text = repr(value)
+        except BaseException as error:  # a broken __repr__ is the user's problem, not ours
+            text = "<repr failed: %s>" % type(error).__name__
+        if len(text) > VALUE_LIMIT:
+            text = text[: VALUE_LIMIT // 2] + " ... " + text[-VALUE_LIMIT // 2 :]
+        return text, None
+
+    def describe_error(self, skip_frames):
+        kind, error, trace = sys.exc_info()
+        for _ in range(skip_frames):
+            if trace is not None:
+                trace = trace.tb_next
+        summary = traceback.TracebackException(kind, error, trace)
+        # Frames of this file (the interrupt handler, host calls) are ours, not the user's.
+        summary.stack = traceback.StackSummary.from_list(
+            [frame for frame in summary.stack if frame.filename != __file__]
+        )
+        lines = list(summary.format())
+        return {"name": kind.__name__, "message": str(error), "traceback": "".join(lines)}
+
+    def serve(self):
+        self.channel.send({"type": "ready", "pid": self.pid})
+        while True:
+            request = self.channel.receive()
+            if request.get("type") != "exec":
+                continue
+            self.cell_id = request.get("id")
+            self.events = []
+            start_times = os.times()
+            value, error = self.run_cell(request.get("code", ""))
+            if os.getpid() != self.pid:
+                os._exit(0)
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except Exception:
+                    pass
+            end_times = os.times()
+            cpu = sum(end_times[:4]) - sum(start_times[:4])
+            peak_kb = max(
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+            )
+            self.channel.send({
+                "type": "done",
+                "id": self.cell_id,
+                "value": value,
+                "error": error,
+                "events": self.events,
+                "cpu_ms": round(cpu * 1000, 3),
+                "peak_mem_mb": round(peak_kb / 1024, 1),
+            })
+
+
+def main():
+    read_fd, write_fd = int(sys.argv[1]), int(sys.argv[2])
+    os.set_inheritable(read_fd, False)
+    os.set_inheritable(write_fd, False)
+    channel = Channel(read_fd, write_fd)
+    # The supervisor's copy of the code must not be importable as user modules' neighbours.
+    sys.path[:] = [path for path in sys.path if path != os.path.dirname(os.path.abspath(__file__))]
+    sys.argv = [""]
+    os.chdir(os.environ.get("DYNABOX_WORKSPACE", "/workspace"))
+    sys.path.insert(0, "")
+    Kernel(channel).serve()
+
+
+if __name__ == "__main__":
+    main()
