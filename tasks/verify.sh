@@ -86,6 +86,70 @@ PY
   done
 }
 
+# ---------------------------------------------------------------- sab
+SAB_PY='
+import csv, json, os, shutil, subprocess, sys, time
+row = json.loads(sys.argv[1])
+name = row["gold_program_name"][:-3]
+out = row["output_fname"]
+ev = row["eval_script_name"][:-3]
+def run_program(source):
+    shutil.rmtree("pred_results", ignore_errors=True)
+    shutil.rmtree("pred_programs", ignore_errors=True)
+    os.makedirs("pred_programs")
+    open("pred_programs/pred_%s.py" % name, "w").write(source)
+    t = time.time()
+    p = subprocess.run([sys.executable, "-m", "pred_programs.pred_" + name],
+                       capture_output=True, text=True, timeout=900)
+    valid = p.returncode == 0 and os.path.exists(out)
+    return valid, time.time() - t, p.stderr[-300:]
+def run_eval():
+    t = time.time()
+    code = "from benchmark.eval_programs.%s import eval\nimport json\ns, log = eval()\nprint(json.dumps([int(s), str(log)]))" % ev
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        return 0, "eval raised: " + p.stderr.strip().splitlines()[-1], time.time() - t
+    s, log = json.loads(p.stdout.strip().splitlines()[-1])
+    return s, log, time.time() - t
+def constant_output():
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    if out.endswith(".csv"):
+        rows = list(csv.reader(open(out)))
+        rows = [rows[0]] + [[r[0]] + ["0.5"] * (len(r) - 1) for r in rows[1:]]
+        with open(out, "w", newline="") as fh:
+            csv.writer(fh).writerows(rows)
+    else:
+        first = open(out).readline()
+        open(out, "w").write(first)
+res = {}
+gold_src = open("benchmark/gold_programs/" + row["gold_program_name"]).read()
+valid, secs, err = run_program(gold_src)
+s, log, esecs = run_eval() if valid else (0, "invalid program: " + err, 0)
+res["gold"] = (valid and s == 1, "valid=%d success=%d program %.1fs eval %.1fs [%s]" % (valid, s, secs, esecs, log))
+if valid:
+    constant_output()
+    s, log, esecs = run_eval()
+    res["constant"] = (s != 1, "success=%d eval %.1fs [%s]" % (s, esecs, log))
+valid, secs, err = run_program("pass\n")
+s, log, esecs = run_eval()
+res["empty"] = (not valid and s != 1, "valid=%d success=%d program %.1fs [%s]" % (valid, s, secs, log))
+for k, (ok, msg) in res.items():
+    print("%s %s %s" % ("OK" if ok else "FAIL", k, msg))
+'
+verify_sab() {
+  local root="$WORK/sab"; fresh_copy "$root"
+  local n; n=$(wc -l <"$root/sab/tasks.jsonl")
+  for i in $(seq 1 "$n"); do
+    local row; row=$(sed -n "${i}p" "$root/sab/tasks.jsonl")
+    local id; id=$(dpy "$root" /t -c 'import json,sys;r=json.loads(sys.argv[1]);print(r["instance_id"]+"/"+r["gold_program_name"])' "$row")
+    # benchmark/ read-only, as upstream grading mounts it
+    while read -r verdict rest; do
+      report "$verdict" "sab/$id $rest"
+    done < <(docker run --rm --network none --user 1000 -v "$root/sab":/t -v "$root/sab/benchmark":/t/benchmark:ro \
+               -w /t --entrypoint python3 "$IMAGE" -c "$SAB_PY" "$row" 2>&1)
+  done
+}
+
 for part in $PARTS; do
   case $part in
     mlab) verify_mlab ;;
