@@ -150,6 +150,92 @@ verify_sab() {
   done
 }
 
+# ---------------------------------------------------------------- resq
+RESQ_PY='
+import json, os, subprocess, sys, time, uuid
+rows = json.load(open("resq/dataset.json"))
+def sh(args, cwd):
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+def run_test(repo, script):
+    secret = uuid.uuid4().hex
+    lines = script.splitlines()
+    for i, line in enumerate(lines):
+        if "sys.exit(0)" in line or "sys.exit(exit_code)" in line:
+            indent = line[: len(line) - len(line.lstrip())]
+            lines.insert(i, indent + "print(%r)" % secret)
+            break
+    name = "%s.py" % uuid.uuid4().hex
+    open(os.path.join(repo, name), "w").write("\n".join(lines) + "\n")
+    t = time.time()
+    try:
+        p = subprocess.run([sys.executable, name], cwd=repo, capture_output=True, text=True, timeout=60)
+        passed, tail = p.returncode == 0 and secret in p.stdout, (p.stdout + p.stderr).strip().splitlines()[-1:]
+    except subprocess.TimeoutExpired:
+        passed, tail = False, ["TIMED OUT"]
+    os.remove(os.path.join(repo, name))
+    return passed, time.time() - t, " ".join(tail)[:160]
+for row in rows:
+    rid = row["id"]
+    repo = "/tmp/w/%s" % rid
+    t = time.time()
+    sh(["git", "clone", "-q", os.path.abspath(os.path.join("resq", row["repo_url"])), repo], "/")
+    sh(["git", "reset", "-q", "--hard", row["base_commit"]], repo)
+    sh(["git", "clean", "-fdxq"], repo)
+    head = sh(["git", "rev-parse", "HEAD"], repo).stdout.strip()
+    csecs = time.time() - t
+    passed, secs, tail = run_test(repo, row["test_script"])
+    print("%s %s/%s base fails: passed=%d clone %.1fs test %.1fs [%s]" % (
+        "OK" if (not passed and head == row["base_commit"]) else "FAIL", rid, row["language"], passed, csecs, secs, tail))
+    open("/tmp/w/temp.patch", "w").write(row["solution_patch"])
+    ap = sh(["git", "apply", "--reject", "--whitespace=fix", "-v", "../temp.patch"], repo)
+    same = sh(["git", "diff", "--quiet", row["solution_commit"]], repo).returncode == 0
+    passed, secs, tail = run_test(repo, row["test_script"])
+    print("%s %s/%s solution passes: applied=%d tree==solution_commit=%d passed=%d test %.1fs [%s]" % (
+        "OK" if (ap.returncode == 0 and same and passed) else "FAIL", rid, row["language"], ap.returncode == 0, same, passed, secs, tail))
+'
+verify_resq() {
+  local root="$WORK/resq"; fresh_copy "$root"
+  while read -r verdict rest; do
+    report "$verdict" "resq/$rest"
+  done < <(docker run --rm --network none --user 1000 -v "$root":/t:ro -w /t \
+             --entrypoint sh "$IMAGE" -c 'mkdir -p /tmp/w && exec python3 -c "$0"' "$RESQ_PY" 2>&1)
+}
+
+# ---------------------------------------------------------------- det
+snapshot() {  # snapshot DIR -> sorted sha256 of every file under DIR, paths relative to DIR
+  (cd "$1" && find . -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum)
+}
+verify_det() {
+  local a="$WORK/det-a" b="$WORK/det-b"
+  fresh_copy "$a"; fresh_copy "$b"
+  local t0 t1
+  for d in "$a" "$b"; do
+    for tdir in "$d"/mlab/*/; do
+      dpy "$d" "/t/mlab/$(basename "$tdir")/scripts" prepare.py >/dev/null 2>&1
+    done
+    t0=$(now)
+    dpy "$d" /t/sab generate.py >/dev/null 2>&1
+    t1=$(now); [ "$d" = "$a" ] && report OK "det sab/generate.py ran in $(secs "$t0" "$t1")s"
+    docker run --rm --network none --user 1000 -v "$d":/t -w /t/resq --entrypoint python3 "$IMAGE" build.py >/dev/null 2>&1
+    t0=$(now); [ "$d" = "$a" ] && report OK "det resq/build.py ran in $(secs "$t1" "$t0")s"
+  done
+  for part in mlab sab resq; do
+    if diff <(snapshot "$a/$part") <(snapshot "$b/$part") >"$WORK/det-$part.diff"; then
+      report OK "det $part: two generator runs give byte-identical files"
+    else
+      report FAIL "det $part: generator output differs between runs ($(head -c 300 "$WORK/det-$part.diff"))"
+    fi
+  done
+  # committed files must be exactly what the generators write
+  for part in sab resq; do
+    if diff <(snapshot "$HERE/$part") <(snapshot "$a/$part") >"$WORK/det-c-$part.diff"; then
+      report OK "det $part: committed files equal the regenerated ones"
+    else
+      report FAIL "det $part: committed files differ from regenerated ones ($(head -c 300 "$WORK/det-c-$part.diff"))"
+    fi
+  done
+}
+
 for part in $PARTS; do
   case $part in
     mlab) verify_mlab ;;
