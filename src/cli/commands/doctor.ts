@@ -6,7 +6,7 @@ import type Dockerode from "dockerode";
 import { z } from "zod";
 import { DynaboxError, EnvironmentError } from "../../errors.js";
 import { BOOTSTRAPPED_BASE_IMAGE, DEBIAN_BASE_IMAGE, bootstrapBlocker, findDebootstrap, findLocalBaseImage } from "../../sandbox/base-image.js";
-import { assertDockerReachable, connectDocker, imageExists } from "../../sandbox/docker.js";
+import { DOCKER_UNAVAILABLE_FIX, assertDockerReachable, connectDocker, imageExists } from "../../sandbox/docker.js";
 import { sandboxImageTag } from "../../sandbox/image.js";
 import { LABEL_MANAGED, isOwnerDead } from "../../sandbox/labels.js";
 
@@ -38,8 +38,8 @@ export async function runDoctor(docker: Dockerode = connectDocker()): Promise<Do
     checks.push({
       name: "engine",
       status: "fail",
-      detail: DynaboxError.isInstance(error) ? error.message : String(error),
-      fix: "sudo bash scripts/ensure-docker.sh, or set DOCKER_HOST to an engine that answers",
+      detail: (DynaboxError.isInstance(error) ? error.message : String(error)).replace(`; ${DOCKER_UNAVAILABLE_FIX}`, ""),
+      fix: DOCKER_UNAVAILABLE_FIX,
     });
   }
 
