@@ -110,12 +110,22 @@ def cgroup_peak_mb():
     return None
 
 
+def is_zombie(pid):
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return True  # gone already
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"Z"
+
+
 def other_pids(spare):
+    """Live processes other than PID 1 and `spare`; zombies are dead already."""
     pids = []
     for name in os.listdir("/proc"):
         if name.isdigit():
             pid = int(name)
-            if pid != 1 and pid not in spare:
+            if pid != 1 and pid not in spare and not is_zombie(pid):
                 pids.append(pid)
     return pids
 
@@ -457,8 +467,10 @@ class Supervisor:
         job = self.job
         self.drain_worker_output()
         if job["interrupted"]:
-            # Whatever the cell left running must not outlive its timeout.
+            # Whatever the cell left running must not outlive its timeout; the worker then
+            # collects its killed children, which would otherwise hold pids as zombies.
             kill_all_except({self.worker["pid"]})
+            self.write_worker({"type": "reap"})
         oom = False
         error = message.get("error")
         if job["interrupted"] and error is not None:

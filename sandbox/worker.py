@@ -130,6 +130,9 @@ class Kernel:
         self.channel.send({"type": "ready", "pid": self.pid})
         while True:
             request = self.channel.receive()
+            if request.get("type") == "reap":
+                reap_zombies()
+                continue
             if request.get("type") != "exec":
                 continue
             self.cell_id = request.get("id")
@@ -158,6 +161,17 @@ class Kernel:
                 "cpu_ms": round(cpu * 1000, 3),
                 "peak_mem_mb": round(peak_kb / 1024, 1),
             })
+
+
+def reap_zombies():
+    """After a timeout the supervisor killed our children: collect them, or they hold pids."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def main():

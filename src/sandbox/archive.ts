@@ -123,6 +123,8 @@ export async function unpackArchive(
   const extract = tar.extract();
   let entries = 0;
   extract.on("entry", (header, body, next) => {
+    // When the unpack fails, the extractor destroys the entry too; the error is reported once, by pipeline.
+    body.on("error", () => {});
     const fail = (message: string): void => {
       body.resume();
       extract.destroy(new SandboxError("DYNABOX_ARCHIVE_REJECTED", message));
@@ -137,7 +139,12 @@ export async function unpackArchive(
       body.resume();
     };
     if (relative === null) return skip("path leaves the destination");
-    if (relative === "") return skip("root entry");
+    if (relative === "") {
+      // The copied folder itself: it is the destination.
+      body.on("end", next);
+      body.resume();
+      return;
+    }
     const target = path.join(destination, relative);
     const run = async (): Promise<void> => {
       switch (header.type) {
@@ -197,6 +204,7 @@ export async function readArchiveFiles(
   let total = 0;
   const extract = tar.extract();
   extract.on("entry", (header, body, next) => {
+    body.on("error", () => {});
     const relative = safeRelativePath(header.name.split("/").slice(strip).join("/"));
     if (header.type !== "file" || relative === null || relative === "") {
       body.on("end", next);
