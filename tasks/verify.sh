@@ -169,7 +169,8 @@ def run_test(repo, script):
     t = time.time()
     try:
         p = subprocess.run([sys.executable, name], cwd=repo, capture_output=True, text=True, timeout=60)
-        passed, tail = p.returncode == 0 and secret in p.stdout, (p.stdout + p.stderr).strip().splitlines()[-1:]
+        out = [l for l in (p.stdout + p.stderr).strip().splitlines() if l.strip() and secret not in l]
+        passed, tail = p.returncode == 0 and secret in p.stdout, ["exit %d" % p.returncode] + out[-1:]
     except subprocess.TimeoutExpired:
         passed, tail = False, ["TIMED OUT"]
     os.remove(os.path.join(repo, name))

@@ -10,7 +10,9 @@ solution_patch is `git diff base_commit solution_commit`; modified_files lists t
 solution changes, with their content at base_commit.
 
 The bundle holds the solution commit (branch `solution`), as upstream repositories hold their
-later history: a harness must give the agent a checkout of base_commit without those objects.
+later history: a harness must give the agent a checkout of base_commit without those objects
+(a clone of the bundle keeps all of them even with --single-branch; re-clone that clone with
+`git clone --no-local --single-branch --branch main`, or use `git archive base_commit`).
 Needs git only (standard library otherwise). Running it twice gives byte-identical output.
     python3 build.py
 """
