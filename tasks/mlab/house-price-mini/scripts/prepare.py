@@ -45,7 +45,7 @@ def generate():
         mo = int(rng.randint(1, 13))
         yr = int(rng.randint(2006, 2011))
         # price: multiplicative, with interactions and diminishing returns
-        log_price = (10.35 + np.log(f)
+        log_price = (11.15 + np.log(f)
                      + 0.085 * qual + 0.012 * qual * max(qual - 6, 0)
                      + 0.45 * np.log(liv / 1500.0)
                      + 0.10 * np.log(1 + bsmt / 1000.0)
