@@ -37,8 +37,8 @@ export interface SandboxOptions {
   startTimeoutMs?: number;
 }
 
-/** A process-wide run id for sandboxes started without one. */
-export const DEFAULT_RUN_ID = `run-${randomUUID().slice(0, 8)}`;
+/** The run id of sandboxes started without one: DYNABOX_RUN_ID, or one per process. */
+export const DEFAULT_RUN_ID = process.env.DYNABOX_RUN_ID || `run-${randomUUID().slice(0, 8)}`;
 
 export async function startSandbox(docker: Dockerode, options: SandboxOptions): Promise<Sandbox> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };

@@ -4,15 +4,10 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { assertDockerReachable, connectDocker } from "../../sandbox/docker.js";
 import { ensureSandboxImage, sandboxImageTag } from "../../sandbox/image.js";
+import { interruptSignal } from "../shared.js";
 
 const buildFlags = z.object({ force: z.boolean().default(false), json: z.boolean().default(false) });
 
-/** An AbortSignal that fires on the first Ctrl-C, so a build stops cleanly and frees its lock. */
-function interruptSignal(): AbortSignal {
-  const controller = new AbortController();
-  process.once("SIGINT", () => controller.abort());
-  return controller.signal;
-}
 
 export function registerImageCommand(program: Command): void {
   const image = program.command("image").description("the sandbox image");

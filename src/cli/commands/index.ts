@@ -1,11 +1,13 @@
 import type { Command } from "commander";
 import { registerCleanCommand } from "./clean.js";
 import { registerDoctorCommand } from "./doctor.js";
+import { registerExecCommand } from "./exec.js";
 import { registerImageCommand } from "./image.js";
 
 /** Adds every subcommand. Each file exports one `register*` function. */
 export function registerCommands(program: Command): void {
   registerDoctorCommand(program);
   registerImageCommand(program);
+  registerExecCommand(program);
   registerCleanCommand(program);
 }

@@ -1,0 +1,121 @@
+// `dynabox exec [file.py | -c CODE]`: run Python in a fresh locked-down sandbox and report what
+// it did. The everyday way to run untrusted code safely.
+
+import { readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { type Command, Option } from "commander";
+import { z } from "zod";
+import { UserError } from "../../errors.js";
+import { cellResultJson, type CellResult } from "../../sandbox/protocol.js";
+import { startSandbox } from "../../sandbox/sandbox.js";
+import { interruptSignal, readyEngine } from "../shared.js";
+
+const flagsSchema = z.object({
+  code: z.string().optional(),
+  timeout: z.coerce.number().positive().default(60),
+  memory: z.coerce.number().int().min(64).default(2048),
+  cpus: z.coerce.number().positive().default(1),
+  network: z.boolean().default(false),
+  copyIn: z.array(z.string()).default([]),
+  copyOut: z.string().optional(),
+  json: z.boolean().default(false),
+});
+
+type Flags = z.infer<typeof flagsSchema>;
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Exit codes follow the shell's habits: 124 for a timeout, 137 for a kill (out of memory). */
+export function execExitCode(result: CellResult): number {
+  if (result.ok) return 0;
+  if (result.timedOut) return 124;
+  if (result.oom) return 137;
+  return 1;
+}
+
+async function readCode(file: string | undefined, flags: Flags): Promise<string> {
+  if (flags.code !== undefined && file !== undefined) {
+    throw new UserError("DYNABOX_USAGE", "give either a file or -c CODE, not both");
+  }
+  if (flags.code !== undefined) return flags.code;
+  if (file === undefined) throw new UserError("DYNABOX_USAGE", "nothing to run: give a Python file or -c CODE");
+  try {
+    return await readFile(file, "utf8");
+  } catch (error) {
+    throw new UserError("DYNABOX_INVALID_INPUT", `can not read ${file}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function summary(result: CellResult): string {
+  const state = result.ok
+    ? "ok"
+    : result.timedOut
+      ? "timed out"
+      : result.oom
+        ? "out of memory"
+        : `failed (${result.error?.name ?? "error"})`;
+  const parts = [`${state} in ${result.wallMs.toFixed(1)} ms`];
+  if (result.cpuMs !== null) parts.push(`cpu ${result.cpuMs.toFixed(1)} ms`);
+  if (result.peakMemMb !== null) parts.push(`peak ${result.peakMemMb} MB`);
+  if (result.kernelRestarted) parts.push("kernel restarted");
+  return `dynabox: ${parts.join(", ")}`;
+}
+
+export function registerExecCommand(program: Command): void {
+  program
+    .command("exec")
+    .description("run Python in a fresh locked-down sandbox and print its output, status, time and memory")
+    .argument("[file]", "a Python file to run")
+    .option("-c, --code <code>", "Python code to run")
+    .option("--timeout <seconds>", "stop the code after this many seconds", "60")
+    .option("--memory <mb>", "memory limit in MiB (no swap on top)", "2048")
+    .option("--cpus <n>", "CPU quota in cores", "1")
+    .option("--network", "give the sandbox network access (off by default)")
+    .addOption(new Option("--copy-in <path>", "a file or folder to copy into the workspace first (repeatable)").argParser(collect))
+    .option("--copy-out <dir>", "copy the workspace to this host folder afterwards")
+    .option("--json", "print one JSON object instead of the output")
+    .action(async (file: string | undefined, rawFlags: unknown) => {
+      const flags = flagsSchema.parse(rawFlags);
+      const code = await readCode(file, flags);
+      for (const source of flags.copyIn) {
+        await stat(source).catch((error: unknown) => {
+          throw new UserError("DYNABOX_INVALID_INPUT", `--copy-in ${source}: ${(error as Error).message}`, { cause: error });
+        });
+      }
+      const signal = interruptSignal();
+      const { docker, image } = await readyEngine(signal, flags.json);
+      const sandbox = await startSandbox(docker, {
+        image,
+        role: "exec",
+        network: flags.network,
+        limits: { memoryMb: flags.memory, cpus: flags.cpus },
+        signal,
+      });
+      try {
+        for (const source of flags.copyIn) {
+          const info = await stat(source);
+          if (info.isDirectory()) await sandbox.putDirectory(source);
+          else await sandbox.putFiles([{ path: path.basename(source), content: await readFile(source), mode: info.mode & 0o777 }]);
+        }
+        const result = await sandbox.exec(code, { timeoutSeconds: flags.timeout, signal });
+        if (flags.copyOut !== undefined) {
+          const report = await sandbox.copyOut("/workspace", flags.copyOut);
+          for (const skipped of report.skipped) process.stderr.write(`dynabox: not copied out: ${skipped.path} (${skipped.reason})\n`);
+        }
+        if (flags.json) {
+          process.stdout.write(JSON.stringify(cellResultJson(result)) + "\n");
+        } else {
+          process.stdout.write(result.stdout);
+          if (result.value !== null) process.stdout.write(result.value + "\n");
+          process.stderr.write(result.stderr);
+          if (result.error !== null) process.stderr.write(result.error.traceback || `${result.error.name}: ${result.error.message}\n`);
+          process.stderr.write(summary(result) + "\n");
+        }
+        process.exitCode = execExitCode(result);
+      } finally {
+        await sandbox.dispose();
+      }
+    });
+}

@@ -1,0 +1,40 @@
+// Pieces every command that touches Docker needs: Ctrl-C as an AbortSignal, and an engine
+// plus the sandbox image, built on first use with progress on stderr.
+
+import type Dockerode from "dockerode";
+import { assertDockerReachable, connectDocker } from "../sandbox/docker.js";
+import { ensureSandboxImage } from "../sandbox/image.js";
+import { sweepDeadOwners } from "../sandbox/reaper.js";
+
+/** An AbortSignal that fires on the first Ctrl-C (or SIGTERM), so work stops cleanly. */
+export function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  const abort = (): void => controller.abort(Object.assign(new Error("interrupted"), { name: "AbortError" }));
+  process.once("SIGINT", abort);
+  process.once("SIGTERM", abort);
+  return controller.signal;
+}
+
+export interface ReadyEngine {
+  docker: Dockerode;
+  image: string;
+}
+
+/** Connects to the engine and makes sure the sandbox image exists (building it the first time). */
+export async function readyEngine(signal: AbortSignal, quiet = false): Promise<ReadyEngine> {
+  const docker = connectDocker();
+  await assertDockerReachable(docker, signal);
+  // Containers of dynabox processes that died (a kill -9, a crash) go first.
+  const swept = await sweepDeadOwners(docker, { signal });
+  if (swept.removedContainers > 0 && !quiet) {
+    process.stderr.write(`dynabox: removed ${swept.removedContainers} container(s) left by dynabox processes that are gone\n`);
+  }
+  const result = await ensureSandboxImage(docker, {
+    signal,
+    onProgress: (line) => {
+      if (!quiet) process.stderr.write(`[image] ${line}\n`);
+    },
+  });
+  if (result.built && !quiet) process.stderr.write(`[image] built ${result.tag} in ${result.seconds} s\n`);
+  return { docker, image: result.tag };
+}

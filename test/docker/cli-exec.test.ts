@@ -1,0 +1,71 @@
+// The `dynabox exec` command end to end, as a user runs it: the built CLI in a child process.
+
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import path from "node:path";
+import { execa } from "execa";
+import { describe, expect, it } from "vitest";
+import { LABEL_RUN } from "../../src/sandbox/labels.js";
+import { docker } from "./sandbox-fixture.js";
+
+const cli = path.resolve("dist/cli/main.js");
+
+async function containersOfRun(runId: string): Promise<string[]> {
+  const containers = await docker.listContainers({ all: true, filters: { label: [`${LABEL_RUN}=${runId}`] } });
+  return containers.map((container) => container.Id);
+}
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return condition();
+}
+
+describe("dynabox exec", () => {
+  it("prints the output of code run in a locked-down sandbox", async () => {
+    const result = await execa("node", [cli, "exec", "-c", "print(1+1)"], { reject: false });
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toBe("2");
+    expect(result.stderr).toMatch(/dynabox: ok in [\d.]+ ms/);
+  });
+
+  it("prints one JSON object with --json, and exits 124 on a timeout", async () => {
+    const result = await execa("node", [cli, "exec", "--json", "--timeout", "1", "-c", "import time\ntime.sleep(30)"], {
+      reject: false,
+    });
+    expect(result.exitCode).toBe(124);
+    const parsed = JSON.parse(result.stdout) as Record<string, unknown>;
+    expect(Object.keys(parsed).sort()).toEqual(
+      ["ok", "stdout", "stderr", "value", "error", "timed_out", "oom", "kernel_restarted", "wall_ms", "cpu_ms", "peak_mem_mb", "stdout_bytes", "stderr_bytes"].sort(),
+    );
+    expect(parsed).toMatchObject({ ok: false, timed_out: true });
+  });
+
+  it("names the problem when the input is wrong", async () => {
+    const result = await execa("node", [cli, "exec", "/no/such/file.py"], { reject: false });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain("can not read /no/such/file.py");
+  });
+
+  it("leaves no container after a kill -9 in the middle of a run, and clean removes leftovers", async () => {
+    const runId = `test-kill-${randomUUID().slice(0, 8)}`;
+    const child = spawn("node", [cli, "exec", "-c", "import time\ntime.sleep(600)"], {
+      env: { ...process.env, DYNABOX_RUN_ID: runId },
+      stdio: "ignore",
+    });
+    try {
+      expect(await waitFor(async () => (await containersOfRun(runId)).length === 1, 60_000)).toBe(true);
+      child.kill("SIGKILL");
+      // The kernel sees its stdin close when the host dies, exits, and AutoRemove takes the container.
+      expect(await waitFor(async () => (await containersOfRun(runId)).length === 0, 20_000)).toBe(true);
+    } finally {
+      child.kill("SIGKILL");
+      const clean = await execa("node", [cli, "clean", "--run", runId, "--json"], { reject: false });
+      expect(clean.exitCode).toBe(0);
+      expect(await containersOfRun(runId)).toEqual([]);
+    }
+  });
+});
