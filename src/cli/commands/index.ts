@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { registerBenchCommand } from "./bench.js";
 import { registerCleanCommand } from "./clean.js";
 import { registerDoctorCommand } from "./doctor.js";
 import { registerExecCommand } from "./exec.js";
@@ -10,4 +11,5 @@ export function registerCommands(program: Command): void {
   registerImageCommand(program);
   registerExecCommand(program);
   registerCleanCommand(program);
+  registerBenchCommand(program);
 }

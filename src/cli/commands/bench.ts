@@ -1,0 +1,46 @@
+// `dynabox bench`: performance figures measured in one run, each beside its baseline.
+
+import type { Command } from "commander";
+import { z } from "zod";
+import { benchSandbox } from "../../bench/sandbox-bench.js";
+import { interruptSignal, readyEngine } from "../shared.js";
+
+const flagsSchema = z.object({
+  json: z.boolean().default(false),
+  steps: z.coerce.number().int().min(10).default(1000),
+});
+
+export function registerBenchCommand(program: Command): void {
+  program
+    .command("bench")
+    .description("measure the sandbox: kernel step latency against docker exec, pool hand-over, cold start, idle memory")
+    .option("--steps <n>", "trivial cells timed through the kernel", "1000")
+    .option("--json", "print one JSON object")
+    .action(async (rawFlags: unknown) => {
+      const flags = flagsSchema.parse(rawFlags);
+      const signal = interruptSignal();
+      const { docker, image } = await readyEngine(signal, flags.json);
+      const version = (await docker.version()) as { Version?: string };
+      const result = await benchSandbox(docker, {
+        image,
+        steps: flags.steps,
+        signal,
+        onProgress: (line) => process.stderr.write(`[bench] ${line}\n`),
+      });
+      const report = { ...result, image, docker_version: version.Version ?? "unknown" };
+      if (flags.json) {
+        process.stdout.write(JSON.stringify(report) + "\n");
+        return;
+      }
+      const rows: [string, string][] = [
+        ["kernel step p50 / p99", `${result.step_p50_ms} / ${result.step_p99_ms} ms (${result.steps} cells)`],
+        ["protocol round trip p50", `${result.protocol_round_trip_p50_ms} ms`],
+        ["docker exec p50 (baseline)", `${result.docker_exec_p50_ms} ms (${result.docker_exec_over_step}x a kernel step)`],
+        ["acquire from warm pool p50", `${result.acquire_warm_p50_ms} ms`],
+        ["acquire cold p50", `${result.acquire_cold_p50_ms} ms`],
+        ["idle sandbox memory", `${result.idle_sandbox_mem_mb} MB`],
+      ];
+      const width = Math.max(...rows.map(([label]) => label.length));
+      process.stdout.write(rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join("\n") + "\n");
+    });
+}
