@@ -1,0 +1,93 @@
+import { mkdtemp, readFile, readlink, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import tar from "tar-stream";
+import { afterEach, describe, expect, it } from "vitest";
+import { linkStaysInside, packFiles, readArchiveFiles, safeRelativePath, unpackArchive } from "../../src/sandbox/archive.js";
+
+const directories: string[] = [];
+async function scratch(): Promise<string> {
+  const directory = await mkdtemp(path.join(tmpdir(), "dynabox-archive-"));
+  directories.push(directory);
+  return directory;
+}
+afterEach(async () => {
+  await Promise.all(directories.splice(0).map((directory) => rm(directory, { recursive: true, force: true })));
+});
+
+async function tarOf(entries: { name: string; type?: "file" | "symlink" | "link" | "directory"; linkname?: string; content?: string }[]): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const entry of entries) {
+    pack.entry({ name: entry.name, type: entry.type ?? "file", linkname: entry.linkname }, entry.content ?? "");
+  }
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe("archive paths", () => {
+  it("keeps relative paths and refuses escapes", () => {
+    expect(safeRelativePath("./a/b.txt")).toBe("a/b.txt");
+    expect(safeRelativePath("a/../b")).toBe("b");
+    expect(safeRelativePath("../etc/passwd")).toBeNull();
+    expect(safeRelativePath("/etc/passwd")).toBeNull();
+    expect(safeRelativePath("a/../../b")).toBeNull();
+  });
+
+  it("allows links that stay inside only", () => {
+    expect(linkStaysInside("a/link", "b.txt")).toBe(true);
+    expect(linkStaysInside("a/link", "../b.txt")).toBe(true);
+    expect(linkStaysInside("a/link", "../../b.txt")).toBe(false);
+    expect(linkStaysInside("link", "/etc/passwd")).toBe(false);
+  });
+});
+
+describe("unpacking", () => {
+  it("writes files and inside links, and skips everything that leaves the destination", async () => {
+    const archive = await tarOf([
+      { name: "root/ok.txt", content: "fine" },
+      { name: "root/inside", type: "symlink", linkname: "ok.txt" },
+      { name: "root/passwd", type: "symlink", linkname: "/etc/passwd" },
+      { name: "root/up", type: "symlink", linkname: "../../.." },
+      { name: "root/../../escape.txt", content: "bad" },
+      { name: "root/hard", type: "link", linkname: "/etc/shadow" },
+    ]);
+    const destination = await scratch();
+    const report = await unpackArchive(Readable.from([archive]), destination, { stripComponents: 1 });
+    expect(report.files).toBe(1);
+    expect(report.skipped.map((entry) => entry.path).sort()).toEqual(["root/../../escape.txt", "root/hard", "root/passwd", "root/up"]);
+    expect(await readFile(path.join(destination, "ok.txt"), "utf8")).toBe("fine");
+    expect(await readlink(path.join(destination, "inside"))).toBe("ok.txt");
+  });
+
+  it("fails past the size cap", async () => {
+    const archive = await tarOf([{ name: "a.txt", content: "x".repeat(100) }, { name: "b.txt", content: "y".repeat(100) }]);
+    await expect(unpackArchive(Readable.from([archive]), await scratch(), { maxBytes: 150 })).rejects.toThrow(/more than 150 bytes/);
+    await expect(readArchiveFiles(Readable.from([archive]), { maxBytes: 150 })).rejects.toThrow(/more than 150 bytes/);
+  });
+
+  it("round-trips packed files, owned by the sandbox user", async () => {
+    const archive = await packFiles([{ path: "d/e/f.txt", content: "deep" }, { path: "top.sh", content: "echo", mode: 0o755 }]);
+    const headers: { name: string; uid?: number; mode?: number }[] = [];
+    const extract = tar.extract();
+    extract.on("entry", (header, body, next) => {
+      headers.push({ name: header.name, uid: header.uid, mode: header.mode });
+      body.on("end", next);
+      body.resume();
+    });
+    await new Promise((resolve) => {
+      extract.on("finish", () => resolve(undefined));
+      extract.end(archive);
+    });
+    expect(headers.map((header) => header.name)).toEqual(["d", "d/e", "d/e/f.txt", "top.sh"]);
+    expect(headers.every((header) => header.uid === 1000)).toBe(true);
+    const files = await readArchiveFiles(Readable.from([archive]));
+    expect(files.get("d/e/f.txt")?.toString()).toBe("deep");
+  });
+
+  it("refuses to pack a path that leaves the destination", async () => {
+    await expect(packFiles([{ path: "../x", content: "" }])).rejects.toThrow(/leaves the destination/);
+  });
+});
