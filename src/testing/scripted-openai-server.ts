@@ -1,0 +1,531 @@
+// A real HTTP server speaking the OpenAI chat-completions protocol, answering from a script.
+// Tests drive the real `openai` client through it end to end, without a network or a model.
+// It is strict on purpose: a request the script did not expect, a call with no step left and a
+// step never consumed are all failures that `assertDone()` reports.
+
+import { readFile } from "node:fs/promises";
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { z } from "zod";
+import { UserError } from "../errors.js";
+
+// ---------- the request as the server sees it ----------
+
+export interface ChatCompletionRequestBody {
+  model?: string;
+  messages?: Array<{ role?: string; content?: unknown }>;
+  response_format?: { type?: string; json_schema?: unknown };
+  stream?: boolean;
+  [key: string]: unknown;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: ChatCompletionRequestBody;
+  /** Index of the script step that answered, if one did. */
+  stepIndex?: number;
+}
+
+// ---------- the script ----------
+
+/** A substring, or a regular expression, to find in a message's text. */
+export type TextPattern = string | RegExp;
+
+/** Declarative conditions on a request; all given ones must hold. */
+export interface RequestMatcher {
+  /** Text of the last `user` message. */
+  lastUserMessage?: TextPattern;
+  /** Text of any message. */
+  anyMessage?: TextPattern;
+  /** Text of the first `system` message. */
+  system?: TextPattern;
+  /** `json_schema` / `json_object` / `text` = that response_format type was sent; `none` = none was. */
+  responseFormat?: "json_schema" | "json_object" | "text" | "none";
+  model?: string;
+  messageCount?: number;
+}
+
+/** Returns true (or nothing) when the request is as expected; false or a reason when not. May throw. */
+export type RequestPredicate = (request: ChatCompletionRequestBody) => boolean | string | void;
+
+export type RequestExpectation = RequestMatcher | RequestPredicate;
+
+export interface TokenUsageJson {
+  prompt_tokens: number;
+  completion_tokens: number;
+}
+
+interface StepCommon {
+  /** Asserts on the request; a mismatch answers HTTP 500 and is recorded as a failure. */
+  expect?: RequestExpectation;
+  /**
+   * Selects the step: a request takes the first unconsumed step whose `when` holds (a step without
+   * `when` takes any request). Lets a demo script be robust to the order of calls.
+   */
+  when?: RequestMatcher;
+  /** Wait this long before answering (for timeout and abort tests). */
+  delayMs?: number;
+  /** A name for failure messages. */
+  label?: string;
+}
+
+export interface ScriptedReply extends StepCommon {
+  /** Assistant content; an object is sent as its JSON text (a structured-output reply). */
+  reply: string | Record<string, unknown>;
+  /** Defaults to an estimate of about 4 characters per token. */
+  usage?: TokenUsageJson;
+  finishReason?: "stop" | "length" | "content_filter";
+}
+
+export interface ScriptedHttpError extends StepCommon {
+  status: number;
+  /** Response body; defaults to an OpenAI-style `{error: {message, type, code}}` built from `message`. */
+  body?: unknown;
+  message?: string;
+  /** e.g. `{"retry-after": "0"}` or `{"retry-after-ms": "20"}`. */
+  headers?: Record<string, string>;
+}
+
+export type ScriptedAnswer = ScriptedReply | ScriptedHttpError;
+
+/** Computes the answer from the request; `index` counts chat-completion calls from 0. */
+export type ScriptedFunction = (
+  request: ChatCompletionRequestBody,
+  context: { index: number },
+) => ScriptedAnswer | Promise<ScriptedAnswer>;
+
+export type ScriptedStep = ScriptedAnswer | ScriptedFunction;
+
+export interface ScriptedServerOptions {
+  replies: ScriptedStep[];
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Loopback by default. */
+  host?: string;
+  /** Listed by GET /v1/models and used when a request names no model. */
+  model?: string;
+  /** When set, requests without `Authorization: Bearer <this>` get 401. */
+  requireApiKey?: string;
+}
+
+export interface ScriptedServer {
+  /** Base URL ending in /v1, for `baseURL` / OPENAI_BASE_URL. */
+  readonly url: string;
+  /** Every POST /v1/chat/completions, in arrival order. */
+  readonly requests: RecordedRequest[];
+  /** What went wrong so far (unexpected requests, calls with no step left). */
+  readonly failures: string[];
+  /** Steps not consumed yet. */
+  readonly remaining: number;
+  close(): Promise<void>;
+  /** Throws if any failure was recorded or any step was not consumed. */
+  assertDone(): void;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+// ---------- matching ----------
+
+function textOf(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (Array.isArray(content)) {
+    return content
+      .map((part) => (typeof part === "object" && part !== null && typeof (part as { text?: unknown }).text === "string" ? (part as { text: string }).text : ""))
+      .join("");
+  }
+  return "";
+}
+
+export function lastUserMessageText(request: ChatCompletionRequestBody): string {
+  const messages = request.messages ?? [];
+  for (let index = messages.length - 1; index >= 0; index -= 1) {
+    if (messages[index]?.role === "user") return textOf(messages[index]?.content);
+  }
+  return "";
+}
+
+function patternHolds(pattern: TextPattern, text: string): boolean {
+  if (typeof pattern === "string") return text.includes(pattern);
+  pattern.lastIndex = 0;
+  return pattern.test(text);
+}
+
+function describePattern(pattern: TextPattern): string {
+  return typeof pattern === "string" ? JSON.stringify(pattern) : String(pattern);
+}
+
+/** Why the request does not satisfy the matcher, or undefined when it does. */
+export function explainMismatch(matcher: RequestMatcher, request: ChatCompletionRequestBody): string | undefined {
+  const messages = request.messages ?? [];
+  if (matcher.lastUserMessage !== undefined && !patternHolds(matcher.lastUserMessage, lastUserMessageText(request))) {
+    return `last user message does not contain ${describePattern(matcher.lastUserMessage)}`;
+  }
+  if (matcher.anyMessage !== undefined && !messages.some((message) => patternHolds(matcher.anyMessage!, textOf(message.content)))) {
+    return `no message contains ${describePattern(matcher.anyMessage)}`;
+  }
+  if (matcher.system !== undefined) {
+    const system = messages.find((message) => message.role === "system");
+    if (!system || !patternHolds(matcher.system, textOf(system.content))) {
+      return `system message does not contain ${describePattern(matcher.system)}`;
+    }
+  }
+  if (matcher.responseFormat !== undefined) {
+    const sent = request.response_format?.type ?? "none";
+    if (sent !== matcher.responseFormat) return `response_format is ${sent}, expected ${matcher.responseFormat}`;
+  }
+  if (matcher.model !== undefined && request.model !== matcher.model) {
+    return `model is ${JSON.stringify(request.model)}, expected ${JSON.stringify(matcher.model)}`;
+  }
+  if (matcher.messageCount !== undefined && messages.length !== matcher.messageCount) {
+    return `${messages.length} messages, expected ${matcher.messageCount}`;
+  }
+  return undefined;
+}
+
+function checkExpectation(expectation: RequestExpectation, request: ChatCompletionRequestBody): string | undefined {
+  if (typeof expectation !== "function") return explainMismatch(expectation, request);
+  try {
+    const verdict = expectation(request);
+    if (verdict === false) return "the expect predicate returned false";
+    if (typeof verdict === "string") return verdict;
+    return undefined;
+  } catch (error) {
+    return `the expect predicate threw: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+// ---------- answers ----------
+
+function estimateTokens(text: string): number {
+  return Math.max(1, Math.ceil(text.length / 4));
+}
+
+function completionJson(reply: ScriptedReply, request: ChatCompletionRequestBody, index: number, model: string) {
+  const content = typeof reply.reply === "string" ? reply.reply : JSON.stringify(reply.reply);
+  const promptText = (request.messages ?? []).map((message) => textOf(message.content)).join("\n");
+  const usage = reply.usage ?? { prompt_tokens: estimateTokens(promptText), completion_tokens: estimateTokens(content) };
+  return {
+    id: `chatcmpl-scripted-${index}`,
+    object: "chat.completion",
+    // Fixed, so recorded runs are byte-for-byte reproducible.
+    created: 1_700_000_000,
+    model: request.model ?? model,
+    choices: [
+      {
+        index: 0,
+        message: { role: "assistant", content, refusal: null },
+        logprobs: null,
+        finish_reason: reply.finishReason ?? "stop",
+      },
+    ],
+    usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+  };
+}
+
+function errorBody(message: string, type: string, code: string | null = null) {
+  return { error: { message, type, param: null, code } };
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (response.destroyed || response.headersSent) return;
+  const text = JSON.stringify(body);
+  response.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
+  response.end(text);
+}
+
+function readBody(request: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    request.on("error", reject);
+  });
+}
+
+function stepName(step: ScriptedStep, index: number): string {
+  const label = typeof step === "function" ? undefined : step.label;
+  return label ? `step ${index} (${label})` : `step ${index}`;
+}
+
+// ---------- the server ----------
+
+export async function startScriptedOpenAIServer(options: ScriptedServerOptions): Promise<ScriptedServer> {
+  const steps = [...options.replies];
+  const consumed = steps.map(() => false);
+  const requests: RecordedRequest[] = [];
+  const failures: string[] = [];
+  const model = options.model ?? "scripted-model";
+  let callCount = 0;
+
+  const fail = (response: ServerResponse, message: string): void => {
+    failures.push(message);
+    sendJson(response, 500, errorBody(`scripted server: ${message}`, "scripted_server_failure"));
+  };
+
+  const pickStep = (body: ChatCompletionRequestBody): number | undefined => {
+    for (let index = 0; index < steps.length; index += 1) {
+      const step = steps[index];
+      if (consumed[index] || step === undefined) continue;
+      if (typeof step === "function" || step.when === undefined) return index;
+      if (explainMismatch(step.when, body) === undefined) return index;
+    }
+    return undefined;
+  };
+
+  const answerChat = async (request: IncomingMessage, response: ServerResponse, text: string): Promise<void> => {
+    let body: ChatCompletionRequestBody;
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not a JSON object");
+      body = parsed as ChatCompletionRequestBody;
+    } catch (error) {
+      sendJson(response, 400, errorBody(`request body is not a JSON object: ${(error as Error).message}`, "invalid_request_error"));
+      return;
+    }
+    const record: RecordedRequest = { method: request.method ?? "POST", path: request.url ?? "", headers: request.headers, body };
+    requests.push(record);
+    const index = callCount;
+    callCount += 1;
+
+    if (body.stream === true) {
+      sendJson(
+        response,
+        400,
+        errorBody("the scripted server supports stream: false only; send the request without streaming", "invalid_request_error", "stream_unsupported"),
+      );
+      return;
+    }
+
+    const stepIndex = pickStep(body);
+    if (stepIndex === undefined) {
+      const pending = consumed.filter((done) => !done).length;
+      const why = pending === 0 ? "no scripted step left" : `none of the ${pending} remaining steps matches (their \`when\` conditions)`;
+      fail(response, `unexpected call #${index + 1} to /v1/chat/completions: ${why}; last user message: ${JSON.stringify(lastUserMessageText(body).slice(0, 200))}`);
+      return;
+    }
+    consumed[stepIndex] = true;
+    record.stepIndex = stepIndex;
+    const step = steps[stepIndex]!;
+
+    let answer: ScriptedAnswer;
+    try {
+      answer = typeof step === "function" ? await step(body, { index }) : step;
+    } catch (error) {
+      fail(response, `${stepName(step, stepIndex)}: the step function threw: ${(error as Error).message}`);
+      return;
+    }
+    if (answer.expect !== undefined) {
+      const mismatch = checkExpectation(answer.expect, body);
+      if (mismatch !== undefined) {
+        fail(response, `${stepName(answer, stepIndex)} did not get the request it expected: ${mismatch}`);
+        return;
+      }
+    }
+
+    if (answer.delayMs !== undefined && answer.delayMs > 0) {
+      const finished = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(true), answer.delayMs);
+        response.once("close", () => {
+          clearTimeout(timer);
+          resolve(false);
+        });
+      });
+      if (!finished) return;
+    }
+
+    if ("status" in answer) {
+      const body = answer.body ?? errorBody(answer.message ?? `scripted HTTP ${answer.status}`, answer.status >= 500 ? "server_error" : "invalid_request_error");
+      sendJson(response, answer.status, body, answer.headers);
+      return;
+    }
+    sendJson(response, 200, completionJson(answer, body, index, model));
+  };
+
+  const server = createServer((request, response) => {
+    void (async () => {
+      const text = await readBody(request);
+      const path = (request.url ?? "").split("?")[0];
+      if (options.requireApiKey !== undefined && request.headers.authorization !== `Bearer ${options.requireApiKey}`) {
+        sendJson(response, 401, errorBody("Incorrect API key provided.", "invalid_request_error", "invalid_api_key"));
+        return;
+      }
+      if (request.method === "POST" && path === "/v1/chat/completions") {
+        await answerChat(request, response, text);
+      } else if (request.method === "GET" && path === "/v1/models") {
+        sendJson(response, 200, { object: "list", data: [{ id: model, object: "model", created: 1_700_000_000, owned_by: "dynabox-scripted" }] });
+      } else {
+        sendJson(response, 404, errorBody(`the scripted server does not serve ${request.method} ${path}`, "invalid_request_error"));
+      }
+    })().catch((error: unknown) => {
+      failures.push(`internal error: ${(error as Error).message}`);
+      sendJson(response, 500, errorBody(`scripted server internal error: ${(error as Error).message}`, "server_error"));
+    });
+  });
+
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const urlHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  let closed: Promise<void> | undefined;
+
+  const close = (): Promise<void> => {
+    closed ??= new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    return closed;
+  };
+
+  return {
+    url: `http://${urlHost}:${address.port}/v1`,
+    requests,
+    failures,
+    get remaining() {
+      return consumed.filter((done) => !done).length;
+    },
+    close,
+    assertDone() {
+      const problems = [...failures];
+      consumed.forEach((done, index) => {
+        if (!done) problems.push(`${stepName(steps[index]!, index)} was never consumed`);
+      });
+      if (problems.length > 0) {
+        throw new Error(`scripted OpenAI server: ${problems.length} problem(s):\n- ${problems.join("\n- ")}`);
+      }
+    },
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+// ---------- script files (for the CLI's scripted demo) ----------
+
+const patternFileSchema = z.union([
+  z.string(),
+  z
+    .object({ regex: z.string(), flags: z.string().regex(/^[imsu]*$/).optional() })
+    .strict()
+    .refine((pattern) => {
+      try {
+        new RegExp(pattern.regex, pattern.flags);
+        return true;
+      } catch {
+        return false;
+      }
+    }, "not a valid regular expression"),
+]);
+
+const matcherFileSchema = z
+  .object({
+    lastUserMessage: patternFileSchema.optional(),
+    anyMessage: patternFileSchema.optional(),
+    system: patternFileSchema.optional(),
+    responseFormat: z.enum(["json_schema", "json_object", "text", "none"]).optional(),
+    model: z.string().optional(),
+    messageCount: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+
+const commonFileFields = {
+  expect: matcherFileSchema.optional(),
+  when: matcherFileSchema.optional(),
+  delayMs: z.number().int().nonnegative().optional(),
+  label: z.string().optional(),
+};
+
+const replyStepFileSchema = z
+  .object({
+    reply: z.union([z.string(), z.record(z.string(), z.unknown())]),
+    usage: z.object({ prompt_tokens: z.number().int().nonnegative(), completion_tokens: z.number().int().nonnegative() }).optional(),
+    finishReason: z.enum(["stop", "length", "content_filter"]).optional(),
+    ...commonFileFields,
+  })
+  .strict();
+
+const errorStepFileSchema = z
+  .object({
+    status: z.number().int().min(400).max(599),
+    body: z.unknown().optional(),
+    message: z.string().optional(),
+    headers: z.record(z.string(), z.string()).optional(),
+    ...commonFileFields,
+  })
+  .strict();
+
+export const scriptFileSchema = z
+  .object({
+    version: z.literal(1),
+    model: z.string().optional(),
+    steps: z.array(z.union([replyStepFileSchema, errorStepFileSchema])).min(1),
+  })
+  .strict();
+export type ScriptFile = z.infer<typeof scriptFileSchema>;
+
+export interface LoadedScript {
+  model?: string;
+  replies: ScriptedAnswer[];
+}
+
+type MatcherFile = z.infer<typeof matcherFileSchema>;
+
+function toPattern(pattern: z.infer<typeof patternFileSchema> | undefined): TextPattern | undefined {
+  if (pattern === undefined || typeof pattern === "string") return pattern;
+  return new RegExp(pattern.regex, pattern.flags);
+}
+
+function toMatcher(file: MatcherFile | undefined): RequestMatcher | undefined {
+  if (file === undefined) return undefined;
+  const matcher: RequestMatcher = {};
+  const lastUserMessage = toPattern(file.lastUserMessage);
+  const anyMessage = toPattern(file.anyMessage);
+  const system = toPattern(file.system);
+  if (lastUserMessage !== undefined) matcher.lastUserMessage = lastUserMessage;
+  if (anyMessage !== undefined) matcher.anyMessage = anyMessage;
+  if (system !== undefined) matcher.system = system;
+  if (file.responseFormat !== undefined) matcher.responseFormat = file.responseFormat;
+  if (file.model !== undefined) matcher.model = file.model;
+  if (file.messageCount !== undefined) matcher.messageCount = file.messageCount;
+  return matcher;
+}
+
+/** Validate a parsed script (`{"version": 1, "steps": [...]}`) into server steps. */
+export function parseScript(value: unknown, source = "script"): LoadedScript {
+  const result = scriptFileSchema.safeParse(value);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
+    throw new UserError("DYNABOX_INVALID_INPUT", `${source} is not a valid scripted-model file: ${problems.join("; ")}`);
+  }
+  const replies = result.data.steps.map((step): ScriptedAnswer => {
+    const { expect, when, ...rest } = step;
+    const answer = { ...rest } as ScriptedAnswer;
+    const expectMatcher = toMatcher(expect);
+    const whenMatcher = toMatcher(when);
+    if (expectMatcher) answer.expect = expectMatcher;
+    if (whenMatcher) answer.when = whenMatcher;
+    return answer;
+  });
+  return result.data.model === undefined ? { replies } : { model: result.data.model, replies };
+}
+
+/** Read and validate a JSON script file. */
+export async function loadScript(path: string): Promise<LoadedScript> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new UserError("DYNABOX_USAGE", `can not read the script file ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new UserError("DYNABOX_INVALID_INPUT", `${path} is not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+  return parseScript(value, path);
+}
