@@ -1,0 +1,310 @@
+// The one place that talks to a language model: the `openai` package pointed at any
+// OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp, the scripted test server).
+// Retries are ours, not the SDK's (it gets maxRetries: 0), so attempts are counted once, the
+// backoff is testable and the retry-after header is honoured in one place.
+
+import { setTimeout as sleep } from "node:timers/promises";
+import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from "openai";
+import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
+import { DynaboxError, UserError } from "../errors.js";
+import { computeCost, type PriceTable } from "./pricing.js";
+import { parseReply, THOUGHT_CODE_JSON_SCHEMA, type ThoughtCode } from "./reply-parser.js";
+
+export const DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1";
+/** Sent as the key to local servers that need none (the SDK refuses an empty key). */
+export const PLACEHOLDER_API_KEY = "not-needed";
+
+export interface ChatMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+export type ResponseFormat = "thought_code" | "text";
+
+export interface CompletionRequest {
+  messages: ChatMessage[];
+  /** `thought_code` asks for structured output {thought, code} where the endpoint supports it. */
+  responseFormat?: ResponseFormat;
+  signal?: AbortSignal;
+}
+
+export interface CompletionUsage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface Completion {
+  content: string;
+  /** {thought, code} when `thought_code` was asked for and the reply parsed. */
+  parsed?: ThoughtCode;
+  usage: CompletionUsage;
+  /** False when the server sent no usage (the zeros above are then not real). */
+  usageReported: boolean;
+  costUsd: number;
+  /** Why the cost may be 0 or unreliable (an unpriced model). */
+  costNote?: string;
+  /** Wall time of the whole call, retries and backoff included. */
+  latencyMs: number;
+  /** HTTP requests made: 1 when the first one succeeded. */
+  attempts: number;
+  /** Whether this call was sent with the json_schema response_format. */
+  structuredOutput: boolean;
+  finishReason: string | undefined;
+  /** The model name the server reported. */
+  responseModel: string | undefined;
+}
+
+export type ModelClientEvent =
+  | { type: "model-retry"; attempt: number; delayMs: number; status: number | undefined; message: string }
+  | { type: "structured-output-fallback"; status: number; message: string };
+
+export interface ModelClientOptions {
+  model: string;
+  /** Defaults to OPENAI_BASE_URL, then the OpenAI API. */
+  baseURL?: string;
+  /** Defaults to OPENAI_API_KEY; optional for non-OpenAI base URLs. */
+  apiKey?: string;
+  /** Retries after the first attempt, on 408/429/5xx and connection errors (default 4). */
+  maxRetries?: number;
+  /** Per-request timeout (default 120 s). */
+  timeoutMs?: number;
+  /** Price overrides, per million tokens; see pricing.ts. */
+  prices?: PriceTable;
+  /** First backoff delay (default 500 ms); doubles per retry, with jitter. */
+  retryBaseDelayMs?: number;
+  /** Cap on one backoff delay (default 20 s). */
+  retryMaxDelayMs?: number;
+  /** Cap on an honoured retry-after (default 60 s). */
+  maxRetryAfterMs?: number;
+  temperature?: number;
+  /** Cap on completion tokens per call. */
+  maxOutputTokens?: number;
+  /** Retry and fallback notices, for the CLI to render. */
+  onEvent?: (event: ModelClientEvent) => void;
+  /** For tests: where OPENAI_* are read from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** For tests: jitter source in [0, 1) (default Math.random). */
+  random?: () => number;
+}
+
+export interface ModelClient {
+  readonly model: string;
+  readonly baseURL: string;
+  /** Starts true; false for the rest of the session once the endpoint rejected response_format. */
+  readonly structuredOutputSupported: boolean;
+  complete(request: CompletionRequest): Promise<Completion>;
+}
+
+/** A failed model call: who must act is in the message, whether a retry helps in `retryable`. */
+export class ModelError extends DynaboxError {
+  readonly status: number | undefined;
+  readonly attempts: number;
+
+  constructor(message: string, options: { status?: number; retryable: boolean; attempts: number; cause?: unknown }) {
+    super("DYNABOX_MODEL", message, {
+      retryable: options.retryable,
+      cause: options.cause,
+      details: { status: options.status, attempts: options.attempts },
+    });
+    this.status = options.status;
+    this.attempts = options.attempts;
+  }
+}
+
+function abortedError(cause?: unknown): DynaboxError {
+  return new DynaboxError("DYNABOX_ABORTED", "the model call was aborted", { cause });
+}
+
+function isOpenAIHost(baseURL: string): boolean {
+  return new URL(baseURL).hostname === "api.openai.com";
+}
+
+function resolveConnection(options: ModelClientOptions): { baseURL: string; apiKey: string } {
+  const env = options.env ?? process.env;
+  if (!options.model || options.model.trim() === "") {
+    throw new UserError("DYNABOX_USAGE", "no model given: pass --model <name> (e.g. gpt-4o-mini, or the name your local server serves)");
+  }
+  const baseURL = options.baseURL || env.OPENAI_BASE_URL || DEFAULT_OPENAI_BASE_URL;
+  try {
+    new URL(baseURL);
+  } catch {
+    throw new UserError("DYNABOX_USAGE", `--base-url / OPENAI_BASE_URL is not a URL: "${baseURL}" (e.g. http://localhost:8000/v1)`);
+  }
+  const apiKey = options.apiKey || env.OPENAI_API_KEY;
+  if (apiKey) return { baseURL, apiKey };
+  if (isOpenAIHost(baseURL)) {
+    throw new UserError(
+      "DYNABOX_USAGE",
+      `no API key for ${baseURL}: pass --api-key or set OPENAI_API_KEY (or point --base-url / OPENAI_BASE_URL at a local OpenAI-compatible server)`,
+    );
+  }
+  return { baseURL, apiKey: PLACEHOLDER_API_KEY };
+}
+
+function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+/** From retry-after-ms (OpenAI) or retry-after (seconds or an HTTP date). */
+function retryAfterMs(headers: Headers | undefined): number | undefined {
+  if (!headers) return undefined;
+  const milliseconds = Number.parseFloat(headers.get("retry-after-ms") ?? "");
+  if (Number.isFinite(milliseconds) && milliseconds >= 0) return milliseconds;
+  const value = headers.get("retry-after");
+  if (value === null) return undefined;
+  const seconds = Number.parseFloat(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(value);
+  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined;
+}
+
+function errorText(error: APIError): string {
+  const body = error.error === undefined ? "" : JSON.stringify(error.error);
+  return `${error.message} ${body}`;
+}
+
+/** A 400/422 that blames response_format: the endpoint (or model) has no structured output. */
+function isStructuredOutputRejection(error: unknown): error is APIError {
+  if (!(error instanceof APIError) || (error.status !== 400 && error.status !== 422)) return false;
+  return /response_format|json_schema|structured output/i.test(errorText(error));
+}
+
+function describeFailure(error: unknown, baseURL: string, model: string): { message: string; status?: number; retryable: boolean } {
+  if (error instanceof APIConnectionError) {
+    return { message: `can not reach the model endpoint at ${baseURL}: ${error.message}`, retryable: true };
+  }
+  if (error instanceof APIError && error.status !== undefined) {
+    const status = error.status;
+    const detail = error.message.replace(/^\d{3}\s*/, "") || "no message";
+    let hint = "";
+    if (status === 401 || status === 403) hint = " (check --api-key / OPENAI_API_KEY)";
+    else if (status === 404) hint = ` (check --model "${model}" and --base-url ${baseURL})`;
+    return { message: `the model endpoint answered HTTP ${status}: ${detail}${hint}`, status, retryable: isRetryableStatus(status) };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return { message: `the model call failed: ${message}`, retryable: false };
+}
+
+export function createModelClient(options: ModelClientOptions): ModelClient {
+  const { baseURL, apiKey } = resolveConnection(options);
+  const model = options.model;
+  const maxRetries = Math.max(0, options.maxRetries ?? 4);
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const baseDelay = options.retryBaseDelayMs ?? 500;
+  const maxDelay = options.retryMaxDelayMs ?? 20_000;
+  const maxRetryAfter = options.maxRetryAfterMs ?? 60_000;
+  const random = options.random ?? Math.random;
+  const emit = options.onEvent ?? (() => {});
+  const prices = options.prices ?? {};
+  const openAIHost = isOpenAIHost(baseURL);
+  let structuredOutputSupported = true;
+
+  const sdk = new OpenAI({ apiKey, baseURL, maxRetries: 0, timeout: timeoutMs, logLevel: "off" });
+
+  const backoffMs = (retry: number): number => {
+    const exponential = Math.min(maxDelay, baseDelay * 2 ** (retry - 1));
+    return exponential / 2 + (random() * exponential) / 2;
+  };
+
+  const buildBody = (request: CompletionRequest, structured: boolean): ChatCompletionCreateParamsNonStreaming => {
+    const body: ChatCompletionCreateParamsNonStreaming = { model, messages: request.messages };
+    if (structured) {
+      body.response_format = {
+        type: "json_schema",
+        json_schema: { name: "thought_code", strict: true, schema: { ...THOUGHT_CODE_JSON_SCHEMA } },
+      };
+    }
+    if (options.temperature !== undefined) body.temperature = options.temperature;
+    if (options.maxOutputTokens !== undefined) {
+      // OpenAI's reasoning models reject max_tokens; most local servers only know max_tokens.
+      if (openAIHost) body.max_completion_tokens = options.maxOutputTokens;
+      else body.max_tokens = options.maxOutputTokens;
+    }
+    return body;
+  };
+
+  const complete = async (request: CompletionRequest): Promise<Completion> => {
+    const { signal } = request;
+    const started = performance.now();
+    const wantsStructured = request.responseFormat === "thought_code";
+    let attempts = 0;
+    let retries = 0;
+
+    for (;;) {
+      if (signal?.aborted) throw abortedError(signal.reason);
+      const structured = wantsStructured && structuredOutputSupported;
+      attempts += 1;
+      try {
+        const response = await sdk.chat.completions.create(buildBody(request, structured), {
+          signal: signal ?? null,
+          timeout: timeoutMs,
+          maxRetries: 0,
+        });
+        const choice = response.choices?.[0];
+        if (!choice) {
+          throw new ModelError(`the model endpoint at ${baseURL} answered without choices`, { retryable: false, attempts });
+        }
+        const content = choice.message?.content ?? "";
+        const usage = {
+          promptTokens: response.usage?.prompt_tokens ?? 0,
+          completionTokens: response.usage?.completion_tokens ?? 0,
+        };
+        const cost = computeCost(model, usage, prices);
+        const completion: Completion = {
+          content,
+          usage,
+          usageReported: response.usage != null,
+          costUsd: cost.costUsd,
+          latencyMs: performance.now() - started,
+          attempts,
+          structuredOutput: structured,
+          finishReason: choice.finish_reason ?? undefined,
+          responseModel: response.model ?? undefined,
+        };
+        if (cost.note !== undefined) completion.costNote = cost.note;
+        if (wantsStructured) {
+          const parse = parseReply(content);
+          if (parse.ok) completion.parsed = parse.value;
+        }
+        return completion;
+      } catch (error) {
+        if (error instanceof APIUserAbortError || signal?.aborted) throw abortedError(error);
+        if (DynaboxError.isInstance(error)) throw error;
+        if (structured && isStructuredOutputRejection(error)) {
+          // Not a retry: the same turn again as plain text, and never structured again here.
+          structuredOutputSupported = false;
+          emit({ type: "structured-output-fallback", status: error.status ?? 400, message: error.message });
+          continue;
+        }
+        const failure = describeFailure(error, baseURL, model);
+        if (!failure.retryable || retries >= maxRetries) {
+          const tried = attempts > 1 ? ` (after ${attempts} attempts)` : "";
+          throw new ModelError(`${failure.message}${tried}`, {
+            ...(failure.status !== undefined ? { status: failure.status } : {}),
+            retryable: failure.retryable,
+            attempts,
+            cause: error,
+          });
+        }
+        retries += 1;
+        const hinted = error instanceof APIError ? retryAfterMs(error.headers) : undefined;
+        const delayMs = hinted !== undefined ? Math.min(hinted, maxRetryAfter) : backoffMs(retries);
+        emit({ type: "model-retry", attempt: attempts, delayMs, status: failure.status, message: failure.message });
+        try {
+          await sleep(delayMs, undefined, signal ? { signal } : undefined);
+        } catch (sleepError) {
+          throw abortedError(sleepError);
+        }
+      }
+    }
+  };
+
+  return {
+    model,
+    baseURL,
+    get structuredOutputSupported() {
+      return structuredOutputSupported;
+    },
+    complete,
+  };
+}
