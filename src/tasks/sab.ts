@@ -1,0 +1,336 @@
+// ScienceAgentBench tasks: rows with the twelve upstream fields (JSONL, or a JSON list), and the
+// benchmark/ tree beside them (datasets, gold programs, eval programs with their gold results).
+// Everything is checked before anything is returned: a bad file gives one error that names the
+// file, the line or row, the field, what was expected and the fix; nothing is half-loaded.
+
+import { readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+import { UserError } from "../errors.js";
+import type { TaskBase } from "./types.js";
+
+/** The upstream fields, in upstream order. */
+export const SAB_FIELDS = [
+  "instance_id",
+  "domain",
+  "subtask_categories",
+  "github_name",
+  "task_inst",
+  "domain_knowledge",
+  "dataset_folder_tree",
+  "dataset_preview",
+  "src_file_or_path",
+  "gold_program_name",
+  "output_fname",
+  "eval_script_name",
+] as const;
+
+/** A file name that `python -m` and `importlib` can load: letters, digits, `_` and `-`, then `.py`. */
+const PYTHON_FILE_NAME = /^[A-Za-z0-9_-]+\.py$/;
+
+const pythonFileName = (example: string) =>
+  z.string().regex(PYTHON_FILE_NAME, {
+    message: `a plain Python file name such as "${example}" (letters, digits, _ or -, ending in .py, no folders)`,
+  });
+
+/** Why `output_fname` is unusable, or null when it is fine. */
+export function outputPathProblem(outputFname: string): string | null {
+  if (outputFname.includes("\\")) return "it must use forward slashes";
+  const normalized = path.posix.normalize(outputFname);
+  if (path.posix.isAbsolute(normalized) || normalized === ".." || normalized.startsWith("../")) {
+    return "it must be a relative path inside the task root";
+  }
+  if (normalized !== outputFname || outputFname.endsWith("/")) return "it must be a normalized file path (no ./, .., // or trailing /)";
+  const [top] = normalized.split("/");
+  if (!normalized.includes("/")) return 'it must be inside a folder, such as "pred_results/out.csv"';
+  if (top === "benchmark" || top === "pred_programs") return `it must not be under ${top}/ (use pred_results/)`;
+  return null;
+}
+
+export const sabRowSchema = z.strictObject({
+  // Upstream (the Hugging Face dataset) stores it as a number; dynabox keeps a string id.
+  instance_id: z
+    .union([z.string().min(1, { message: "a non-empty id" }), z.number().int()], {
+      message: 'an id: a string such as "1" or an integer',
+    })
+    .transform(String),
+  domain: z.string(),
+  subtask_categories: z.string(),
+  github_name: z.string(),
+  task_inst: z.string().min(1, { message: "the task instruction, not an empty string" }),
+  domain_knowledge: z.string(),
+  dataset_folder_tree: z.string().min(1, { message: 'a tree whose first line is "|-- <folder>/"' }),
+  dataset_preview: z.string(),
+  src_file_or_path: z.string(),
+  gold_program_name: pythonFileName("clintox_nn.py"),
+  output_fname: z.string().superRefine((value, context) => {
+    const problem = outputPathProblem(value);
+    if (problem) context.addIssue({ code: "custom", message: `a path such as "pred_results/out.csv": ${problem}` });
+  }),
+  eval_script_name: pythonFileName("clintox_nn_eval.py"),
+});
+
+/** One row as loaded: the upstream fields, with `instance_id` as a string. */
+export type SabRow = z.output<typeof sabRowSchema>;
+
+export interface SabTask extends TaskBase {
+  family: "sab";
+  row: SabRow;
+  /** The dataset folder under benchmark/datasets/ (first line of dataset_folder_tree). */
+  datasetFolder: string;
+  /** The absolute benchmark/ folder the task's files live in. */
+  benchmarkDirectory: string;
+}
+
+/**
+ * The dataset folder named by the first line of `dataset_folder_tree` ("|-- clintox/" gives
+ * "clintox"), or the reason it can not be read.
+ */
+export function parseDatasetFolder(tree: string): { folder: string } | { problem: string } {
+  const first = tree.split(/\r?\n/, 1)[0]?.trim() ?? "";
+  const match = /^\|--\s+(.+?)\/?$/.exec(first);
+  if (!match?.[1]) return { problem: `its first line is ${JSON.stringify(first)}, expected "|-- <folder>/"` };
+  const folder = match[1].trim().replace(/\/+$/, "");
+  const normalized = path.posix.normalize(folder);
+  if (
+    folder === "" ||
+    folder.includes("\\") ||
+    normalized !== folder ||
+    path.posix.isAbsolute(folder) ||
+    folder === "." ||
+    folder === ".." ||
+    folder.startsWith("../")
+  ) {
+    return { problem: `the folder ${JSON.stringify(folder)} is not a plain relative folder name` };
+  }
+  return { folder };
+}
+
+/** Where the files of a task are, on the host and in the task root of a container. */
+export function sabPaths(task: SabTask) {
+  const { row, benchmarkDirectory, datasetFolder } = task;
+  const moduleName = `pred_${row.gold_program_name.slice(0, -".py".length)}`;
+  return {
+    datasetDirectory: path.join(benchmarkDirectory, "datasets", datasetFolder),
+    goldProgram: path.join(benchmarkDirectory, "gold_programs", row.gold_program_name),
+    evalProgramsDirectory: path.join(benchmarkDirectory, "eval_programs"),
+    evalScript: path.join(benchmarkDirectory, "eval_programs", row.eval_script_name),
+    /** Relative to the task root. */
+    datasetPath: `benchmark/datasets/${datasetFolder}`,
+    programPath: `pred_programs/${moduleName}.py`,
+    programModule: `pred_programs.${moduleName}`,
+    evalModule: `benchmark.eval_programs.${row.eval_script_name.slice(0, -".py".length)}`,
+  };
+}
+
+export interface LoadSabOptions {
+  /** The benchmark/ folder; by default the one beside the rows file. */
+  benchmarkDirectory?: string;
+}
+
+interface RawRow {
+  /** "line 3" (JSONL) or "row 3" (JSON list, counted from 1). */
+  where: string;
+  value: unknown;
+}
+
+const ROW_FIX = `each row must be a JSON object with exactly these fields: ${SAB_FIELDS.join(", ")}`;
+
+function invalid(file: string, problems: string[]): UserError {
+  const shown = problems.slice(0, 20);
+  const more = problems.length > shown.length ? `\n  ... and ${problems.length - shown.length} more` : "";
+  return new UserError(
+    "DYNABOX_TASK_INVALID",
+    `${file} is not a valid ScienceAgentBench task file (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n  ${shown.join("\n  ")}${more}`,
+    { details: { file, problems } },
+  );
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return "nothing (the field is missing)";
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** Splits a rows file into raw rows, or lists what is wrong with its syntax. */
+export function splitRows(file: string, text: string): { rows: RawRow[]; problems: string[] } {
+  const rows: RawRow[] = [];
+  const problems: string[] = [];
+  if (file.endsWith(".json")) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      problems.push(`not valid JSON (${(error as Error).message}). Fix: a .json file must hold one JSON list of row objects; use .jsonl for one object per line`);
+      return { rows, problems };
+    }
+    if (!Array.isArray(parsed)) {
+      problems.push("expected a JSON list of row objects at the top level. Fix: wrap the rows in [ ... ]");
+      return { rows, problems };
+    }
+    parsed.forEach((value, index) => rows.push({ where: `row ${index + 1}`, value }));
+    return { rows, problems };
+  }
+  text.split(/\r?\n/).forEach((line, index) => {
+    if (line.trim() === "") return;
+    try {
+      rows.push({ where: `line ${index + 1}`, value: JSON.parse(line) });
+    } catch (error) {
+      problems.push(`line ${index + 1}: not valid JSON (${(error as Error).message}). Fix: each line must hold one complete JSON object`);
+    }
+  });
+  return { rows, problems };
+}
+
+/** Checks one raw row against the schema; problems name the field, what was expected and the fix. */
+export function checkRow(raw: RawRow): { row: SabRow; datasetFolder: string } | { problems: string[] } {
+  if (typeof raw.value !== "object" || raw.value === null || Array.isArray(raw.value)) {
+    return { problems: [`${raw.where}: expected a JSON object, got ${describeValue(raw.value)}. Fix: ${ROW_FIX}`] };
+  }
+  const record = raw.value as Record<string, unknown>;
+  const result = sabRowSchema.safeParse(record);
+  if (!result.success) {
+    const problems: string[] = [];
+    for (const issue of result.error.issues) {
+      if (issue.code === "unrecognized_keys") {
+        for (const key of issue.keys) {
+          problems.push(`${raw.where}, field "${key}": not an upstream field. Fix: remove it (${ROW_FIX})`);
+        }
+        continue;
+      }
+      const field = String(issue.path[0] ?? "(row)");
+      const value = record[field];
+      const expected = issue.code === "invalid_type" ? `a ${issue.expected}` : issue.message;
+      const fix = value === undefined ? `add "${field}"` : `set "${field}" to ${expected}`;
+      problems.push(`${raw.where}, field "${field}": expected ${expected}, got ${describeValue(value)}. Fix: ${fix}`);
+    }
+    return { problems };
+  }
+  const folder = parseDatasetFolder(result.data.dataset_folder_tree);
+  if ("problem" in folder) {
+    return {
+      problems: [
+        `${raw.where}, field "dataset_folder_tree": ${folder.problem}. Fix: start the tree with the dataset folder, e.g. "|-- clintox/"`,
+      ],
+    };
+  }
+  return { row: result.data, datasetFolder: folder.folder };
+}
+
+async function kindOf(target: string): Promise<"file" | "directory" | "missing" | "other"> {
+  try {
+    const info = await stat(target);
+    return info.isFile() ? "file" : info.isDirectory() ? "directory" : "other";
+  } catch {
+    return "missing";
+  }
+}
+
+/** Loads every task of a rows file (.jsonl, or a .json list), checking the benchmark/ files too. */
+export async function loadSabTasks(file: string, options: LoadSabOptions = {}): Promise<SabTask[]> {
+  const origin = path.resolve(file);
+  let text: string;
+  try {
+    text = await readFile(origin, "utf8");
+  } catch (error) {
+    throw new UserError("DYNABOX_TASK_INVALID", `can not read the ScienceAgentBench rows file ${origin}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const benchmarkDirectory = path.resolve(options.benchmarkDirectory ?? path.join(path.dirname(origin), "benchmark"));
+  const { rows, problems } = splitRows(origin, text);
+  const tasks: SabTask[] = [];
+  const lines = new Map<SabTask, string>();
+  const seen = new Map<string, string>();
+  for (const raw of rows) {
+    const checked = checkRow(raw);
+    if ("problems" in checked) {
+      problems.push(...checked.problems);
+      continue;
+    }
+    const { row, datasetFolder } = checked;
+    const earlier = seen.get(row.instance_id);
+    if (earlier) {
+      problems.push(`${raw.where}, field "instance_id": ${JSON.stringify(row.instance_id)} was already used on ${earlier}. Fix: give every row its own instance_id`);
+      continue;
+    }
+    seen.set(row.instance_id, raw.where);
+    const task: SabTask = { id: row.instance_id, family: "sab", origin: `${origin} ${raw.where}`, row, datasetFolder, benchmarkDirectory };
+    tasks.push(task);
+    lines.set(task, raw.where);
+  }
+  if (rows.length === 0 && problems.length === 0) {
+    problems.push(`no rows. Fix: ${ROW_FIX}`);
+  }
+  if (problems.length === 0) {
+    if ((await kindOf(benchmarkDirectory)) !== "directory") {
+      problems.push(
+        `the benchmark folder ${benchmarkDirectory} does not exist. Fix: put benchmark/ (datasets/, gold_programs/, eval_programs/) beside the rows file, or name it explicitly`,
+      );
+    } else {
+      for (const task of tasks) {
+        problems.push(...(await missingBenchmarkFiles(task, lines.get(task) ?? task.origin)));
+      }
+    }
+  }
+  if (problems.length > 0) throw invalid(origin, problems);
+  return tasks;
+}
+
+async function missingBenchmarkFiles(task: SabTask, where: string): Promise<string[]> {
+  const paths = sabPaths(task);
+  const expected: Array<[string, string, "file" | "directory"]> = [
+    ["dataset_folder_tree", paths.datasetDirectory, "directory"],
+    ["eval_script_name", paths.evalScript, "file"],
+    ["gold_program_name", paths.goldProgram, "file"],
+  ];
+  const problems: string[] = [];
+  for (const [field, target, kind] of expected) {
+    const found = await kindOf(target);
+    if (found !== kind) {
+      problems.push(
+        `${where} (instance ${task.id}), field "${field}": the ${kind} ${target} ${found === "missing" ? "does not exist" : `is not a ${kind}`}. Fix: add it under benchmark/ or correct the field`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** Whether a rows file looks like ScienceAgentBench rather than another family's dataset. */
+async function looksLikeSab(file: string): Promise<boolean> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch {
+    return true; // let the loader report it
+  }
+  const { rows, problems } = splitRows(file, text);
+  const first = rows[0]?.value;
+  if (problems.length > 0 || first === undefined) return true;
+  if (typeof first !== "object" || first === null) return true;
+  return ["gold_program_name", "eval_script_name", "dataset_folder_tree"].some((key) => key in first);
+}
+
+/** The rows files a folder may hold, in order of preference. */
+export const SAB_ROWS_FILES = ["tasks.jsonl", "tasks.json"];
+
+/**
+ * Tasks at `target`: a .jsonl/.json rows file (benchmark/ beside it), or a folder holding
+ * tasks.jsonl (or tasks.json) with benchmark/ beside it. [] when the path holds no SAB tasks;
+ * an error when it does but they are malformed.
+ */
+export async function discoverSabTasks(target: string): Promise<SabTask[]> {
+  const kind = await kindOf(target);
+  if (kind === "file") {
+    if (!/\.jsonl?$/.test(target)) return [];
+    return (await looksLikeSab(target)) ? loadSabTasks(target) : [];
+  }
+  if (kind !== "directory") return [];
+  for (const name of SAB_ROWS_FILES) {
+    const file = path.join(target, name);
+    if ((await kindOf(file)) === "file" && (await kindOf(path.join(target, "benchmark"))) === "directory") {
+      return loadSabTasks(file);
+    }
+  }
+  return [];
+}
