@@ -51,7 +51,12 @@ class Kernel:
         self.cell_count = 0
         self.events = []
         self.in_user_code = False
-        self.namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+        # The user's namespace is a real __main__ module, so that pickle and multiprocessing
+        # find functions and classes defined in cells.
+        main_module = types.ModuleType("__main__")
+        main_module.__dict__["__builtins__"] = __builtins__
+        sys.modules["__main__"] = main_module
+        self.namespace = main_module.__dict__
         signal.signal(signal.SIGINT, self.on_interrupt)
         sys.modules["dynabox"] = self.make_module()
 
@@ -65,6 +70,7 @@ class Kernel:
         module = types.ModuleType("dynabox")
         module.host_call = self.host_call
         module.emit = self.emit
+        module.namespace = self.namespace
         return module
 
     def host_call(self, name, args=None):

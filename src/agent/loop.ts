@@ -1,0 +1,281 @@
+// The DynaSaur loop: each step the model writes a thought and Python code, the code runs in the
+// task's sandbox kernel, and what happened goes back as the next message. Errors the model can
+// fix are observations; only a lost sandbox, an abort or a model that keeps failing end a task
+// early. Functions from steps that ran without error become action candidates.
+
+import { DynaboxError, isAbortError } from "../errors.js";
+import type { Sandbox } from "../sandbox/sandbox.js";
+import type { ChatMessage, ModelClient } from "./model-client.js";
+import { formatObservation, middleCut } from "./observation.js";
+import { limitMessage, systemPrompt, taskPrompt, type OfferedAction } from "./prompts.js";
+import { parseReply } from "./reply-parser.js";
+import { TrajectoryWriter, TRAJECTORY_SCHEMA_VERSION } from "./trajectory.js";
+
+export interface AgentLimits {
+  maxSteps: number;
+  wallSeconds: number;
+  stepTimeoutSeconds: number;
+  /** Prompt + completion tokens over the whole task; unlimited when absent. */
+  maxTokens?: number;
+  /** Dollars over the whole task; unlimited when absent. */
+  maxCostUsd?: number;
+}
+
+export const DEFAULT_AGENT_LIMITS: AgentLimits = { maxSteps: 30, wallSeconds: 1800, stepTimeoutSeconds: 300 };
+
+/** What the loop needs of the action library; the runner adapts the real one. */
+export interface AgentLibrary {
+  /** Actions relevant to the task and the Python that defines them (with what they depend on). */
+  retrieve(query: string, limit: number): Promise<{ offered: OfferedAction[]; definitionCode: string }>;
+  /** Records the functions a successful step defined as candidates; returns their names. */
+  recordCandidates(sandbox: Sandbox, code: string, step: number): Promise<string[]>;
+  /** Which library actions the kernel called during the task, with counts. */
+  usage(sandbox: Sandbox): Promise<Record<string, number>>;
+}
+
+export type StopReason =
+  | "submitted"
+  | "max-steps"
+  | "wall-time"
+  | "tokens"
+  | "cost"
+  | "aborted"
+  | "sandbox-lost"
+  | "model-error";
+
+export type AgentEvent =
+  | { type: "step-start"; taskId: string; step: number }
+  | {
+      type: "step-end";
+      taskId: string;
+      step: number;
+      ok: boolean | null;
+      promptTokens: number;
+      completionTokens: number;
+      costUsd: number;
+      totalCostUsd: number;
+    }
+  | { type: "limit-reached"; taskId: string; limit: string };
+
+export interface AgentInput {
+  taskId: string;
+  family: string;
+  /** The task's prompt (the family's `describe`). */
+  description: string;
+  sandbox: Sandbox;
+  model: ModelClient;
+  limits: AgentLimits;
+  trajectoryFile: string;
+  library?: AgentLibrary;
+  /** Patterns of files the agent may not write (mlab's read_only_files). */
+  readOnlyPatterns?: string[];
+  retrieveLimit?: number;
+  onEvent?: (event: AgentEvent) => void;
+  signal?: AbortSignal;
+}
+
+export interface AgentOutcome {
+  stopReason: StopReason;
+  submitted: boolean;
+  answer: unknown;
+  steps: number;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+  seconds: number;
+  actionsOffered: string[];
+  actionsCreated: string[];
+  actionsUsed: string[];
+  error: string | null;
+}
+
+/** Sets up the kernel: initial actions, the task's read-only files, and retrieved library actions. */
+async function prepareKernel(input: AgentInput): Promise<OfferedAction[]> {
+  const setup = await input.sandbox.exec(
+    [
+      "import dynabox_actions as _dynabox_actions",
+      `_dynabox_actions.configure(${JSON.stringify(input.readOnlyPatterns ?? [])})`,
+      "from dynabox_actions import *",
+      "del _dynabox_actions",
+    ].join("\n"),
+    { timeoutSeconds: 30 },
+  );
+  if (!setup.ok) throw new DynaboxError("DYNABOX_INTERNAL", `could not set up the agent's actions: ${setup.error?.message}`);
+  if (input.library === undefined) return [];
+  const { offered, definitionCode } = await input.library.retrieve(input.description, input.retrieveLimit ?? 5);
+  if (definitionCode.trim() !== "") {
+    await input.sandbox.exec(definitionCode, { timeoutSeconds: 60 });
+  }
+  return offered;
+}
+
+export async function runAgent(input: AgentInput): Promise<AgentOutcome> {
+  const started = performance.now();
+  const { limits, sandbox, model, signal } = input;
+  const trajectory = new TrajectoryWriter(input.trajectoryFile);
+  trajectory.write({
+    type: "header",
+    schema_version: TRAJECTORY_SCHEMA_VERSION,
+    task: input.taskId,
+    family: input.family,
+    model: model.model,
+    started_at: new Date().toISOString(),
+    limits: { ...limits },
+  });
+  const outcome: AgentOutcome = {
+    stopReason: "max-steps",
+    submitted: false,
+    answer: null,
+    steps: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    costUsd: 0,
+    seconds: 0,
+    actionsOffered: [],
+    actionsCreated: [],
+    actionsUsed: [],
+    error: null,
+  };
+
+  const offered = await prepareKernel(input);
+  outcome.actionsOffered = offered.map((action) => action.name);
+  const messages: ChatMessage[] = [
+    { role: "system", content: systemPrompt(limits) },
+    { role: "user", content: taskPrompt(input.description, offered) },
+  ];
+  let sentUpTo = 0;
+  let finalStep = false;
+  const toldLimits = new Set<string>();
+
+  const reachedLimit = (): string | undefined => {
+    if (outcome.steps >= limits.maxSteps - 1 && !toldLimits.has("step")) return "step";
+    if ((performance.now() - started) / 1000 >= limits.wallSeconds) return "wall-time";
+    if (limits.maxTokens !== undefined && outcome.promptTokens + outcome.completionTokens >= limits.maxTokens) return "token";
+    if (limits.maxCostUsd !== undefined && outcome.costUsd >= limits.maxCostUsd) return "cost";
+    return undefined;
+  };
+  const stopReasonFor = (limit: string): StopReason =>
+    limit === "step" ? "max-steps" : limit === "wall-time" ? "wall-time" : limit === "token" ? "tokens" : "cost";
+
+  try {
+    while (outcome.steps < limits.maxSteps) {
+      signal?.throwIfAborted();
+      const limit = reachedLimit();
+      if (limit !== undefined) {
+        if (finalStep || toldLimits.has(limit)) {
+          outcome.stopReason = stopReasonFor(limit);
+          break;
+        }
+        // Told once, with one last step to submit; then stopped.
+        toldLimits.add(limit);
+        finalStep = true;
+        messages.push({ role: "user", content: limitMessage(limit === "step" ? "step" : limit) });
+        input.onEvent?.({ type: "limit-reached", taskId: input.taskId, limit });
+      }
+      const step = outcome.steps + 1;
+      input.onEvent?.({ type: "step-start", taskId: input.taskId, step });
+      const newMessages = messages.slice(sentUpTo);
+      sentUpTo = messages.length;
+      let completion;
+      try {
+        completion = await model.complete({ messages, responseFormat: "thought_code", ...(signal ? { signal } : {}) });
+      } catch (error) {
+        if (isAbortError(error)) throw error;
+        outcome.stopReason = "model-error";
+        outcome.error = error instanceof Error ? error.message : String(error);
+        break;
+      }
+      outcome.steps = step;
+      outcome.promptTokens += completion.usage.promptTokens;
+      outcome.completionTokens += completion.usage.completionTokens;
+      outcome.costUsd += completion.costUsd;
+      const parsed = parseReply(completion.content);
+      messages.push({ role: "assistant", content: completion.content });
+
+      let observation: string;
+      let ok: boolean | null = null;
+      let execMs: number | null = null;
+      let submitted = false;
+      if (!parsed.ok) {
+        observation = parsed.correctiveMessage;
+      } else {
+        const result = await sandbox.exec(parsed.value.code, {
+          timeoutSeconds: limits.stepTimeoutSeconds,
+          ...(signal ? { signal } : {}),
+        });
+        ok = result.ok;
+        execMs = result.wallMs;
+        observation = formatObservation(result);
+        const submission = result.events.find((event) => event.name === "submit");
+        if (submission !== undefined) {
+          submitted = true;
+          outcome.answer = (submission.payload as { answer?: unknown } | null)?.answer ?? null;
+        }
+        if (result.ok && input.library !== undefined) {
+          const names = await input.library.recordCandidates(sandbox, parsed.value.code, step);
+          for (const name of names) if (!outcome.actionsCreated.includes(name)) outcome.actionsCreated.push(name);
+        }
+      }
+      messages.push({ role: "user", content: `Observation:\n${observation}` });
+      trajectory.write({
+        type: "step",
+        step,
+        new_messages: newMessages,
+        reply: completion.content,
+        thought: parsed.ok ? parsed.value.thought : null,
+        code: parsed.ok ? parsed.value.code : null,
+        parse_error: parsed.ok ? null : parsed.reason,
+        observation: middleCut(observation, 50_000),
+        ok,
+        model_ms: completion.latencyMs,
+        exec_ms: execMs,
+        prompt_tokens: completion.usage.promptTokens,
+        completion_tokens: completion.usage.completionTokens,
+        cost_usd: completion.costUsd,
+        attempts: completion.attempts,
+      });
+      input.onEvent?.({
+        type: "step-end",
+        taskId: input.taskId,
+        step,
+        ok,
+        promptTokens: completion.usage.promptTokens,
+        completionTokens: completion.usage.completionTokens,
+        costUsd: completion.costUsd,
+        totalCostUsd: outcome.costUsd,
+      });
+      if (submitted) {
+        outcome.submitted = true;
+        outcome.stopReason = "submitted";
+        break;
+      }
+      if (finalStep) {
+        outcome.stopReason = stopReasonFor([...toldLimits].pop() ?? "step");
+        break;
+      }
+    }
+  } catch (error) {
+    if (isAbortError(error)) outcome.stopReason = "aborted";
+    else if (DynaboxError.isInstance(error) && error.code === "DYNABOX_SANDBOX_LOST") outcome.stopReason = "sandbox-lost";
+    else throw error;
+    outcome.error = error instanceof Error ? error.message : String(error);
+  }
+  if (input.library !== undefined && sandbox.isAlive) {
+    try {
+      outcome.actionsUsed = Object.keys(await input.library.usage(sandbox));
+    } catch {
+      // Usage is bookkeeping; a sandbox that died at the end must not lose the task's result.
+    }
+  }
+  outcome.seconds = (performance.now() - started) / 1000;
+  trajectory.write({
+    type: "end",
+    stop_reason: outcome.stopReason,
+    steps: outcome.steps,
+    prompt_tokens: outcome.promptTokens,
+    completion_tokens: outcome.completionTokens,
+    cost_usd: outcome.costUsd,
+    seconds: outcome.seconds,
+  });
+  return outcome;
+}
