@@ -1,9 +1,12 @@
 // Pieces every command that touches Docker needs: Ctrl-C as an AbortSignal, and an engine
 // plus the sandbox image, built on first use with progress on stderr.
 
+import { homedir } from "node:os";
+import path from "node:path";
 import type Dockerode from "dockerode";
+import type { GradingContext } from "../grading/context.js";
 import { assertDockerReachable, connectDocker } from "../sandbox/docker.js";
-import { ensureSandboxImage } from "../sandbox/image.js";
+import { ensureSandboxImage, projectRoot } from "../sandbox/image.js";
 import { sweepDeadOwners } from "../sandbox/reaper.js";
 
 /** An AbortSignal that fires on the first Ctrl-C (or SIGTERM), so work stops cleanly. */
@@ -37,4 +40,30 @@ export async function readyEngine(signal: AbortSignal, quiet = false): Promise<R
   });
   if (result.built && !quiet) process.stderr.write(`[image] built ${result.tag} in ${result.seconds} s\n`);
   return { docker, image: result.tag };
+}
+
+/** Where caches that outlive a run live: prepared tasks, cloned repositories. */
+export function cacheDirectory(): string {
+  if (process.env.DYNABOX_CACHE_DIR) return path.resolve(process.env.DYNABOX_CACHE_DIR);
+  const base = process.env.XDG_CACHE_HOME || path.join(homedir(), ".cache");
+  return path.join(base, "dynabox");
+}
+
+/** The bundled tasks, for commands run without paths. */
+export function bundledTasksDirectory(): string {
+  return path.join(projectRoot(), "tasks");
+}
+
+export async function gradingContext(
+  signal: AbortSignal,
+  options: { quiet?: boolean; runId?: string } = {},
+): Promise<GradingContext> {
+  const { docker, image } = await readyEngine(signal, options.quiet ?? false);
+  return {
+    docker,
+    sandboxImage: image,
+    cacheDirectory: cacheDirectory(),
+    signal,
+    ...(options.runId ? { runId: options.runId } : {}),
+  };
 }

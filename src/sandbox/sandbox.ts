@@ -126,13 +126,16 @@ export class Sandbox implements AsyncDisposable {
         timeoutMs,
       );
     });
+    let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {
-      signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+      onAbort = () => reject(signal?.reason);
+      signal?.addEventListener("abort", onAbort, { once: true });
     });
     try {
       await Promise.race([this.kernel.ready, timeout, aborted]);
     } finally {
       clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
     }
   }
 

@@ -4,12 +4,14 @@ import { registerCleanCommand } from "./clean.js";
 import { registerDoctorCommand } from "./doctor.js";
 import { registerExecCommand } from "./exec.js";
 import { registerImageCommand } from "./image.js";
+import { registerValidateCommand } from "./validate.js";
 
 /** Adds every subcommand. Each file exports one `register*` function. */
 export function registerCommands(program: Command): void {
   registerDoctorCommand(program);
   registerImageCommand(program);
   registerExecCommand(program);
+  registerValidateCommand(program);
   registerCleanCommand(program);
   registerBenchCommand(program);
 }

@@ -1,0 +1,52 @@
+// `dynabox validate [PATH...]`: each task's proof of validity (mlab: the starter scores as the
+// baseline and the reference succeeds; sab: gold passes, an empty program fails; resq: the test
+// fails at base and passes with the solution patch).
+
+import path from "node:path";
+import type { Command } from "commander";
+import { z } from "zod";
+import { defaultConcurrency } from "../../runs/concurrency.js";
+import { ResultsStore } from "../../runs/store.js";
+import { validateTasks } from "../../runs/validate.js";
+import { discoverTasks } from "../../tasks/registry.js";
+import { createRenderer } from "../progress.js";
+import { bundledTasksDirectory, gradingContext, interruptSignal } from "../shared.js";
+
+const flagsSchema = z.object({
+  json: z.boolean().default(false),
+  concurrency: z.coerce.number().int().min(1).optional(),
+  runDir: z.string().default(path.join(".dynabox", "validate")),
+  force: z.boolean().default(false),
+});
+
+export function registerValidateCommand(program: Command): void {
+  program
+    .command("validate")
+    .description("check that tasks are well-formed and solvable: run each one's proof of validity in fresh containers")
+    .argument("[paths...]", "task folders, dataset files or folders of them (default: the bundled tasks)")
+    .option("--concurrency <n>", "tasks validated at once (default: the CPU count)")
+    .option("--run-dir <dir>", "where the results database goes", path.join(".dynabox", "validate"))
+    .option("--force", "validate again tasks that already have a result in the run folder")
+    .option("--json", "print one JSON array of {id, family, valid, checks, seconds}")
+    .action(async (paths: string[], rawFlags: unknown) => {
+      const flags = flagsSchema.parse(rawFlags);
+      const tasks = await discoverTasks(paths.length > 0 ? paths : [bundledTasksDirectory()]);
+      const signal = interruptSignal();
+      const context = await gradingContext(signal, { quiet: flags.json });
+      const concurrency = flags.concurrency ?? defaultConcurrency();
+      const renderer = createRenderer({ json: false });
+      using store = ResultsStore.open(path.join(flags.runDir, "results.sqlite"));
+      renderer.onEvent({ type: "run-start", kind: "validate", tasks: tasks.length, concurrency, runDirectory: flags.runDir });
+      const reports = await validateTasks(tasks, {
+        context,
+        concurrency,
+        store,
+        force: flags.force,
+        onEvent: (event) => renderer.onEvent(event),
+      }).finally(() => renderer.close());
+      const valid = reports.filter((report) => report.valid).length;
+      if (flags.json) process.stdout.write(JSON.stringify(reports) + "\n");
+      else process.stdout.write(`${valid} of ${reports.length} task(s) valid\n`);
+      if (valid < reports.length) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,83 @@
+// Renders run events: a live status line on a terminal, one plain line per finished task
+// elsewhere (CI logs), or NDJSON on stdout with --json. Everything but NDJSON goes to stderr so
+// stdout stays clean for results.
+
+import type { RunEvent } from "../runs/events.js";
+
+export interface ProgressRenderer {
+  onEvent(event: RunEvent): void;
+  close(): void;
+}
+
+export function createRenderer(options: { json: boolean; stream?: NodeJS.WriteStream }): ProgressRenderer {
+  if (options.json) {
+    return {
+      onEvent: (event) => process.stdout.write(JSON.stringify(event) + "\n"),
+      close: () => {},
+    };
+  }
+  const stream = options.stream ?? process.stderr;
+  const live = stream.isTTY === true;
+  const running = new Map<string, string>();
+  let finished = 0;
+  let total = 0;
+  let lastLine = "";
+  const status = (): void => {
+    if (!live) return;
+    const active = [...running.entries()].map(([task, state]) => `${task} ${state}`).join(" | ");
+    const line = `[${finished}/${total}] ${active}`.slice(0, Math.max(20, (stream.columns ?? 100) - 1));
+    stream.write(`\r\x1b[2K${line}`);
+    lastLine = line;
+  };
+  const print = (text: string): void => {
+    if (live && lastLine !== "") stream.write("\r\x1b[2K");
+    stream.write(text + "\n");
+    lastLine = "";
+    status();
+  };
+  return {
+    onEvent(event) {
+      switch (event.type) {
+        case "run-start":
+          total = event.tasks;
+          print(`${event.kind}: ${event.tasks} task(s), ${event.concurrency} at a time; results in ${event.runDirectory}`);
+          return;
+        case "task-skip":
+          finished += 1;
+          print(`- ${event.family}/${event.taskId}: skipped (${event.reason})`);
+          return;
+        case "task-start":
+          running.set(`${event.family}/${event.taskId}`, "started");
+          status();
+          return;
+        case "task-progress":
+          running.set(`${event.family}/${event.taskId}`, event.message);
+          status();
+          return;
+        case "step-start":
+          for (const key of running.keys()) if (key.endsWith(`/${event.taskId}`)) running.set(key, `step ${event.step}`);
+          status();
+          return;
+        case "step-end":
+          for (const key of running.keys()) {
+            if (key.endsWith(`/${event.taskId}`)) running.set(key, `step ${event.step} $${event.totalCostUsd.toFixed(4)}`);
+          }
+          status();
+          return;
+        case "limit-reached":
+          print(`! ${event.taskId}: ${event.limit} limit reached, one last step`);
+          return;
+        case "task-end": {
+          finished += 1;
+          running.delete(`${event.family}/${event.taskId}`);
+          const mark = event.outcome === "passed" ? "✓" : event.outcome === "failed" ? "✗" : "!";
+          print(`${mark} ${event.family}/${event.taskId} ${event.outcome} in ${event.seconds.toFixed(1)} s: ${event.summary}`);
+          return;
+        }
+      }
+    },
+    close() {
+      if (live && lastLine !== "") stream.write("\r\x1b[2K");
+    },
+  };
+}

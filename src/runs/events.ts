@@ -1,0 +1,23 @@
+// What runs report while they work. The core emits these; only the CLI renders them (a live
+// line on a terminal, plain lines elsewhere, NDJSON with --json).
+
+import type { AgentEvent } from "../agent/loop.js";
+import type { Family } from "../tasks/types.js";
+
+export type RunEvent =
+  | { type: "run-start"; kind: string; tasks: number; concurrency: number; runDirectory: string }
+  | { type: "task-skip"; family: Family; taskId: string; reason: string }
+  | { type: "task-start"; family: Family; taskId: string }
+  | { type: "task-progress"; family: Family; taskId: string; message: string }
+  | {
+      type: "task-end";
+      family: Family;
+      taskId: string;
+      outcome: "passed" | "failed" | "error";
+      score: number | null;
+      seconds: number;
+      summary: string;
+    }
+  | AgentEvent;
+
+export type RunEventListener = (event: RunEvent) => void;
