@@ -1,0 +1,278 @@
+// RES-Q grading, validity check and agent hooks.
+//
+// A submission is a patch (unified diff against base_commit). It is graded in a fresh,
+// network-off container built from the task's environment image:
+//   1. the clean repository (base_commit and its history only, never the solution) is copied in
+//      at /workspace/repo, then `git reset --hard <base> && git clean -fdx`;
+//   2. the patch is applied with `git apply --reject --whitespace=fix`; a failure is PATCH FAILED;
+//   3. test_script is written to a fresh random name in the repository root, with a print of a
+//      fresh random secret inserted before its first sys.exit(0) / sys.exit(exit_code);
+//   4. it runs with a timeout: PASS only on exit code 0 with the secret on stdout, TIMED OUT on the
+//      timeout, FAIL otherwise.
+// The patch can therefore not plant the test (the name is new), nor pass by exiting 0 early or by
+// printing "PASS" (no secret), nor reach the solution through git (it is not in the container).
+
+import { randomBytes } from "node:crypto";
+import { InternalError, SandboxError } from "../errors.js";
+import { readArchiveFiles } from "../sandbox/archive.js";
+import type { ShellResult } from "../sandbox/protocol.js";
+import type { Sandbox } from "../sandbox/sandbox.js";
+import { RepositoryCache, type CleanRepository } from "../tasks/repo-cache.js";
+import { discoverResqTasks, type ResqTask } from "../tasks/resq.js";
+import type { FamilyModule, ValidationResult, Verdict } from "../tasks/types.js";
+import { withGraderSandbox, type GraderSandboxOptions, type GradingContext } from "./context.js";
+import { checkPythonVersion, ensureTaskImage, type PythonMismatchPolicy, type TaskEnvironmentSpec } from "./environment.js";
+import { insertSecretPrint, randomSecret, randomTestFileName, testFeedback, testRunPassed } from "./test-script.js";
+
+/** Where the repository is, in the agent's sandbox and in the grader's container. */
+export const RESQ_REPOSITORY_PATH = "/workspace/repo";
+
+export type ResqMessage = "PASS" | "FAIL" | "PATCH FAILED" | "TIMED OUT";
+
+/** The upstream result line. */
+export interface ResqResultLine {
+  id: string;
+  success: boolean;
+  message: ResqMessage;
+  test_suite_feedback: string;
+}
+
+export interface ResqOptions {
+  /** Limit for one run of the test script, in seconds (upstream CLI: 60). */
+  testTimeoutSeconds?: number;
+  /**
+   * What to do when testbed_environment asks for another Python than the image's 3.11:
+   * "error" (default) refuses the task; "warn" runs it on 3.11 and reports a warning.
+   */
+  pythonMismatch?: PythonMismatchPolicy;
+  /** Most characters of test output kept in test_suite_feedback. */
+  feedbackLimit?: number;
+  /** Longest a task environment build may take, in seconds. */
+  buildTimeoutSeconds?: number;
+  /** Container limits of the grading container. */
+  limits?: GraderSandboxOptions["limits"];
+}
+
+export const RESQ_DEFAULTS = {
+  testTimeoutSeconds: 60,
+  pythonMismatch: "error",
+  feedbackLimit: 16 * 1024,
+  buildTimeoutSeconds: 900,
+} as const;
+
+/** Seconds allowed for git steps (reset, apply, diff) in a container. */
+const GIT_STEP_SECONDS = 120;
+/** Bytes of the test's stdout and stderr kept by the kernel; the secret is printed near the end. */
+const TEST_OUTPUT_LIMIT = 1024 * 1024;
+/** The biggest patch collectSubmission accepts. */
+const MAX_PATCH_BYTES = 64 * 1024 * 1024;
+
+function repositoryCache(context: GradingContext): RepositoryCache {
+  return new RepositoryCache({
+    cacheDirectory: context.cacheDirectory,
+    ...(context.signal ? { signal: context.signal } : {}),
+    ...(context.onProgress ? { onProgress: context.onProgress } : {}),
+  });
+}
+
+/** The clean repository of a task: base_commit and its history, checked to hold no solution. */
+export function cleanRepositoryFor(context: GradingContext, task: ResqTask): Promise<CleanRepository> {
+  return repositoryCache(context).cleanRepository(task.repository, task.row.base_commit, [task.row.solution_commit]);
+}
+
+/** What the task's environment needs beyond the sandbox image. */
+export function resqEnvironmentSpec(task: ResqTask): TaskEnvironmentSpec {
+  return task.row.requirements_txt.trim() === "" ? {} : { pythonRequirements: task.row.requirements_txt };
+}
+
+/**
+ * The image to run the task in (the agent's sandbox should use it too): checks testbed_environment
+ * against the image's Python, then builds or reuses the requirements layer.
+ */
+export async function resqEnvironmentImage(context: GradingContext, task: ResqTask, options: ResqOptions = {}): Promise<string> {
+  const warning = checkPythonVersion(task.row.testbed_environment, options.pythonMismatch ?? RESQ_DEFAULTS.pythonMismatch);
+  if (warning !== undefined) context.onProgress?.(`warning: ${task.id}: ${warning}`);
+  return ensureTaskImage(context, resqEnvironmentSpec(task), {
+    buildTimeoutSeconds: options.buildTimeoutSeconds ?? RESQ_DEFAULTS.buildTimeoutSeconds,
+  });
+}
+
+/** Puts a clean repository at RESQ_REPOSITORY_PATH with its work tree at base_commit. */
+async function putRepository(sandbox: Sandbox, clean: CleanRepository): Promise<void> {
+  const made = await sandbox.shell(`mkdir -p ${RESQ_REPOSITORY_PATH}`, { timeoutSeconds: 30 });
+  if (made.exitCode !== 0) throw new SandboxError("DYNABOX_SANDBOX_LOST", `could not create ${RESQ_REPOSITORY_PATH}: ${made.stderr}`);
+  await sandbox.putDirectory(clean.directory, RESQ_REPOSITORY_PATH);
+  const reset = await sandbox.shell(`git reset -q --hard ${clean.baseCommit} && git clean -fdxq`, {
+    cwd: RESQ_REPOSITORY_PATH,
+    timeoutSeconds: GIT_STEP_SECONDS,
+  });
+  if (reset.exitCode !== 0) {
+    throw new InternalError(`could not check out ${clean.baseCommit} in the container: ${reset.stderr.trim() || reset.stdout.trim()}`);
+  }
+}
+
+/** A patch as git apply wants it: empty stays empty, otherwise it ends with a newline. */
+export function normalizePatch(patch: string): string {
+  if (patch.trim() === "") return "";
+  return patch.endsWith("\n") ? patch : patch + "\n";
+}
+
+/** Maps a finished test run to the upstream message (pure). */
+export function judgeTestRun(run: Pick<ShellResult, "exitCode" | "stdout" | "timedOut">, secret: string): ResqMessage {
+  if (run.timedOut) return "TIMED OUT";
+  return testRunPassed(run.exitCode, run.stdout, secret) ? "PASS" : "FAIL";
+}
+
+/** Grades one patch; the upstream result line and the seconds it took. */
+export async function runResqTest(
+  context: GradingContext,
+  task: ResqTask,
+  patch: string,
+  options: ResqOptions = {},
+): Promise<{ line: ResqResultLine; seconds: number }> {
+  const started = performance.now();
+  const seconds = () => Math.round((performance.now() - started) / 100) / 10;
+  const timeoutSeconds = options.testTimeoutSeconds ?? RESQ_DEFAULTS.testTimeoutSeconds;
+  const feedbackLimit = options.feedbackLimit ?? RESQ_DEFAULTS.feedbackLimit;
+  const image = await resqEnvironmentImage(context, task, options);
+  const clean = await cleanRepositoryFor(context, task);
+  const line = (message: ResqMessage, feedback: string): ResqResultLine => ({
+    id: task.id,
+    success: message === "PASS",
+    message,
+    test_suite_feedback: feedback,
+  });
+  const graderOptions: GraderSandboxOptions = { image, ...(options.limits ? { limits: options.limits } : {}) };
+  const result = await withGraderSandbox(context, graderOptions, async (sandbox) => {
+    await putRepository(sandbox, clean);
+
+    const normalized = normalizePatch(patch);
+    if (normalized !== "") {
+      // Outside the repository, so it is neither patched nor seen by the test as a repo file.
+      const patchFile = `.dynabox-grading/${randomBytes(8).toString("hex")}.patch`;
+      await sandbox.putFiles([{ path: patchFile, content: normalized }], "/workspace");
+      const applied = await sandbox.shell(`git apply --reject --whitespace=fix /workspace/${patchFile}`, {
+        cwd: RESQ_REPOSITORY_PATH,
+        timeoutSeconds: GIT_STEP_SECONDS,
+      });
+      if (applied.exitCode !== 0) {
+        return line("PATCH FAILED", testFeedback(applied.stdout, applied.stderr, { limit: feedbackLimit }));
+      }
+    }
+
+    const secret = randomSecret();
+    const fileName = randomTestFileName();
+    await sandbox.putFiles([{ path: fileName, content: insertSecretPrint(task.row.test_script, secret).script }], RESQ_REPOSITORY_PATH);
+    const run = await sandbox.shell(`exec python3 ${fileName}`, {
+      cwd: RESQ_REPOSITORY_PATH,
+      timeoutSeconds,
+      outputLimitBytes: TEST_OUTPUT_LIMIT,
+    });
+    const message = judgeTestRun(run, secret);
+    let feedback = testFeedback(run.stdout, run.stderr, { secret, limit: feedbackLimit });
+    if (run.startError) feedback = `the test could not start: ${run.startError}\n${feedback}`;
+    if (message === "TIMED OUT") feedback = `${feedback}\n[the test ran past its timeout of ${timeoutSeconds} s and was stopped]`;
+    else if (run.oom) feedback = `${feedback}\n[the test ran out of memory]`;
+    return line(message, feedback);
+  });
+  return { line: result, seconds: seconds() };
+}
+
+export function toResqVerdict(task: ResqTask, line: ResqResultLine, seconds: number): Verdict {
+  return {
+    taskId: task.id,
+    family: "resq",
+    passed: line.success,
+    score: line.success ? 1 : 0,
+    upstream: { ...line },
+    seconds,
+  };
+}
+
+export async function gradeResq(context: GradingContext, task: ResqTask, patch: string, options: ResqOptions = {}): Promise<Verdict> {
+  const { line, seconds } = await runResqTest(context, task, patch, options);
+  return toResqVerdict(task, line, seconds);
+}
+
+/** Valid when the test fails at base_commit (any message but PASS) and passes with solution_patch. */
+export async function validateResq(context: GradingContext, task: ResqTask, options: ResqOptions = {}): Promise<ValidationResult> {
+  const started = performance.now();
+  const base = await runResqTest(context, task, "", options);
+  const solution = await runResqTest(context, task, task.row.solution_patch, options);
+  return {
+    valid: base.line.message !== "PASS" && solution.line.message === "PASS",
+    checks: {
+      base: base.line.message,
+      solution: solution.line.message,
+      seconds: Math.round((performance.now() - started) / 100) / 10,
+    },
+  };
+}
+
+export function describeResqTask(task: ResqTask): string {
+  const base = task.row.base_commit;
+  return [
+    task.row.instruction.trim(),
+    "",
+    "## How to work",
+    `The repository is at ${RESQ_REPOSITORY_PATH}, a git repository on branch main at commit ${base}` +
+      (task.row.language ? ` (main language: ${task.row.language})` : "") +
+      ". Edit its files in place. You can run Python 3.11, git and node there; there is no network.",
+    `Your work is taken as \`git diff ${base}\` of ${RESQ_REPOSITORY_PATH} when you finish: changed, new ` +
+      "and deleted files all count (not __pycache__ or .pyc files), committed or not. " +
+      "Files outside the repository are not part of it.",
+    "Hidden tests check your change in a fresh copy of the repository; adding or editing test files " +
+      "does not affect them. Keep the change focused on the task.",
+  ].join("\n");
+}
+
+/** Puts the clean repository (no solution objects, no test script) at /workspace/repo. */
+export async function setUpResqWorkspace(context: GradingContext, task: ResqTask, sandbox: Sandbox): Promise<void> {
+  await putRepository(sandbox, await cleanRepositoryFor(context, task));
+}
+
+/**
+ * The agent's patch: `git diff --cached --binary <base>` of the work tree, staged into a private
+ * index with `git add -A` (untracked files included, __pycache__ and .pyc excluded). It uses a
+ * fresh copy of the clean repository's .git, so whatever the agent did to its own .git (deleted it,
+ * rewrote its config, moved HEAD) does not change the diff.
+ */
+export async function collectResqSubmission(context: GradingContext, task: ResqTask, sandbox: Sandbox): Promise<string> {
+  const clean = await cleanRepositoryFor(context, task);
+  const work = `/workspace/.dynabox-collect-${randomBytes(8).toString("hex")}`;
+  try {
+    const made = await sandbox.shell(`mkdir -p ${work}/git ${work}/out ${RESQ_REPOSITORY_PATH}`, { timeoutSeconds: 30 });
+    if (made.exitCode !== 0) throw new SandboxError("DYNABOX_SANDBOX_LOST", `could not prepare the diff: ${made.stderr}`);
+    await sandbox.putDirectory(clean.directory, `${work}/git`);
+    const script = [
+      "set -e",
+      `export GIT_DIR=${work}/git/.git GIT_WORK_TREE=${RESQ_REPOSITORY_PATH} GIT_INDEX_FILE=${work}/index`,
+      "export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1",
+      `git read-tree ${clean.baseCommit}`,
+      "git add -A -- . ':(exclude,glob)**/__pycache__/**' ':(exclude,glob)**/*.pyc'",
+      `git diff --cached --binary --no-ext-diff --no-color --no-renames ${clean.baseCommit} > ${work}/out/patch.diff`,
+    ].join("\n");
+    const diff = await sandbox.shell(script, { cwd: RESQ_REPOSITORY_PATH, timeoutSeconds: GIT_STEP_SECONDS });
+    if (diff.exitCode !== 0) {
+      throw new SandboxError("DYNABOX_SANDBOX_LOST", `could not take the patch out of the sandbox: ${diff.stderr.trim() || diff.stdout.trim()}`);
+    }
+    const files = await readArchiveFiles(await sandbox.getArchive(`${work}/out`), { stripComponents: 1, maxBytes: MAX_PATCH_BYTES });
+    return files.get("patch.diff")?.toString("utf8") ?? "";
+  } finally {
+    if (sandbox.isAlive) await sandbox.shell(`rm -rf ${work}`, { timeoutSeconds: 30 }).catch(() => undefined);
+  }
+}
+
+export function createResqFamily(options: ResqOptions = {}): FamilyModule<ResqTask, string> {
+  return {
+    family: "resq",
+    discover: discoverResqTasks,
+    validate: (context, task) => validateResq(context, task, options),
+    grade: (context, task, patch) => gradeResq(context, task, patch, options),
+    describe: describeResqTask,
+    setUpWorkspace: setUpResqWorkspace,
+    collectSubmission: collectResqSubmission,
+  };
+}
+
+export const resqFamily: FamilyModule<ResqTask, string> = createResqFamily();

@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import {
+  checkPythonVersion,
+  debianPackageFor,
+  planTaskImage,
+  taskImageDockerfile,
+  taskImageTag,
+} from "../../src/grading/environment.js";
+
+describe("task environment plans", () => {
+  it("an empty spec needs no image of its own", () => {
+    expect(planTaskImage({})).toMatchObject({ empty: true, debianPackages: [], warnings: [] });
+    expect(planTaskImage({ pythonRequirements: "\n# only a comment\n" }).empty).toBe(true);
+  });
+
+  it("maps requirements to Debian packages, warns about pins, skips the standard library", () => {
+    const plan = planTaskImage({
+      pythonRequirements: "toml==0.10.2\nscikit-learn>=1.0  # ml\nPyYAML\nrequests[socks]>=2; python_version>'3'\ndataclasses\n",
+      debianPackages: ["libxml2-dev"],
+    });
+    expect(plan.debianPackages).toEqual(["libxml2-dev", "python3-requests", "python3-sklearn", "python3-toml", "python3-yaml"]);
+    expect(plan.empty).toBe(false);
+    expect(plan.warnings.join("\n")).toMatch(/dataclasses is part of Python 3\.11's standard library/);
+    expect(plan.warnings.join("\n")).toMatch(/versions can not be pinned.*toml==0\.10\.2 -> python3-toml.*scikit-learn>=1\.0 -> python3-sklearn/);
+    expect(debianPackageFor("Python_Dateutil")).toBe("python3-dateutil");
+    expect(debianPackageFor("some.Package")).toBe("python3-some-package");
+  });
+
+  it("refuses what can not be installed offline, naming it", () => {
+    expect(() => planTaskImage({ pythonRequirements: "-e .\n" })).toThrow(/"-e \.": editable installs/);
+    expect(() => planTaskImage({ pythonRequirements: "pkg @ https://x/y.whl" })).toThrow(/needs PyPI or the network/);
+    expect(() => planTaskImage({ pythonRequirements: "git+https://github.com/o/r" })).toThrow(/needs PyPI/);
+    expect(() => planTaskImage({ debianPackages: ["bad name; rm -rf /"] })).toThrow(/not a Debian package name/);
+    expect(planTaskImage({ pythonRequirements: "--index-url https://pypi.org/simple\n" }).warnings[0]).toMatch(/is ignored/);
+  });
+
+  it("builds as root on the base image id and ends as the sandbox user", () => {
+    const plan = planTaskImage({ pythonRequirements: "toml", dockerfileSnippet: "RUN echo hi" });
+    const dockerfile = taskImageDockerfile("sha256:abc", plan);
+    const lines = dockerfile.trim().split("\n");
+    expect(lines[0]).toBe("FROM sha256:abc");
+    expect(lines[1]).toBe("USER root");
+    expect(dockerfile).toContain("apt-get install -y -qq --no-install-recommends python3-toml");
+    expect(dockerfile).toContain("DYNABOX_MISSING_DEBIAN_PACKAGES:");
+    expect(lines.indexOf("RUN echo hi")).toBeGreaterThan(2);
+    expect(lines.slice(-2)).toEqual(["USER 1000:1000", "WORKDIR /workspace"]);
+  });
+
+  it("tags by base image id and spec", () => {
+    const a = taskImageTag("sha256:1", "FROM x\n");
+    expect(a).toMatch(/^dynabox-task:[0-9a-f]{16}$/);
+    expect(taskImageTag("sha256:1", "FROM x\n")).toBe(a);
+    expect(taskImageTag("sha256:2", "FROM x\n")).not.toBe(a);
+    expect(taskImageTag("sha256:1", "FROM y\n")).not.toBe(a);
+  });
+});
+
+describe("testbed_environment against the image's Python", () => {
+  it("accepts 3.11, bare python3 / python, and nothing", () => {
+    for (const ok of ["python3.11", "python3", "python", "", "3.11", "python=3.11", "Python3.11.4"]) {
+      expect(checkPythonVersion(ok)).toBeUndefined();
+    }
+  });
+
+  it("refuses another version by default, naming it and the option", () => {
+    expect(() => checkPythonVersion("python3.10")).toThrow(/asks for python3\.10, but the sandbox image has Python 3\.11.*pythonMismatch to "warn"/s);
+    expect(() => checkPythonVersion("python2.7")).toThrow(/python2\.7/);
+    expect(() => checkPythonVersion("my-conda-env")).toThrow(/"my-conda-env", which is not a Python version/);
+  });
+
+  it("warns instead when the policy is warn", () => {
+    expect(checkPythonVersion("python3.9", "warn")).toMatch(/python3\.9.*running on Python 3\.11 anyway/);
+  });
+});
