@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { registerBenchCommand } from "./bench.js";
 import { registerCleanCommand } from "./clean.js";
 import { registerDoctorCommand } from "./doctor.js";
+import { registerEvalCommand } from "./eval.js";
 import { registerExecCommand } from "./exec.js";
 import { registerImageCommand } from "./image.js";
 import { registerValidateCommand } from "./validate.js";
@@ -12,6 +13,7 @@ export function registerCommands(program: Command): void {
   registerImageCommand(program);
   registerExecCommand(program);
   registerValidateCommand(program);
+  registerEvalCommand(program);
   registerCleanCommand(program);
   registerBenchCommand(program);
 }

@@ -1,0 +1,110 @@
+// `dynabox validate` and `dynabox eval` as a user runs them: the built CLI, bundled tasks.
+
+import { mkdtemp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { execa } from "execa";
+import { afterEach, describe, expect, it } from "vitest";
+
+const cli = path.resolve("dist/cli/main.js");
+const folders: string[] = [];
+async function scratch(): Promise<string> {
+  const folder = await mkdtemp(path.join(tmpdir(), "dynabox-cli-grading-"));
+  folders.push(folder);
+  return folder;
+}
+afterEach(async () => {
+  await Promise.all(folders.splice(0).map((folder) => rm(folder, { recursive: true, force: true })));
+});
+
+interface DatasetRow {
+  id: string;
+  solution_patch: string;
+}
+
+describe("dynabox validate", () => {
+  it("prints one JSON array with every task valid, and skips finished tasks on a rerun", async () => {
+    const runDirectory = await scratch();
+    const args = [cli, "validate", "tasks/resq", "tasks/mlab/wine-mini", "--json", "--run-dir", runDirectory];
+    const first = await execa("node", args, { reject: false });
+    expect(first.exitCode, first.stderr).toBe(0);
+    const reports = JSON.parse(first.stdout) as { id: string; family: string; valid: boolean; checks: Record<string, unknown>; seconds: number }[];
+    expect(reports.map((report) => `${report.family}/${report.id}`).sort()).toEqual(["mlab/wine-mini", "resq/0_0", "resq/1_0", "resq/2_0", "resq/3_0"]);
+    expect(reports.every((report) => report.valid && report.seconds > 0)).toBe(true);
+    expect(reports.find((report) => report.family === "resq")?.checks).toMatchObject({ base: "FAIL", solution: "PASS" });
+    const second = await execa("node", args, { reject: false });
+    expect(second.exitCode).toBe(0);
+    expect(second.stderr.match(/skipped/g)?.length).toBe(5);
+    expect(JSON.parse(second.stdout)).toEqual(reports);
+  });
+
+  it("names the problem in a malformed task file, before any container starts", async () => {
+    const folder = await scratch();
+    const dataset = path.join(folder, "dataset.json");
+    await writeFile(dataset, JSON.stringify([{ id: "0_0", repo_url: "repos/x.bundle" }]));
+    const result = await execa("node", [cli, "validate", dataset], { reject: false });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain(dataset);
+    expect(result.stderr).toMatch(/base_commit/);
+  });
+});
+
+describe("dynabox eval", () => {
+  it("grades RES-Q patches with the upstream verdicts: gold PASS, empty FAIL, malformed PATCH FAILED", async () => {
+    const folder = await scratch();
+    const rows = JSON.parse(await readFile("tasks/resq/dataset.json", "utf8")) as DatasetRow[];
+    const submissions = path.join(folder, "submissions.jsonl");
+    await writeFile(
+      submissions,
+      [
+        { id: rows[0]!.id, patch: rows[0]!.solution_patch },
+        { id: rows[1]!.id, patch: "" },
+        { id: rows[2]!.id, patch: "--- a/nothing\n+++ b/nothing\n@@ this is not a hunk @@\n" },
+      ]
+        .map((row) => JSON.stringify(row))
+        .join("\n") + "\n",
+    );
+    const runDirectory = path.join(folder, "run");
+    const result = await execa("node", [cli, "eval", "--resq", "tasks/resq/dataset.json", "--submissions", submissions, "--run-dir", runDirectory, "--json"], {
+      reject: false,
+    });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const lines = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map((line) => [line.id, line.success, line.message])).toEqual([
+      [rows[0]!.id, true, "PASS"],
+      [rows[1]!.id, false, "FAIL"],
+      [rows[2]!.id, false, "PATCH FAILED"],
+    ]);
+    expect(lines.every((line) => Object.keys(line).sort().join() === "id,message,success,test_suite_feedback")).toBe(true);
+    const summary = JSON.parse(await readFile(path.join(runDirectory, "summary.json"), "utf8")) as Record<string, unknown>;
+    expect(summary).toMatchObject({ family: "resq", tasks: 4, graded: 3, passed: 1, "pass@1": 0.25 });
+  });
+
+  it("grades ScienceAgentBench programs, a missing one as an empty program", async () => {
+    const folder = await scratch();
+    const programs = path.join(folder, "programs");
+    await mkdir(programs);
+    const rows = (await readFile("tasks/sab/tasks.jsonl", "utf8")).trim().split("\n").map((line) => JSON.parse(line) as { gold_program_name: string });
+    const gold = rows[3]!.gold_program_name;
+    await writeFile(path.join(programs, `pred_${gold}`), await readFile(path.join("tasks/sab/benchmark/gold_programs", gold)));
+    const result = await execa("node", [cli, "eval", "--sab", "tasks/sab/tasks.jsonl", "--programs", programs, "--run-dir", path.join(folder, "run"), "--json"], {
+      reject: false,
+    });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const lines = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toHaveLength(4);
+    expect(lines.filter((line) => line.success_rate === 1).map((line) => line.program)).toEqual([`pred_${gold}`]);
+    expect(lines.every((line) => "valid_program" in line && "codebert_score" in line && "log_info" in line)).toBe(true);
+    expect(result.stderr).toContain("is missing");
+  });
+
+  it("refuses a submissions file with an unknown id, naming the line", async () => {
+    const folder = await scratch();
+    const submissions = path.join(folder, "submissions.jsonl");
+    await writeFile(submissions, JSON.stringify({ id: "no-such-task", patch: "" }) + "\n");
+    const result = await execa("node", [cli, "eval", "--resq", "tasks/resq/dataset.json", "--submissions", submissions], { reject: false });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain("line 1");
+    expect(result.stderr).toContain("no-such-task");
+  });
+});
