@@ -2,11 +2,17 @@
 // script's first `sys.exit(0)` / `sys.exit(exit_code)` line, so that a run counts as a pass only
 // when it reached that line (exit code 0 alone could come from an early `sys.exit(0)` planted by
 // the patch). Pure functions: tested without Docker.
+//
+// One deliberate hardening over upstream: before `sys.exit(exit_code)` the print is guarded by
+// `if exit_code is None or exit_code == 0:`. Upstream prints the secret whatever exit_code is, so a
+// patch that forces the process's exit status to 0 (an atexit hook calling os._exit(0), or a
+// replaced sys.exit) turned a failing run into a pass. For honest runs the verdict is the same:
+// a run with a non-zero exit_code fails on its exit status anyway.
 
 import { randomBytes } from "node:crypto";
 
 /** A line that ends the script successfully, as upstream looks for it (spaces inside allowed). */
-const EXIT_LINE = /\bsys\.exit\(\s*(?:0|exit_code)\s*\)/;
+const EXIT_LINE = /\bsys\.exit\(\s*(0|exit_code)\s*\)/;
 
 /** 32 hex digits from a cryptographic source: unguessable, and safe inside a Python string. */
 export function randomSecret(): string {
@@ -26,8 +32,9 @@ export interface SecretInsertion {
 
 /**
  * Inserts `print("<secret>", flush=True)` with the same indentation just before the first line that
- * calls `sys.exit(0)` or `sys.exit(exit_code)` (comment lines are skipped). With no such line the
- * print is appended at the end, at top level. Line endings (LF or CRLF) are kept.
+ * calls `sys.exit(0)` or `sys.exit(exit_code)` (comment lines are skipped); before
+ * `sys.exit(exit_code)` it is guarded by `if exit_code is None or exit_code == 0:` on the same line.
+ * With no such line the print is appended at the end, at top level. Line endings (LF or CRLF) are kept.
  */
 export function insertSecretPrint(script: string, secret: string): SecretInsertion {
   if (!/^[A-Za-z0-9_-]+$/.test(secret)) throw new RangeError("the secret must be letters, digits, - or _");
@@ -37,9 +44,11 @@ export function insertSecretPrint(script: string, secret: string): SecretInserti
   for (let index = 0; index < lines.length; index++) {
     const line = lines[index] ?? "";
     const trimmed = line.trimStart();
-    if (trimmed.startsWith("#") || !EXIT_LINE.test(line)) continue;
+    const match = EXIT_LINE.exec(line);
+    if (trimmed.startsWith("#") || match === null) continue;
     const indent = line.slice(0, line.length - trimmed.length);
-    lines.splice(index, 0, printOf(indent));
+    const guard = match[1] === "exit_code" ? "if exit_code is None or exit_code == 0: " : "";
+    lines.splice(index, 0, printOf(indent + guard));
     return { script: lines.join(newline), insertedAtLine: index };
   }
   // No exit line: the print runs when the script falls off its end.

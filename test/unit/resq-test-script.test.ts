@@ -4,13 +4,16 @@ import { insertSecretPrint, randomSecret, randomTestFileName, testFeedback, test
 
 const SECRET = "0123456789abcdef0123456789abcdef";
 const PRINT = `print("${SECRET}", flush=True)`;
+const GUARDED = `if exit_code is None or exit_code == 0: ${PRINT}`;
 
 describe("insertSecretPrint", () => {
-  it("inserts before the first sys.exit(exit_code) with the same indentation", () => {
+  it("inserts before the first sys.exit(exit_code) with the same indentation, guarded by exit_code", () => {
     const script = ["import sys", "ok = True", "exit_code = 0 if ok else 1", "sys.exit(exit_code)", ""].join("\n");
     const { script: out, insertedAtLine } = insertSecretPrint(script, SECRET);
     expect(insertedAtLine).toBe(3);
-    expect(out).toBe(["import sys", "ok = True", "exit_code = 0 if ok else 1", PRINT, "sys.exit(exit_code)", ""].join("\n"));
+    expect(out).toBe(["import sys", "ok = True", "exit_code = 0 if ok else 1", GUARDED, "sys.exit(exit_code)", ""].join("\n"));
+    const nested = insertSecretPrint("def main():\n    exit_code = run()\n    sys.exit(exit_code)\n", SECRET).script;
+    expect(nested.split("\n")[2]).toBe(`    ${GUARDED}`);
   });
 
   it("uses the first match only, and keeps nested indentation", () => {
