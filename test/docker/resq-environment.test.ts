@@ -1,0 +1,60 @@
+// Task environment images for RES-Q: requirements become Debian packages in an image layered on the
+// sandbox image, built once and reused; what Debian does not have is a clear error.
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DynaboxError } from "../../src/errors.js";
+import { ensureTaskImage } from "../../src/grading/environment.js";
+import { resqFamily } from "../../src/grading/resq.js";
+import type { ResqTask } from "../../src/tasks/resq.js";
+import { docker } from "./sandbox-fixture.js";
+import { bundledTask, bundledTasks, resqContext, withRow } from "./resq-helpers.js";
+
+let context: Awaited<ReturnType<typeof resqContext>>;
+let textkit: ResqTask;
+
+beforeAll(async () => {
+  context = await resqContext();
+  textkit = bundledTask(await bundledTasks(), "1_0");
+});
+afterAll(async () => {
+  await context?.dispose();
+});
+
+describe("task environment images", () => {
+  it("an empty spec is the sandbox image itself", async () => {
+    expect(await ensureTaskImage(context, {})).toBe(context.sandboxImage);
+    expect(await ensureTaskImage(context, { pythonRequirements: "# nothing\n" })).toBe(context.sandboxImage);
+  });
+
+  it("installs requirements_txt as Debian packages, once, and grades in that image", async () => {
+    const task = withRow(textkit, {
+      requirements_txt: "toml==0.10.2\n",
+      test_script: "import toml\nprint('toml', toml.__version__)\n" + textkit.row.test_script,
+    });
+    const lines: string[] = [];
+    const first = await resqFamily.grade({ ...context, onProgress: (line) => lines.push(line) }, task, task.row.solution_patch);
+    expect(first.upstream).toMatchObject({ message: "PASS" });
+    expect(String(first.upstream.test_suite_feedback)).toContain("toml 0.10.2");
+    const text = lines.join("\n");
+    expect(text).toMatch(/warning: versions can not be pinned.*toml==0\.10\.2 -> python3-toml/);
+
+    const tag = await ensureTaskImage(context, { pythonRequirements: "toml==0.10.2\n" });
+    expect(tag).toMatch(/^dynabox-task:[0-9a-f]{16}$/);
+    const inspected = await docker.getImage(tag).inspect();
+    expect(inspected.Config.User).toBe("1000:1000");
+    expect(inspected.Config.Labels?.["dynabox.task-environment"]).toBe(tag.split(":")[1]);
+
+    // Reused: no build the second time.
+    const again: string[] = [];
+    await ensureTaskImage({ ...context, onProgress: (line) => again.push(line) }, { pythonRequirements: "toml==0.10.2\n" });
+    expect(again.some((line) => line.startsWith("building"))).toBe(false);
+  });
+
+  it("a requirement Debian does not package is an error that names it and says PyPI is not reachable", async () => {
+    const task = withRow(textkit, { requirements_txt: "definitely-not-packaged-by-debian-xyz>=1\n" });
+    const error = await resqFamily.grade(context, task, task.row.solution_patch).catch((caught: unknown) => caught);
+    expect(DynaboxError.isInstance(error) && error.code).toBe("DYNABOX_TASK_INVALID");
+    expect((error as Error).message).toMatch(/requirement "definitely-not-packaged-by-debian-xyz>=1" \(Debian package python3-definitely-not-packaged-by-debian-xyz\)/);
+    expect((error as Error).message).toMatch(/PyPI is not reachable/);
+  });
+});
