@@ -1,0 +1,35 @@
+// The action library: functions the agent wrote in tasks that passed, kept for later tasks.
+// See docs/actions.md for the lifecycle (candidate -> promoted -> versioned / retired).
+
+export * from "./types.js";
+export { extractActions, extractionCell, toCandidates, EXTRACTED_EVENT, type CellRunner } from "./extract.js";
+export { normalHash } from "./normalize.js";
+export { ActionStore, defaultLibraryPath, ACTIONS_SCHEMA_VERSION, type PromotionResult, type ListOptions, type ActionOriginRecord } from "./store.js";
+export {
+  retrieveActions,
+  rankByBm25,
+  reciprocalRankFusion,
+  cosineSimilarity,
+  embeddingText,
+  splitWords,
+  openAiEmbedder,
+  RRF_K,
+  type Embedder,
+  type EmbeddingsClient,
+  type RankedAction,
+  type RetrieveOptions,
+} from "./retrieve.js";
+export {
+  definitionCode,
+  usageCode,
+  parseUsage,
+  exportModule,
+  resolveDependencies,
+  lookupIn,
+  boundNames,
+  LOADED_EVENT,
+  USAGE_EVENT,
+  type ResolvedActions,
+  type ExportInfo,
+} from "./export.js";
+export { TaskLibrary, type TaskLibraryOptions, type TaskSettlement, type OfferedAction, type SearchHit } from "./promote.js";
