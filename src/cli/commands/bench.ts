@@ -2,11 +2,16 @@
 
 import type { Command } from "commander";
 import { z } from "zod";
+import { benchGrading } from "../../bench/grading-bench.js";
 import { benchSandbox } from "../../bench/sandbox-bench.js";
-import { interruptSignal, readyEngine } from "../shared.js";
+import { defaultConcurrency } from "../../runs/concurrency.js";
+import { discoverTasks } from "../../tasks/registry.js";
+import { bundledTasksDirectory, cacheDirectory, interruptSignal, readyEngine } from "../shared.js";
 
 const flagsSchema = z.object({
   json: z.boolean().default(false),
+  grading: z.boolean().default(false),
+  concurrency: z.coerce.number().int().min(1).optional(),
   steps: z.coerce.number().int().min(10).default(1000),
 });
 
@@ -15,12 +20,27 @@ export function registerBenchCommand(program: Command): void {
     .command("bench")
     .description("measure the sandbox: kernel step latency against docker exec, pool hand-over, cold start, idle memory")
     .option("--steps <n>", "trivial cells timed through the kernel", "1000")
+    .option("--grading", "measure grading instead: the bundled tasks validated serially and concurrently")
+    .option("--concurrency <n>", "with --grading: the parallel pass's concurrency (default: the CPU count)")
     .option("--json", "print one JSON object")
     .action(async (rawFlags: unknown) => {
       const flags = flagsSchema.parse(rawFlags);
       const signal = interruptSignal();
       const { docker, image } = await readyEngine(signal, flags.json);
       const version = (await docker.version()) as { Version?: string };
+      if (flags.grading) {
+        const tasks = await discoverTasks([bundledTasksDirectory()]);
+        const grading = await benchGrading(
+          { docker, sandboxImage: image, cacheDirectory: cacheDirectory(), signal },
+          tasks,
+          flags.concurrency ?? defaultConcurrency(),
+          (line) => process.stderr.write(`[bench] ${line}\n`),
+        );
+        process.stdout.write(
+          (flags.json ? JSON.stringify({ ...grading, image, docker_version: version.Version ?? "unknown" }) : formatRows(Object.entries(grading))) + "\n",
+        );
+        return;
+      }
       const result = await benchSandbox(docker, {
         image,
         steps: flags.steps,
@@ -40,7 +60,11 @@ export function registerBenchCommand(program: Command): void {
         ["acquire cold p50", `${result.acquire_cold_p50_ms} ms`],
         ["idle sandbox memory", `${result.idle_sandbox_mem_mb} MB`],
       ];
-      const width = Math.max(...rows.map(([label]) => label.length));
-      process.stdout.write(rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join("\n") + "\n");
+      process.stdout.write(formatRows(rows) + "\n");
     });
+}
+
+function formatRows(rows: [string, unknown][]): string {
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return rows.map(([label, value]) => `${label.padEnd(width)}  ${String(value)}`).join("\n");
 }
