@@ -102,9 +102,11 @@ function valueAt(root: unknown, keys: readonly PropertyKey[]): unknown {
   return current;
 }
 
+/** "row 2 (index 1, id "1_0")": rows counted from 1 for people, the list index for programs. */
 function rowLabel(index: number, row: unknown): string {
   const id = valueAt(row, ["id"]);
-  return typeof id === "string" || typeof id === "number" ? `row ${index} (id ${JSON.stringify(id)})` : `row ${index}`;
+  const idText = typeof id === "string" || typeof id === "number" ? `, id ${JSON.stringify(id)}` : "";
+  return `row ${index + 1} (index ${index}${idText})`;
 }
 
 function invalid(file: string, problems: string[]): UserError {
@@ -136,7 +138,7 @@ export function parseResqDataset(file: string, data: unknown): ResqTask[] {
     if (typeof rawId === "string") {
       const firstIndex = seen.get(rawId);
       if (firstIndex !== undefined) {
-        problems.push(`${label}: field "id": ${JSON.stringify(rawId)} is already the id of row ${firstIndex}. Fix: ${FIELD_HINTS.id}`);
+        problems.push(`${label}: field "id": ${JSON.stringify(rawId)} is already the id of row ${firstIndex + 1}. Fix: ${FIELD_HINTS.id}`);
       } else {
         seen.set(rawId, index);
       }

@@ -68,9 +68,9 @@ describe("RES-Q dataset loader", () => {
     expect(error.code).toBe("DYNABOX_TASK_INVALID");
     expect(error.message).toContain(file);
     expect(error.message).toContain("nothing was loaded");
-    expect(error.message).toMatch(/row 1 \(id "1_0"\): field "base_commit": expected a string, got the number 42\. Fix: the full hash/);
-    expect(error.message).toMatch(/row 1 \(id "1_0"\): field "modified_files\.0\.content": expected a string, got nothing \(the field is missing\)/);
-    expect(error.message).not.toContain("row 0");
+    expect(error.message).toMatch(/row 2 \(index 1, id "1_0"\): field "base_commit": expected a string, got the number 42\. Fix: the full hash/);
+    expect(error.message).toMatch(/row 2 \(index 1, id "1_0"\): field "modified_files\.0\.content": expected a string, got nothing \(the field is missing\)/);
+    expect(error.message).not.toContain("index 0");
   });
 
   it("reports a missing field, a bad hash, a duplicate id and a non-object row together", async () => {
@@ -78,10 +78,10 @@ describe("RES-Q dataset loader", () => {
     delete withoutTest.test_script;
     const file = await dataset([withoutTest, row({ id: "b", solution_commit: "not-a-hash" }), row({ id: "b" }), 7]);
     const error = await loadError(file);
-    expect(error.message).toMatch(/row 0 \(id "a"\): field "test_script": expected a string, got nothing/);
-    expect(error.message).toMatch(/row 1 \(id "b"\): field "solution_commit": expected a commit hash/);
-    expect(error.message).toMatch(/row 2 \(id "b"\): field "id": "b" is already the id of row 1/);
-    expect(error.message).toMatch(/row 3: expected an object with the RES-Q fields, got the number 7/);
+    expect(error.message).toMatch(/row 1 \(index 0, id "a"\): field "test_script": expected a string, got nothing/);
+    expect(error.message).toMatch(/row 2 \(index 1, id "b"\): field "solution_commit": expected a commit hash/);
+    expect(error.message).toMatch(/row 3 \(index 2, id "b"\): field "id": "b" is already the id of row 2/);
+    expect(error.message).toMatch(/row 4 \(index 3\): expected an object with the RES-Q fields, got the number 7/);
     expect((error.details.problems as string[]).length).toBe(4);
   });
 
