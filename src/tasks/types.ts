@@ -50,4 +50,8 @@ export interface FamilyModule<TTask extends TaskBase, TSubmission> {
   setUpWorkspace(context: GradingContext, task: TTask, sandbox: Sandbox): Promise<void>;
   /** Takes the agent's work out of its sandbox as this family's submission. */
   collectSubmission(context: GradingContext, task: TTask, sandbox: Sandbox): Promise<TSubmission>;
+  /** The image the agent's sandbox runs (a task environment); the sandbox image when absent. */
+  agentImage?(context: GradingContext, task: TTask): Promise<string>;
+  /** Workspace files the agent's write actions must refuse (glob patterns, workspace-relative). */
+  readOnlyPatterns?(task: TTask): string[];
 }
