@@ -272,6 +272,8 @@ export function createResqFamily(options: ResqOptions = {}): FamilyModule<ResqTa
     describe: describeResqTask,
     setUpWorkspace: setUpResqWorkspace,
     collectSubmission: collectResqSubmission,
+    // The agent works in the same environment the tests run in (requirements_txt installed).
+    agentImage: (context, task) => resqEnvironmentImage(context, task, options),
   };
 }
 

@@ -58,3 +58,11 @@ describe("task environment images", () => {
     expect((error as Error).message).toMatch(/PyPI is not reachable/);
   });
 });
+
+describe("the agent's image", () => {
+  it("is the task environment: the sandbox image for no requirements, the built image otherwise", async () => {
+    expect(await resqFamily.agentImage?.(context, textkit)).toBe(context.sandboxImage);
+    const withToml = withRow(textkit, { requirements_txt: "toml\n" });
+    expect(await resqFamily.agentImage?.(context, withToml)).toBe(await ensureTaskImage(context, { pythonRequirements: "toml\n" }));
+  });
+});
