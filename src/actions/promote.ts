@@ -9,12 +9,13 @@
 // values all enter its library. A passing grade is the one verdict we have that the code did
 // its job.
 
+import { DynaboxError } from "../errors.js";
 import type { CellRunner } from "./extract.js";
 import { extractActions } from "./extract.js";
 import { definitionCode, parseUsage, usageCode } from "./export.js";
 import { retrieveActions, type Embedder, type RankedAction } from "./retrieve.js";
 import type { ActionStore, PromotionResult } from "./store.js";
-import type { ActionUsage, LibraryAction } from "./types.js";
+import type { ActionCandidate, ActionUsage, LibraryAction } from "./types.js";
 
 /** What the prompt shows of an action. */
 export interface OfferedAction {
@@ -34,6 +35,8 @@ export interface TaskLibraryOptions {
   taskId: string;
   embedder?: Embedder;
   signal?: AbortSignal;
+  /** Told when bookkeeping failed (an extraction cell that broke); the task goes on. */
+  onWarning?: (message: string) => void;
 }
 
 export interface TaskSettlement {
@@ -72,9 +75,20 @@ export class TaskLibrary {
     return { offered: actions.map(offer), definitionCode: definitionCode(actions, this.lookup()), actions };
   }
 
-  /** Extracts a successful step's top-level functions and records them as candidates; their names. */
+  /**
+   * Extracts a successful step's top-level functions and records them as candidates; their names.
+   * An extraction that fails in the kernel loses only this step's candidates (reported through
+   * `onWarning`); a lost sandbox or an abort still throws.
+   */
   async recordCandidates(sandbox: CellRunner, code: string, step: number): Promise<string[]> {
-    const candidates = await extractActions(sandbox, code, { taskId: this.options.taskId, step }, this.options.signal ? { signal: this.options.signal } : {});
+    let candidates: ActionCandidate[];
+    try {
+      candidates = await extractActions(sandbox, code, { taskId: this.options.taskId, step }, this.options.signal ? { signal: this.options.signal } : {});
+    } catch (error) {
+      if (!(DynaboxError.isInstance(error) && error.code === "DYNABOX_KERNEL_PROTOCOL")) throw error;
+      this.options.onWarning?.(`step ${step}: no action candidates recorded: ${error.message}`);
+      return [];
+    }
     this.store.recordCandidates(this.options.runId, candidates);
     return candidates.map((candidate) => candidate.name);
   }

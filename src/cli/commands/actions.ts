@@ -40,6 +40,11 @@ function counts(action: StoredAction): string {
   return `${action.uses} used, ${action.successes} passed, ${action.failures} failed`;
 }
 
+/** Agent-written text may hold terminal escape sequences; show control characters as escapes. */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (character) => `\\x${character.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
 function firstLine(text: string): string {
   return text.trim().split("\n")[0] ?? "";
 }
@@ -58,7 +63,7 @@ export function renderList(actions: readonly StoredAction[]): string {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)));
   const format = (row: string[]): string =>
     row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join("  ");
-  return [format(header), ...rows.map(format)].join("\n") + "\n";
+  return printable([format(header), ...rows.map(format)].join("\n") + "\n");
 }
 
 export function renderAction(action: StoredAction, origins: { runId: string; taskId: string; step: number }[], versions: number[]): string {
@@ -73,13 +78,13 @@ export function renderAction(action: StoredAction, origins: { runId: string; tas
   if (action.imports.length > 0) lines.push(`imports: ${action.imports.join("; ")}`);
   if (action.dependencies.length > 0) lines.push(`calls: ${action.dependencies.join(", ")}`);
   if (action.freeNames.length > 0) lines.push(`unresolved names: ${action.freeNames.join(", ")}`);
-  return `${lines.join("\n")}\n\n${action.source}\n`;
+  return printable(`${lines.join("\n")}\n\n${action.source}\n`);
 }
 
 export function renderSearch(hits: readonly RankedAction[]): string {
-  return hits
+  return printable(hits
     .map((hit, index) => `${index + 1}. ${hit.action.signature}  [v${hit.action.version}, score ${hit.score.toFixed(3)}]\n   ${firstLine(hit.action.docstring) || "(no docstring)"}`)
-    .join("\n") + (hits.length > 0 ? "\n" : "");
+    .join("\n") + (hits.length > 0 ? "\n" : ""));
 }
 
 function noLibrary(file: string): void {
