@@ -1,0 +1,232 @@
+// The mlab cache: each task prepared once (prepare.py run in a fresh network-off container on
+// a copy of the task, never in the user's folder) under <cacheDirectory>/mlab/<task id>-<hash>/,
+// with the starter's measured score beside it. Entries appear atomically (staged, then renamed).
+
+import { createHash, randomBytes } from "node:crypto";
+import { cp, mkdir, readFile, readdir, readlink, rename, rm, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+import { UserError } from "../errors.js";
+import { WORKSPACE } from "../sandbox/profile.js";
+import { matchReadOnlyFiles, type MlabTask } from "../tasks/mlab.js";
+import { withGraderSandbox, type GradingContext } from "./context.js";
+
+/** Bump when the way tasks are prepared changes, so old cache entries are not reused. */
+const PREPARE_RECIPE = "mlab-prepare-1";
+export const CACHE_SCHEMA_VERSION = 1;
+const PREPARED_FILE = "prepared.json";
+const STARTER_FILE = "starter.json";
+/** Prepared data can be large; the workspace volume caps it anyway. */
+const COPY_OUT_LIMITS = { maxBytes: 8 * 1024 ** 3, maxEntries: 1_000_000 };
+
+const preparedRecordSchema = z.object({
+  schemaVersion: z.literal(CACHE_SCHEMA_VERSION),
+  taskId: z.string(),
+  /** Relative path in env/ -> sha256 of the prepared original. */
+  readOnlyFiles: z.record(z.string(), z.string()),
+  ranPrepareScript: z.boolean(),
+  seconds: z.number(),
+});
+
+export const starterRecordSchema = z.object({
+  schemaVersion: z.literal(CACHE_SCHEMA_VERSION),
+  score: z.number(),
+  trainSeconds: z.number(),
+  measuredAt: z.string(),
+});
+export type StarterRecord = z.infer<typeof starterRecordSchema>;
+
+export interface PreparedMlabTask {
+  /** `<cacheDirectory>/mlab/<task id>-<hash>`. */
+  directory: string;
+  /** The prepared env/: what an agent's workspace starts with. */
+  env: string;
+  /** The prepared scripts/ (with hidden answers): only ever copied into grader containers. */
+  scripts: string;
+  /** Relative paths in env/ covered by read_only_files.txt, with their sha256. */
+  readOnlyFiles: Record<string, string>;
+}
+
+const SKIPPED_NAMES = new Set(["__pycache__", ".DS_Store"]);
+
+async function listFiles(root: string, relative = ""): Promise<string[]> {
+  const entries = await readdir(path.join(root, relative), { withFileTypes: true }).catch(() => []);
+  const files: string[] = [];
+  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (SKIPPED_NAMES.has(entry.name) || entry.name.endsWith(".pyc")) continue;
+    const child = relative ? `${relative}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) files.push(...(await listFiles(root, child)));
+    else if (entry.isFile() || entry.isSymbolicLink()) files.push(child);
+  }
+  return files;
+}
+
+async function sha256File(file: string): Promise<string> {
+  return createHash("sha256").update(await readFile(file)).digest("hex");
+}
+
+/** Hash of what preparing depends on: the task's env/ and scripts/, the image, the recipe. */
+async function taskHash(task: MlabTask, image: string): Promise<string> {
+  const hash = createHash("sha256").update(`${PREPARE_RECIPE}\0${image}\0`);
+  for (const part of ["env", "scripts"]) {
+    const root = path.join(task.directory, part);
+    for (const relative of await listFiles(root)) {
+      const full = path.join(root, relative);
+      const info = await stat(full).catch(() => undefined);
+      const content = info?.isFile() ? await sha256File(full) : `link:${await readlink(full).catch(() => "")}`;
+      hash.update(`${part}/${relative}\0${content}\0`);
+    }
+  }
+  return hash.digest("hex").slice(0, 16);
+}
+
+function cacheName(task: MlabTask, hash: string): string {
+  return `${task.id.replace(/[^A-Za-z0-9._-]/g, "_")}-${hash}`;
+}
+
+async function exists(target: string): Promise<boolean> {
+  return stat(target).then(
+    () => true,
+    () => false,
+  );
+}
+
+export function tail(text: string, lines = 15): string {
+  return text.trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+const preparing = new Map<string, Promise<PreparedMlabTask>>();
+
+/**
+ * The prepared copy of a task, made once: prepare.py runs (cwd scripts/, network off) in a
+ * fresh container on a copy of the task, never in the user's folder; the result is kept in the
+ * cache and reused while the task files and the image stay the same.
+ */
+export async function prepareMlabTask(context: GradingContext, task: MlabTask): Promise<PreparedMlabTask> {
+  const root = path.join(context.cacheDirectory, "mlab");
+  const directory = path.join(root, cacheName(task, await taskHash(task, context.sandboxImage)));
+  let pending = preparing.get(directory);
+  if (!pending) {
+    pending = loadOrPrepare(context, task, root, directory);
+    preparing.set(directory, pending);
+    pending.catch(() => preparing.delete(directory));
+  }
+  return pending;
+}
+
+async function readPrepared(directory: string): Promise<PreparedMlabTask | undefined> {
+  if (!(await exists(path.join(directory, "scripts", "prepared")))) return undefined;
+  const raw = await readFile(path.join(directory, PREPARED_FILE), "utf8").catch(() => undefined);
+  if (raw === undefined) return undefined;
+  const record = preparedRecordSchema.safeParse(parseJson(raw));
+  if (!record.success) return undefined;
+  return {
+    directory,
+    env: path.join(directory, "env"),
+    scripts: path.join(directory, "scripts"),
+    readOnlyFiles: record.data.readOnlyFiles,
+  };
+}
+
+async function loadOrPrepare(context: GradingContext, task: MlabTask, root: string, directory: string): Promise<PreparedMlabTask> {
+  const cached = await readPrepared(directory);
+  if (cached) return cached;
+  await mkdir(root, { recursive: true });
+  const staging = path.join(root, `.staging-${path.basename(directory)}-${randomBytes(4).toString("hex")}`);
+  try {
+    const started = performance.now();
+    const ranPrepareScript = await prepareInto(context, task, staging);
+    const envFiles = await listFiles(path.join(staging, "env"));
+    const readOnlyFiles: Record<string, string> = {};
+    for (const relative of matchReadOnlyFiles(task.readOnlyPatterns, envFiles)) {
+      readOnlyFiles[relative] = await sha256File(path.join(staging, "env", relative));
+    }
+    const record: z.infer<typeof preparedRecordSchema> = {
+      schemaVersion: CACHE_SCHEMA_VERSION,
+      taskId: task.id,
+      readOnlyFiles,
+      ranPrepareScript,
+      seconds: Math.round(performance.now() - started) / 1000,
+    };
+    await writeFile(path.join(staging, PREPARED_FILE), `${JSON.stringify(record, null, 2)}\n`);
+    try {
+      await rename(staging, directory);
+    } catch (error) {
+      // Another process prepared the same task meanwhile: use theirs.
+      const theirs = await readPrepared(directory);
+      if (!theirs) throw error;
+      return theirs;
+    }
+    const prepared = await readPrepared(directory);
+    if (!prepared) throw new UserError("DYNABOX_TASK_INVALID", `mlab task ${task.id}: the prepared copy in ${directory} is incomplete; delete it and retry`);
+    return prepared;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** Fills `staging` with the prepared env/ and scripts/; says whether prepare.py ran. */
+async function prepareInto(context: GradingContext, task: MlabTask, staging: string): Promise<boolean> {
+  const copyTask = async (): Promise<void> => {
+    for (const part of ["env", "scripts"]) {
+      await cp(path.join(task.directory, part), path.join(staging, part), {
+        recursive: true,
+        filter: (source) => !SKIPPED_NAMES.has(path.basename(source)) && !source.endsWith(".pyc"),
+      });
+    }
+  };
+  // As upstream: a task whose scripts/prepared exists (or that has no prepare.py) is used as it is.
+  if (!task.hasPrepareScript || (await exists(path.join(task.directory, "scripts", "prepared")))) {
+    await copyTask();
+    await writeFile(path.join(staging, "scripts", "prepared"), "success");
+    return false;
+  }
+  context.onProgress?.(`mlab ${task.id}: running prepare.py`);
+  await withGraderSandbox(context, {}, async (sandbox) => {
+    const signal = context.signal;
+    const base = `${WORKSPACE}/task`;
+    await sandbox.shell(`mkdir -p ${base}/env ${base}/scripts`, { ...(signal ? { signal } : {}) });
+    await sandbox.putDirectory(path.join(task.directory, "env"), `${base}/env`);
+    await sandbox.putDirectory(path.join(task.directory, "scripts"), `${base}/scripts`);
+    const run = await sandbox.shell("python3 -u prepare.py && { test -f prepared || printf success > prepared; }", {
+      cwd: `${base}/scripts`,
+      timeoutSeconds: task.timeoutSeconds,
+      ...(signal ? { signal } : {}),
+    });
+    if (run.exitCode !== 0 || run.timedOut) {
+      const why = run.timedOut ? `did not finish within ${task.timeoutSeconds} s` : run.oom ? "ran out of memory" : `exited with ${run.exitCode}`;
+      throw new UserError(
+        "DYNABOX_TASK_INVALID",
+        `mlab task ${task.id}: scripts/prepare.py ${why}. It runs with cwd scripts/ and no network, so data it downloads must ` +
+          `already be in env/ (or put it there and create scripts/prepared to skip prepare.py).\n${tail(run.stderr || run.stdout)}`,
+        { details: { folder: task.directory, file: "scripts/prepare.py" } },
+      );
+    }
+    await mkdir(staging, { recursive: true });
+    await sandbox.copyOut(base, staging, COPY_OUT_LIMITS);
+  });
+  return true;
+}
+
+/** JSON text from the cache, or undefined when it is damaged (the entry is then redone). */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export async function readStarter(prepared: PreparedMlabTask): Promise<StarterRecord | undefined> {
+  const raw = await readFile(path.join(prepared.directory, STARTER_FILE), "utf8").catch(() => undefined);
+  if (raw === undefined) return undefined;
+  const parsed = starterRecordSchema.safeParse(parseJson(raw));
+  return parsed.success ? parsed.data : undefined;
+}
+
+export async function writeStarter(prepared: PreparedMlabTask, record: StarterRecord): Promise<void> {
+  const file = path.join(prepared.directory, STARTER_FILE);
+  const temporary = `${file}.${randomBytes(4).toString("hex")}.tmp`;
+  await writeFile(temporary, `${JSON.stringify(record, null, 2)}\n`);
+  await rename(temporary, file);
+}
