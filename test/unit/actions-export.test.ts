@@ -15,6 +15,8 @@ import {
 } from "../../src/actions/export.js";
 import { extractionCell, toCandidates } from "../../src/actions/extract.js";
 import { normalHash } from "../../src/actions/normalize.js";
+import { TaskLibrary } from "../../src/actions/promote.js";
+import { ActionStore } from "../../src/actions/store.js";
 import type { LibraryAction } from "../../src/actions/types.js";
 import { DynaboxError } from "../../src/errors.js";
 
@@ -172,5 +174,27 @@ describe("the extraction cell", () => {
     expect(found?.normalHash).toBe(normalHash("FunctionDef(...)"));
     expect(found?.normalHash).toMatch(/^[0-9a-f]{64}$/);
     expect(() => toCandidates([{ name: "f" }], { taskId: "t", step: 1 })).toThrow(DynaboxError);
+  });
+});
+
+describe("a task library whose extraction cell breaks", () => {
+  it("records nothing for that step, warns, and lets the task go on", async () => {
+    const store = ActionStore.open(":memory:");
+    const warnings: string[] = [];
+    const library = new TaskLibrary(store, { runId: "r", taskId: "t", onWarning: (message) => warnings.push(message) });
+    // A kernel that answers every cell with an error, as one whose dynabox_extract was replaced would.
+    const broken = {
+      async exec() {
+        return {
+          ok: false, stdout: "", stderr: "", stdoutBytes: 0, stderrBytes: 0, value: null, events: [],
+          error: { name: "AttributeError", message: "no emit_extracted", traceback: "" },
+          timedOut: false, oom: false, kernelRestarted: false, wallMs: 1, cpuMs: null, peakMemMb: null,
+        };
+      },
+    };
+    expect(await library.recordCandidates(broken, "def f():\n    pass", 3)).toEqual([]);
+    expect(warnings).toEqual([expect.stringContaining("step 3: no action candidates recorded")]);
+    expect(store.candidates("r", "t")).toEqual([]);
+    store.close();
   });
 });
