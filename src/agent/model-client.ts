@@ -234,12 +234,17 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
       if (signal?.aborted) throw abortedError(signal.reason);
       const structured = wantsStructured && structuredOutputSupported;
       attempts += 1;
+      // The SDK leaves a listener on the signal it is given; a per-request child signal keeps
+      // a long run's signal from collecting one per model call.
+      const requestController = new AbortController();
+      const forwardAbort = (): void => requestController.abort(signal?.reason);
+      signal?.addEventListener("abort", forwardAbort, { once: true });
       try {
         const response = await sdk.chat.completions.create(buildBody(request, structured), {
-          signal: signal ?? null,
+          signal: requestController.signal,
           timeout: timeoutMs,
           maxRetries: 0,
-        });
+        }).finally(() => signal?.removeEventListener("abort", forwardAbort));
         const choice = response.choices?.[0];
         if (!choice) {
           throw new ModelError(`the model endpoint at ${baseURL} answered without choices`, { retryable: false, attempts });

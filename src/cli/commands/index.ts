@@ -1,10 +1,13 @@
 import type { Command } from "commander";
+import { registerActionsCommand } from "./actions.js";
 import { registerBenchCommand } from "./bench.js";
 import { registerCleanCommand } from "./clean.js";
+import { registerDemoCommand } from "./demo.js";
 import { registerDoctorCommand } from "./doctor.js";
 import { registerEvalCommand } from "./eval.js";
 import { registerExecCommand } from "./exec.js";
 import { registerImageCommand } from "./image.js";
+import { registerRunCommand } from "./run.js";
 import { registerValidateCommand } from "./validate.js";
 
 /** Adds every subcommand. Each file exports one `register*` function. */
@@ -14,6 +17,9 @@ export function registerCommands(program: Command): void {
   registerExecCommand(program);
   registerValidateCommand(program);
   registerEvalCommand(program);
+  registerRunCommand(program);
+  registerDemoCommand(program);
+  registerActionsCommand(program);
   registerCleanCommand(program);
   registerBenchCommand(program);
 }
