@@ -109,7 +109,11 @@ export async function prepareMlabTask(context: GradingContext, task: MlabTask): 
   if (!pending) {
     pending = loadOrPrepare(context, task, root, directory);
     preparing.set(directory, pending);
-    pending.catch(() => preparing.delete(directory));
+    // Only calls in flight share the work; later calls look at the cache on disk again.
+    pending.then(
+      () => preparing.delete(directory),
+      () => preparing.delete(directory),
+    );
   }
   return pending;
 }

@@ -260,7 +260,8 @@ export async function mlabBaseline(context: GradingContext, task: MlabTask): Pro
       return record;
     })();
     measuring.set(prepared.directory, pending);
-    pending.catch(() => measuring.delete(prepared.directory));
+    const forget = (): void => void measuring.delete(prepared.directory);
+    pending.then(forget, forget);
   }
   return { baseline: (await pending).score, source: "measured" };
 }

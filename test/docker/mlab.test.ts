@@ -60,6 +60,16 @@ describe("mlab prepare and baseline", () => {
     expect(second.created()).toBe(0);
   });
 
+  it("shares one preparation between concurrent calls", async () => {
+    const task = byId("house-price-mini");
+    const counting = countingDocker();
+    const [first, second] = await Promise.all([prepareMlabTask(context(counting.client), task), prepareMlabTask(context(counting.client), task)]);
+    expect(first).toEqual(second);
+    expect(counting.created()).toBe(1);
+    const staging = (await readdir(path.join(cacheDirectory, "mlab"))).filter((name) => name.startsWith("."));
+    expect(staging).toEqual([]);
+  });
+
   it("measures the baseline once and keeps it in the cache", async () => {
     const task = byId("wine-mini");
     const first = countingDocker();
