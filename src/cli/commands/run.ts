@@ -9,6 +9,7 @@ import { z } from "zod";
 import { ActionStore, defaultLibraryPath } from "../../actions/store.js";
 import { DEFAULT_AGENT_LIMITS, type AgentLimits } from "../../agent/loop.js";
 import { createModelClient } from "../../agent/model-client.js";
+import { UserError } from "../../errors.js";
 import { readPricesOption } from "../../agent/pricing.js";
 import { SandboxPool } from "../../sandbox/pool.js";
 import { familyTables, runAgentTasks, type TaskRunSummary } from "../../runs/agent-run.js";
@@ -32,6 +33,7 @@ const flagsSchema = z.object({
   wallTime: z.coerce.number().positive().default(DEFAULT_AGENT_LIMITS.wallSeconds),
   maxTokens: z.coerce.number().int().positive().optional(),
   maxCost: z.coerce.number().positive().optional(),
+  task: z.array(z.string()).default([]),
   force: z.boolean().default(false),
   json: z.boolean().default(false),
 });
@@ -52,6 +54,7 @@ export function addRunOptions(command: Command): Command {
     .option("--wall-time <seconds>", "time per task", String(DEFAULT_AGENT_LIMITS.wallSeconds))
     .option("--max-tokens <n>", "tokens per task")
     .option("--max-cost <dollars>", "dollars per task")
+    .option("--task <family/id>", "run only this task (repeatable), e.g. --task sab/4 --task resq/0_0", (value: string, previous: string[] = []) => [...previous, value])
     .option("--force", "run again tasks that already finished in the run folder")
     .option("--json", "print NDJSON events, the last one {\"type\": \"run-end\", ...}");
 }
@@ -83,7 +86,6 @@ export async function runCommand(
 ): Promise<TaskRunSummary[]> {
   const modelName = flags.model ?? process.env.DYNABOX_MODEL;
   if (!modelName) {
-    const { UserError } = await import("../../errors.js");
     throw new UserError("DYNABOX_USAGE", "say which model to call: --model NAME (or DYNABOX_MODEL), with --base-url for a server other than OpenAI");
   }
   // Everything a mistake can be found in is checked before any container starts.
@@ -93,9 +95,10 @@ export async function runCommand(
     ...(flags.apiKey ? { apiKey: flags.apiKey } : {}),
     ...(flags.prices ? { prices: readPricesOption(flags.prices) } : {}),
   });
-  const tasks = paths.every((entry) => typeof entry === "string")
+  const discovered = paths.every((entry) => typeof entry === "string")
     ? await discoverTasks(paths as readonly string[])
     : (paths as readonly DiscoveredTask[]);
+  const tasks = selectTasks(discovered, flags.task);
   const limits: AgentLimits = {
     maxSteps: flags.maxSteps,
     stepTimeoutSeconds: flags.stepTimeout,
@@ -163,6 +166,19 @@ export async function runCommand(
   }
   if (summaries.some((summary) => summary.outcome === "error")) process.exitCode = 1;
   return summaries;
+}
+
+/** The tasks named with --task (family/id), in the order given; all of them when none is named. */
+export function selectTasks(tasks: readonly DiscoveredTask[], names: readonly string[]): DiscoveredTask[] {
+  if (names.length === 0) return [...tasks];
+  return names.map((name) => {
+    const found = tasks.find(({ task }) => `${task.family}/${task.id}` === name);
+    if (found === undefined) {
+      const known = tasks.map(({ task }) => `${task.family}/${task.id}`).join(", ");
+      throw new UserError("DYNABOX_USAGE", `--task ${name}: no such task at the given paths; they hold: ${known}`);
+    }
+    return found;
+  });
 }
 
 function renderTables(tables: Record<string, unknown>[], totals: Record<string, number>): string {

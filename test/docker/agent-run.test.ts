@@ -1,0 +1,90 @@
+// `dynabox run` and `dynabox demo` end to end: the real openai client against the scripted
+// server, real sandboxes, real graders, and the action library across tasks.
+
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { execa } from "execa";
+import { afterEach, describe, expect, it } from "vitest";
+import { ActionStore } from "../../src/actions/store.js";
+import { startScriptedOpenAIServer } from "../../src/testing/index.js";
+
+const cli = path.resolve("dist/cli/main.js");
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+async function scratch(): Promise<string> {
+  const folder = await mkdtemp(path.join(tmpdir(), "dynabox-agent-run-"));
+  cleanups.push(() => rm(folder, { recursive: true, force: true }));
+  return folder;
+}
+
+interface RunEnd {
+  type: "run-end";
+  tasks: { id: string; family: string; outcome: string; score: number | null; steps: number; tokens: number; cost_usd: number; actions_created: string[]; actions_used: string[] }[];
+  families: Record<string, unknown>[];
+}
+
+function lastEvent(stdout: string): RunEnd {
+  const events = stdout.trim().split("\n").map((line) => JSON.parse(line) as { type: string });
+  const last = events.at(-1) as RunEnd;
+  expect(last.type).toBe("run-end");
+  return last;
+}
+
+describe("dynabox demo", () => {
+  it("solves four bundled tasks of all three families, and a later task calls an action an earlier one made", async () => {
+    const runDirectory = path.join(await scratch(), "demo");
+    const result = await execa("node", [cli, "demo", "--json", "--run-dir", runDirectory], { reject: false });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const end = lastEvent(result.stdout);
+    expect(end.tasks.map((task) => [task.family, task.id, task.outcome])).toEqual([
+      ["sab", "3", "passed"],
+      ["sab", "4", "passed"],
+      ["resq", "0_0", "passed"],
+      ["mlab", "wine-mini", "passed"],
+    ]);
+    expect(end.tasks[0]?.actions_created.sort()).toEqual(["preview_csv", "save_and_run_program"]);
+    expect(end.tasks[1]?.actions_used.sort()).toEqual(["preview_csv", "save_and_run_program"]);
+    using library = ActionStore.open(path.join(runDirectory, "actions.sqlite"));
+    const promoted = library.list().map((action) => [action.name, action.status, action.successes]);
+    expect(promoted).toContainEqual(["save_and_run_program", "promoted", 1]);
+    const trajectory = (await readFile(path.join(runDirectory, "trajectories", "sab", "4", "attempt-1.jsonl"), "utf8")).trim().split("\n");
+    expect(trajectory.length).toBe(5);
+    expect(trajectory[1]).toContain("search_actions");
+  }, 300_000);
+});
+
+describe("dynabox run", () => {
+  it("records a failed task, keeps its functions out of the library, and resumes without redoing finished tasks", async () => {
+    const folder = await scratch();
+    const server = await startScriptedOpenAIServer({
+      replies: [
+        {
+          reply: {
+            thought: "write a wrong answer",
+            code: "def wrong_answer() -> str:\n    \"\"\"Return a wrong answer.\"\"\"\n    return 'x'\n\nimport os\nos.makedirs('pred_programs', exist_ok=True)\nopen('pred_programs/pred_stroop_trial_filter.py', 'w').write('print(1)')",
+          },
+        },
+        { reply: "```python\nsubmit()\n```" },
+      ],
+    });
+    cleanups.push(() => server.close());
+    const libraryFile = path.join(folder, "actions.sqlite");
+    const args = [cli, "run", "tasks/sab/tasks.jsonl", "--task", "sab/4", "--model", "scripted", "--base-url", server.url, "--api-key", "x", "--max-steps", "3", "--library", libraryFile, "--run-dir", path.join(folder, "run"), "--json"];
+    const first = await execa("node", args, { reject: false });
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(first.stdout).toContain('"type":"step-end"');
+    const end = lastEvent(first.stdout);
+    expect(end.tasks).toHaveLength(1);
+    expect(end.tasks[0]).toMatchObject({ id: "4", outcome: "failed", steps: 2, actions_created: [] });
+    server.assertDone();
+    using library = ActionStore.open(libraryFile);
+    expect(library.list({ all: true }).filter((action) => action.status !== "candidate")).toEqual([]);
+    const again = await execa("node", args, { reject: false });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stdout).toContain("task-skip");
+    expect(lastEvent(again.stdout).tasks[0]).toMatchObject({ id: "4", outcome: "failed" });
+  }, 300_000);
+});
