@@ -414,7 +414,7 @@ export async function validateMlab(context: GradingContext, task: MlabTask): Pro
 export function describeMlab(task: MlabTask): string {
   const lines = [task.researchProblem, "", "## Your workspace", ""];
   lines.push(
-    `The current folder (${WORKSPACE}) holds the task's files${task.hasStarter ? ", including the starter train.py (run it with `python -u train.py`)" : ""}` +
+    `The current folder (${WORKSPACE}) holds the task's files${task.hasStarter ? ", including the starter train.py (run it with `python3 -u train.py`)" : ""}` +
       " and the data; read data_description.txt (when present) first.",
   );
   if (task.readOnlyPatterns.length > 0) {

@@ -131,7 +131,7 @@ describe("the prompt", () => {
     const prompt = describeMlab(task);
     expect(prompt.startsWith("Improve the model. Save predictions to submission.csv.")).toBe(true);
     expect(prompt).toContain("/workspace");
-    expect(prompt).toContain("python -u train.py");
+    expect(prompt).toContain("python3 -u train.py");
     expect(prompt).toContain("read-only");
     expect(prompt).toContain("./train.csv, data/*");
     expect(prompt).toContain("does not run train.py");
