@@ -1,4 +1,4 @@
-# The dynabox sandbox image: Python 3 with the data-science stack, git and node, run as a
+# The dynabox sandbox image: Python 3 (also as `python`) with the data-science stack, git and node, run as a
 # non-root user, with the kernel supervisor from sandbox/ as the container's main process.
 # BASE_IMAGE is debian:bookworm-slim when a registry answers; otherwise dynabox bootstraps an
 # equivalent image from the Debian mirror (debootstrap + docker import) and passes its tag here.
@@ -9,7 +9,7 @@ ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       python3 python3-numpy python3-pandas python3-scipy python3-sklearn \
-      python3-matplotlib python3-pytest git nodejs \
+      python3-matplotlib python3-pytest python-is-python3 git nodejs \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
 
