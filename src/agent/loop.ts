@@ -89,24 +89,38 @@ export interface AgentOutcome {
   error: string | null;
 }
 
-/** Sets up the kernel: initial actions, the task's read-only files, and retrieved library actions. */
-async function prepareKernel(input: AgentInput): Promise<OfferedAction[]> {
-  const setup = await input.sandbox.exec(
-    [
-      "import dynabox_actions as _dynabox_actions",
-      `_dynabox_actions.configure(${JSON.stringify(input.readOnlyPatterns ?? [])})`,
-      "from dynabox_actions import *",
-      "del _dynabox_actions",
-    ].join("\n"),
-    { timeoutSeconds: 30 },
-  );
+/** The cell that defines the initial actions and the task's read-only files in a fresh kernel. */
+function initialActionsCode(readOnlyPatterns: readonly string[]): string {
+  return [
+    "import dynabox_actions as _dynabox_actions",
+    `_dynabox_actions.configure(${JSON.stringify(readOnlyPatterns)})`,
+    "from dynabox_actions import *",
+    "del _dynabox_actions",
+  ].join("\n");
+}
+
+/**
+ * Sets up the kernel: initial actions, the task's read-only files, and retrieved library
+ * actions. Returns the offered actions and a function that does the same again after the
+ * kernel restarts (a timeout the code ignored, running out of memory).
+ */
+async function prepareKernel(input: AgentInput): Promise<{ offered: OfferedAction[]; redefine: () => Promise<void> }> {
+  const setupCode = initialActionsCode(input.readOnlyPatterns ?? []);
+  const setup = await input.sandbox.exec(setupCode, { timeoutSeconds: 30 });
   if (!setup.ok) throw new DynaboxError("DYNABOX_INTERNAL", `could not set up the agent's actions: ${setup.error?.message}`);
-  if (input.library === undefined) return [];
-  const { offered, definitionCode } = await input.library.retrieve(input.description, input.retrieveLimit ?? 5);
-  if (definitionCode.trim() !== "") {
-    await input.sandbox.exec(definitionCode, { timeoutSeconds: 60 });
+  let definitions = "";
+  let offered: OfferedAction[] = [];
+  if (input.library !== undefined) {
+    const retrieved = await input.library.retrieve(input.description, input.retrieveLimit ?? 5);
+    offered = retrieved.offered;
+    definitions = retrieved.definitionCode;
+    if (definitions.trim() !== "") await input.sandbox.exec(definitions, { timeoutSeconds: 60 });
   }
-  return offered;
+  const redefine = async (): Promise<void> => {
+    await input.sandbox.exec(setupCode, { timeoutSeconds: 30 });
+    if (definitions.trim() !== "") await input.sandbox.exec(definitions, { timeoutSeconds: 60 });
+  };
+  return { offered, redefine };
 }
 
 export async function runAgent(input: AgentInput): Promise<AgentOutcome> {
@@ -137,7 +151,7 @@ export async function runAgent(input: AgentInput): Promise<AgentOutcome> {
     error: null,
   };
 
-  const offered = await prepareKernel(input);
+  const { offered, redefine } = await prepareKernel(input);
   outcome.actionsOffered = offered.map((action) => action.name);
   const messages: ChatMessage[] = [
     { role: "system", content: systemPrompt(limits) },
@@ -206,6 +220,10 @@ export async function runAgent(input: AgentInput): Promise<AgentOutcome> {
         ok = result.ok;
         execMs = result.wallMs;
         observation = formatObservation(result);
+        if (result.kernelRestarted) {
+          await redefine();
+          observation += "\n[note] the initial actions and the library's functions were defined again";
+        }
         const submission = result.events.find((event) => event.name === "submit");
         if (submission !== undefined) {
           submitted = true;

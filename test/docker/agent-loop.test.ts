@@ -125,3 +125,16 @@ describe("the agent loop", () => {
     expect(outcome.costUsd).toBeGreaterThanOrEqual(1);
   });
 });
+
+describe("the agent loop after a kernel restart", () => {
+  it("defines the initial actions again and tells the model its variables are gone", async () => {
+    const { server, input } = await setUp([
+      { reply: { thought: "crash", code: "kept = 1\nimport os\nos._exit(1)" } },
+      { expect: { lastUserMessage: /kernel was restarted[\s\S]*defined again/ }, reply: { thought: "check", code: "print('kept' in globals())\nlist_files('.')" } },
+      { expect: { lastUserMessage: /\[stdout\]\nFalse/ }, reply: { thought: "done", code: "submit('after restart')" } },
+    ]);
+    const outcome = await runAgent(input);
+    server.assertDone();
+    expect(outcome).toMatchObject({ stopReason: "submitted", answer: "after restart", steps: 3 });
+  });
+});
