@@ -98,6 +98,21 @@ describe("dynabox eval", () => {
     expect(result.stderr).toContain("is missing");
   });
 
+  it("reports a test that loops past --timeout as TIMED OUT", async () => {
+    const folder = await scratch();
+    const rows = JSON.parse(await readFile("tasks/resq/dataset.json", "utf8")) as (DatasetRow & { repo_url: string; test_script: string })[];
+    const looping = { ...rows[0]!, repo_url: path.resolve("tasks/resq", rows[0]!.repo_url), test_script: "import sys\nwhile True:\n    pass\nsys.exit(0)\n" };
+    const dataset = path.join(folder, "dataset.json");
+    await writeFile(dataset, JSON.stringify([looping]));
+    const submissions = path.join(folder, "submissions.jsonl");
+    await writeFile(submissions, JSON.stringify({ id: looping.id, patch: looping.solution_patch }) + "\n");
+    const result = await execa("node", [cli, "eval", "--resq", dataset, "--submissions", submissions, "--timeout", "2", "--run-dir", path.join(folder, "run"), "--json"], {
+      reject: false,
+    });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ id: looping.id, success: false, message: "TIMED OUT" });
+  });
+
   it("refuses a submissions file with an unknown id, naming the line", async () => {
     const folder = await scratch();
     const submissions = path.join(folder, "submissions.jsonl");

@@ -7,8 +7,8 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { UserError } from "../../errors.js";
 import { mlabFamily, submissionFromFolder } from "../../grading/mlab.js";
-import { resqFamily } from "../../grading/resq.js";
-import { sabFamily } from "../../grading/sab.js";
+import { createResqFamily } from "../../grading/resq.js";
+import { createSabFamily } from "../../grading/sab.js";
 import { defaultConcurrency } from "../../runs/concurrency.js";
 import { evaluateItems, summarize, type EvalItem } from "../../runs/evaluate.js";
 import { ResultsStore } from "../../runs/store.js";
@@ -29,6 +29,8 @@ const flagsSchema = z.object({
   workspace: z.string().optional(),
   runDir: z.string().optional(),
   concurrency: z.coerce.number().int().min(1).optional(),
+  timeout: z.coerce.number().positive().optional(),
+  pythonMismatch: z.enum(["error", "warn"]).default("error"),
   force: z.boolean().default(false),
   json: z.boolean().default(false),
 });
@@ -52,11 +54,15 @@ async function readText(file: string, what: string): Promise<string> {
   }
 }
 
-async function planResq(dataset: string, submissionsFile: string | undefined): Promise<Plan> {
+async function planResq(dataset: string, submissionsFile: string | undefined, flags: Flags): Promise<Plan> {
   if (submissionsFile === undefined) {
     throw new UserError("DYNABOX_USAGE", "--resq needs --submissions FILE.jsonl (one {\"id\", \"patch\"} per line)");
   }
   const tasks = await loadResqDataset(dataset);
+  const resqFamily = createResqFamily({
+    pythonMismatch: flags.pythonMismatch,
+    ...(flags.timeout !== undefined ? { testTimeoutSeconds: flags.timeout } : {}),
+  });
   const byId = new Map(tasks.map((task) => [task.id, task]));
   const text = await readText(submissionsFile, "the submissions file");
   const items: EvalItem[] = [];
@@ -95,9 +101,10 @@ async function planResq(dataset: string, submissionsFile: string | undefined): P
   return { family: "resq", items, total: tasks.length, notes: missing > 0 ? [`${missing} task(s) have no submission and count as not passed`] : [] };
 }
 
-async function planSab(rows: string, benchmark: string | undefined, programs: string | undefined): Promise<Plan> {
+async function planSab(rows: string, benchmark: string | undefined, programs: string | undefined, flags: Flags): Promise<Plan> {
   if (programs === undefined) throw new UserError("DYNABOX_USAGE", "--sab needs --programs DIR (a folder of pred_*.py programs)");
   const tasks = await loadSabTasks(rows, benchmark === undefined ? {} : { benchmarkDirectory: benchmark });
+  const sabFamily = createSabFamily(flags.timeout !== undefined ? { timeoutSeconds: flags.timeout } : {});
   const available = new Set(
     await readdir(programs).catch((error: unknown) => {
       throw new UserError("DYNABOX_INVALID_INPUT", `can not read the programs folder ${programs}: ${(error as Error).message}`);
@@ -138,8 +145,8 @@ async function plan(flags: Flags): Promise<Plan> {
       "give exactly one of: --resq DATASET.json --submissions FILE.jsonl | --sab ROWS.jsonl --programs DIR [--benchmark DIR] | --mlab TASK_DIR --workspace DIR",
     );
   }
-  if (flags.resq !== undefined) return planResq(flags.resq, flags.submissions);
-  if (flags.sab !== undefined) return planSab(flags.sab, flags.benchmark, flags.programs);
+  if (flags.resq !== undefined) return planResq(flags.resq, flags.submissions, flags);
+  if (flags.sab !== undefined) return planSab(flags.sab, flags.benchmark, flags.programs, flags);
   return planMlab(flags.mlab!, flags.workspace);
 }
 
@@ -156,6 +163,8 @@ export function registerEvalCommand(program: Command): void {
     .option("--workspace <dir>", "with --mlab: the final workspace to grade")
     .option("--run-dir <dir>", "where results.sqlite, results.jsonl and summary.json go (default: .dynabox/eval/<family>)")
     .option("--concurrency <n>", "items graded at once (default: the CPU count)")
+    .option("--timeout <seconds>", "RES-Q: limit of one test run (60); ScienceAgentBench: limit of one program run (900)")
+    .option("--python-mismatch <policy>", "RES-Q: a testbed_environment other than the image's Python 3.11: error, or warn and run on 3.11", "error")
     .option("--force", "grade again items that already have a result in the run folder")
     .option("--json", "print only the result lines, one JSON object per graded item")
     .action(async (rawFlags: unknown) => {
