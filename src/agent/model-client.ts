@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from "openai";
 import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
+import { openAiEmbedder, type Embedder } from "../actions/retrieve.js";
 import { DynaboxError, UserError } from "../errors.js";
 import { computeCost, type PriceTable } from "./pricing.js";
 import { parseReply, THOUGHT_CODE_JSON_SCHEMA, type ThoughtCode } from "./reply-parser.js";
@@ -93,6 +94,8 @@ export interface ModelClient {
   /** Starts true; false for the rest of the session once the endpoint rejected response_format. */
   readonly structuredOutputSupported: boolean;
   complete(request: CompletionRequest): Promise<Completion>;
+  /** Embeddings from the same endpoint, for the action library's retrieval. */
+  embedder(model: string): Embedder;
 }
 
 /** A failed model call: who must act is in the message, whether a retry helps in `retryable`. */
@@ -311,5 +314,6 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
       return structuredOutputSupported;
     },
     complete,
+    embedder: (embeddingModel: string) => openAiEmbedder(sdk, embeddingModel),
   };
 }

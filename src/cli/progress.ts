@@ -19,6 +19,7 @@ export function createRenderer(options: { json: boolean; stream?: NodeJS.WriteSt
   const stream = options.stream ?? process.stderr;
   const live = stream.isTTY === true;
   const running = new Map<string, string>();
+  const tokensByTask = new Map<string, number>();
   let finished = 0;
   let total = 0;
   let lastLine = "";
@@ -58,12 +59,15 @@ export function createRenderer(options: { json: boolean; stream?: NodeJS.WriteSt
           for (const key of running.keys()) if (key.endsWith(`/${event.taskId}`)) running.set(key, `step ${event.step}`);
           status();
           return;
-        case "step-end":
+        case "step-end": {
+          const tokens = (tokensByTask.get(event.taskId) ?? 0) + event.promptTokens + event.completionTokens;
+          tokensByTask.set(event.taskId, tokens);
           for (const key of running.keys()) {
-            if (key.endsWith(`/${event.taskId}`)) running.set(key, `step ${event.step} $${event.totalCostUsd.toFixed(4)}`);
+            if (key.endsWith(`/${event.taskId}`)) running.set(key, `step ${event.step}, ${tokens} tokens, $${event.totalCostUsd.toFixed(4)}`);
           }
           status();
           return;
+        }
         case "limit-reached":
           print(`! ${event.taskId}: ${event.limit} limit reached, one last step`);
           return;

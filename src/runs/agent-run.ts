@@ -5,6 +5,7 @@
 import path from "node:path";
 import type { ActionStore } from "../actions/store.js";
 import { TaskLibrary } from "../actions/promote.js";
+import type { Embedder } from "../actions/retrieve.js";
 import { runAgent, type AgentLimits, type AgentOutcome } from "../agent/loop.js";
 import type { ModelClient } from "../agent/model-client.js";
 import { isAbortError } from "../errors.js";
@@ -28,6 +29,8 @@ export interface AgentRunOptions {
   attempts: number;
   concurrency: number;
   library?: ActionStore;
+  /** Fuses embedding similarity with BM25 when retrieving actions. */
+  embedder?: Embedder;
   force?: boolean;
   onEvent?: RunEventListener;
 }
@@ -76,7 +79,13 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
   onEvent?.({ type: "task-start", family: task.family, taskId: task.id });
   const progress = (message: string): void => onEvent?.({ type: "task-progress", family: task.family, taskId: task.id, message });
   const taskContext: GradingContext = { ...context, onProgress: progress };
-  const library = options.library ? new TaskLibrary(options.library, { runId: context.runId, taskId: `${task.family}/${task.id}` }) : undefined;
+  const library = options.library
+    ? new TaskLibrary(options.library, {
+        runId: context.runId,
+        taskId: `${task.family}/${task.id}`,
+        ...(options.embedder ? { embedder: options.embedder } : {}),
+      })
+    : undefined;
   const started = performance.now();
   let outcome: AgentOutcome | undefined;
   let containerSeconds = 0;

@@ -113,6 +113,8 @@ export interface ScriptedServerOptions {
 export interface ScriptedServer {
   /** Base URL ending in /v1, for `baseURL` / OPENAI_BASE_URL. */
   readonly url: string;
+  /** Every POST /v1/embeddings, in arrival order. */
+  readonly embeddingRequests: readonly { model: string; input: string[] }[];
   /** Every POST /v1/chat/completions, in arrival order. */
   readonly requests: RecordedRequest[];
   /** What went wrong so far (unexpected requests, calls with no step left). */
@@ -254,6 +256,7 @@ export async function startScriptedOpenAIServer(options: ScriptedServerOptions):
   const steps = [...options.replies];
   const consumed = steps.map(() => false);
   const requests: RecordedRequest[] = [];
+  const embeddingRequests: { model: string; input: string[] }[] = [];
   const failures: string[] = [];
   const model = options.model ?? "scripted-model";
   let callCount = 0;
@@ -352,6 +355,16 @@ export async function startScriptedOpenAIServer(options: ScriptedServerOptions):
       }
       if (request.method === "POST" && path === "/v1/chat/completions") {
         await answerChat(request, response, text);
+      } else if (request.method === "POST" && path === "/v1/embeddings") {
+        const body = JSON.parse(text || "{}") as { model?: string; input?: string | string[] };
+        const inputs = typeof body.input === "string" ? [body.input] : (body.input ?? []);
+        embeddingRequests.push({ model: body.model ?? model, input: inputs });
+        sendJson(response, 200, {
+          object: "list",
+          model: body.model ?? model,
+          data: inputs.map((input, index) => ({ object: "embedding", index, embedding: hashedEmbedding(input) })),
+          usage: { prompt_tokens: 0, total_tokens: 0 },
+        });
       } else if (request.method === "GET" && path === "/v1/models") {
         sendJson(response, 200, { object: "list", data: [{ id: model, object: "model", created: 1_700_000_000, owned_by: "dynabox-scripted" }] });
       } else {
@@ -386,6 +399,7 @@ export async function startScriptedOpenAIServer(options: ScriptedServerOptions):
   return {
     url: `http://${urlHost}:${address.port}/v1`,
     requests,
+    embeddingRequests,
     failures,
     get remaining() {
       return consumed.filter((done) => !done).length;
@@ -528,4 +542,20 @@ export async function loadScript(path: string): Promise<LoadedScript> {
     throw new UserError("DYNABOX_INVALID_INPUT", `${path} is not valid JSON: ${(error as Error).message}`, { cause: error });
   }
   return parseScript(value, path);
+}
+
+/**
+ * What POST /v1/embeddings answers: a deterministic bag-of-words vector (each lowercase word
+ * hashed into one of 64 dimensions, normalized). Not a model: texts that share words come out
+ * close, which is what retrieval tests need.
+ */
+export function hashedEmbedding(text: string, dimensions = 64): number[] {
+  const vector = new Array<number>(dimensions).fill(0);
+  for (const word of text.toLowerCase().match(/[a-z0-9]+/g) ?? []) {
+    let hash = 2166136261;
+    for (let index = 0; index < word.length; index++) hash = Math.imul(hash ^ word.charCodeAt(index), 16777619) >>> 0;
+    vector[hash % dimensions]! += 1;
+  }
+  const norm = Math.hypot(...vector) || 1;
+  return vector.map((value) => value / norm);
 }

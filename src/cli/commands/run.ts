@@ -24,6 +24,7 @@ const flagsSchema = z.object({
   baseUrl: z.string().url().optional(),
   apiKey: z.string().optional(),
   prices: z.string().optional(),
+  embeddingModel: z.string().min(1).optional(),
   concurrency: z.coerce.number().int().min(1).optional(),
   attempts: z.coerce.number().int().min(1).default(1),
   library: z.string().optional(),
@@ -45,6 +46,7 @@ export function addRunOptions(command: Command): Command {
     .option("--base-url <url>", "an OpenAI-compatible endpoint: OpenAI, vLLM, Ollama, llama.cpp (or OPENAI_BASE_URL)")
     .option("--api-key <key>", "the endpoint's key (or OPENAI_API_KEY)")
     .option("--prices <json-or-file>", "dollar prices per million tokens: {\"model\": {\"input\": 0.15, \"output\": 0.6}}")
+    .option("--embedding-model <name>", "an embedding model on the same endpoint: action retrieval fuses it with BM25")
     .option("--concurrency <n>", "tasks at once (default: the CPU count)")
     .option("--attempts <k>", "attempts per task; a task passes when any attempt does", "1")
     .option("--library <file>", `the action library (default: ${defaultLibraryPath()})`)
@@ -128,6 +130,7 @@ export async function runCommand(
     attempts: flags.attempts,
     concurrency,
     library,
+    ...(flags.embeddingModel ? { embedder: model.embedder(flags.embeddingModel) } : {}),
     force: flags.force,
     onEvent: (event) => renderer.onEvent(event),
   }).finally(() => renderer.close());
