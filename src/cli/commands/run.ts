@@ -114,7 +114,18 @@ export async function runCommand(
   const concurrency = flags.concurrency ?? defaultConcurrency();
   const renderer = createRenderer({ json: flags.json });
   await mkdir(runDirectory, { recursive: true });
-  await writeManifest(runDirectory, { model: modelName, baseURL: model.baseURL, image: context.sandboxImage, limits, flags, tasks: tasks.length });
+  const engine = (await context.docker.version()) as { Version?: string; ApiVersion?: string };
+  const imageId = ((await context.docker.getImage(context.sandboxImage).inspect()) as { Id: string }).Id;
+  await writeManifest(runDirectory, {
+    model: modelName,
+    baseURL: model.baseURL,
+    image: context.sandboxImage,
+    image_id: imageId,
+    docker: { version: engine.Version ?? null, api_version: engine.ApiVersion ?? null },
+    limits,
+    flags: { ...flags, apiKey: flags.apiKey ? "(set)" : undefined },
+    tasks: tasks.map(({ task }) => `${task.family}/${task.id}`),
+  });
 
   using store = ResultsStore.open(path.join(runDirectory, "results.sqlite"));
   using library = ActionStore.open(flags.library ?? defaultLibraryPath());
