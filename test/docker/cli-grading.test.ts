@@ -1,21 +1,13 @@
 // `dynabox validate` and `dynabox eval` as a user runs them: the built CLI, bundled tasks.
 
-import { mkdtemp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { temporaryFolders } from "../temporary-folders.js";
 
 const cli = path.resolve("dist/cli/main.js");
-const folders: string[] = [];
-async function scratch(): Promise<string> {
-  const folder = await mkdtemp(path.join(tmpdir(), "dynabox-cli-grading-"));
-  folders.push(folder);
-  return folder;
-}
-afterEach(async () => {
-  await Promise.all(folders.splice(0).map((folder) => rm(folder, { recursive: true, force: true })));
-});
+const scratch = temporaryFolders("dynabox-cli-grading-");
 
 interface DatasetRow {
   id: string;

@@ -1,18 +1,10 @@
-import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { sandbox } from "./sandbox-fixture.js";
+import { temporaryFolders } from "../temporary-folders.js";
 
-const temporary: string[] = [];
-async function temporaryDirectory(): Promise<string> {
-  const directory = await mkdtemp(path.join(tmpdir(), "dynabox-files-"));
-  temporary.push(directory);
-  return directory;
-}
-afterEach(async () => {
-  await Promise.all(temporary.splice(0).map((directory) => rm(directory, { recursive: true, force: true })));
-});
+const temporaryDirectory = temporaryFolders("dynabox-files-");
 
 describe("files in and out", () => {
   it("copies files in, owned by the sandbox user, and reads them back", async () => {

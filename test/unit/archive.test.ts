@@ -1,20 +1,12 @@
-import { mkdtemp, readFile, readlink, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, readlink } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import tar from "tar-stream";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { linkStaysInside, packFiles, readArchiveFiles, safeRelativePath, unpackArchive } from "../../src/sandbox/archive.js";
+import { temporaryFolders } from "../temporary-folders.js";
 
-const directories: string[] = [];
-async function scratch(): Promise<string> {
-  const directory = await mkdtemp(path.join(tmpdir(), "dynabox-archive-"));
-  directories.push(directory);
-  return directory;
-}
-afterEach(async () => {
-  await Promise.all(directories.splice(0).map((directory) => rm(directory, { recursive: true, force: true })));
-});
+const scratch = temporaryFolders("dynabox-archive-");
 
 async function tarOf(entries: { name: string; type?: "file" | "symlink" | "link" | "directory"; linkname?: string; content?: string }[]): Promise<Buffer> {
   const pack = tar.pack();

@@ -1,19 +1,11 @@
-import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DynaboxError } from "../../src/errors.js";
 import { discoverResqTasks, loadResqDataset, parseResqDataset, resolveRepositoryUrl } from "../../src/tasks/resq.js";
+import { temporaryFolders } from "../temporary-folders.js";
 
-const folders: string[] = [];
-async function folder(): Promise<string> {
-  const made = await mkdtemp(path.join(tmpdir(), "dynabox-resq-unit-"));
-  folders.push(made);
-  return made;
-}
-afterEach(async () => {
-  await Promise.all(folders.splice(0).map((each) => rm(each, { recursive: true, force: true })));
-});
+const folder = temporaryFolders("dynabox-resq-unit-");
 
 function row(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {

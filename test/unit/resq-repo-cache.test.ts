@@ -1,24 +1,16 @@
 // The repository cache with real git in temporary folders (no Docker).
 
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { execa } from "execa";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RepositoryCache, repositoryKey } from "../../src/tasks/repo-cache.js";
 import { resolveRepositoryUrl, type RepositorySource } from "../../src/tasks/resq.js";
+import { temporaryFolders } from "../temporary-folders.js";
 
-const folders: string[] = [];
-async function folder(): Promise<string> {
-  const made = await mkdtemp(path.join(tmpdir(), "dynabox-resq-cache-unit-"));
-  folders.push(made);
-  return made;
-}
-afterEach(async () => {
-  await Promise.all(folders.splice(0).map((each) => rm(each, { recursive: true, force: true })));
-});
+const folder = temporaryFolders("dynabox-resq-cache-unit-");
 
 const GIT_ENV = {
   GIT_AUTHOR_NAME: "t",

@@ -1,17 +1,12 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ResultsStore } from "../../src/runs/store.js";
+import { temporaryFolders } from "../temporary-folders.js";
 
-const folders: string[] = [];
-afterEach(async () => {
-  await Promise.all(folders.splice(0).map((folder) => rm(folder, { recursive: true, force: true })));
-});
+const scratch = temporaryFolders("dynabox-store-");
 
 async function storeFile(): Promise<string> {
-  const folder = await mkdtemp(path.join(tmpdir(), "dynabox-store-"));
-  folders.push(folder);
+  const folder = await scratch();
   return path.join(folder, "nested", "results.sqlite");
 }
 

@@ -1,23 +1,15 @@
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DynaboxError } from "../../src/errors.js";
 import { SAB_FIELDS, discoverSabTasks, loadSabTasks, outputPathProblem, parseDatasetFolder, sabPaths } from "../../src/tasks/sab.js";
+import { temporaryFolders } from "../temporary-folders.js";
 
 const BUNDLED = fileURLToPath(new URL("../../tasks/sab/", import.meta.url));
 const BUNDLED_ROWS = path.join(BUNDLED, "tasks.jsonl");
 
-const directories: string[] = [];
-async function scratch(): Promise<string> {
-  const directory = await mkdtemp(path.join(tmpdir(), "dynabox-sab-"));
-  directories.push(directory);
-  return directory;
-}
-afterEach(async () => {
-  await Promise.all(directories.splice(0).map((directory) => rm(directory, { recursive: true, force: true })));
-});
+const scratch = temporaryFolders("dynabox-sab-");
 
 async function bundledRows(): Promise<Record<string, unknown>[]> {
   const text = await readFile(BUNDLED_ROWS, "utf8");
