@@ -1,13 +1,16 @@
 // `dynabox run` and `dynabox demo` end to end: the real openai client against the scripted
 // server, real sandboxes, real graders, and the action library across tasks.
 
+import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { afterEach, describe, expect, it } from "vitest";
 import { ActionStore } from "../../src/actions/store.js";
+import { demoReplies } from "../../src/demo/script.js";
 import { startScriptedOpenAIServer } from "../../src/testing/index.js";
+import { docker } from "./sandbox-fixture.js";
 
 const cli = path.resolve("dist/cli/main.js");
 const cleanups: (() => Promise<void>)[] = [];
@@ -86,5 +89,49 @@ describe("dynabox run", () => {
     expect(again.exitCode, again.stderr).toBe(0);
     expect(again.stdout).toContain("task-skip");
     expect(lastEvent(again.stdout).tasks[0]).toMatchObject({ id: "4", outcome: "failed" });
+  }, 300_000);
+});
+
+describe("a run killed with SIGKILL", () => {
+  it("leaves no container, and the next run resumes without redoing finished tasks", async () => {
+    const folder = await scratch();
+    const all = await demoReplies(path.resolve("tasks"));
+    const isStroop = (step: unknown): boolean => String((step as { when?: { anyMessage?: RegExp } }).when?.anyMessage).includes("Stroop");
+    const first = await startScriptedOpenAIServer({ replies: all });
+    cleanups.push(() => first.close());
+    const runId = `kill-${Date.now()}`;
+    const args = (url: string): string[] => [cli, "run", "tasks/sab/tasks.jsonl", "--task", "sab/3", "--task", "sab/4", "--model", "scripted", "--base-url", url, "--api-key", "x", "--concurrency", "1", "--library", path.join(folder, "actions.sqlite"), "--run-dir", path.join(folder, "run"), "--json"];
+    const child = spawn("node", args(first.url), { env: { ...process.env, DYNABOX_RUN_ID: runId }, stdio: ["ignore", "pipe", "ignore"] });
+    const firstTaskDone = new Promise<void>((resolve, reject) => {
+      let seen = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (/"type":"task-end","family":"sab","taskId":"3"/.test(seen)) resolve();
+      });
+      child.on("exit", () => reject(new Error(`the run ended before its first task did:\n${seen}`)));
+    });
+    await firstTaskDone;
+    child.kill("SIGKILL");
+    const deadline = Date.now() + 20_000;
+    let left = await docker.listContainers({ all: true, filters: { label: [`dynabox.owner.pid=${child.pid}`] } });
+    while (left.length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      left = await docker.listContainers({ all: true, filters: { label: [`dynabox.owner.pid=${child.pid}`] } });
+    }
+    expect(left).toEqual([]);
+
+    // The second server only knows the second task: redoing the first would be an unexpected call.
+    const second = await startScriptedOpenAIServer({ replies: all.filter(isStroop) });
+    cleanups.push(() => second.close());
+    const rerun = await execa("node", args(second.url), { reject: false });
+    expect(rerun.exitCode, rerun.stderr).toBe(0);
+    expect(rerun.stdout).toContain('"type":"task-skip","family":"sab","taskId":"3"');
+    const end = lastEvent(rerun.stdout);
+    expect(end.tasks.map((task) => [task.id, task.outcome])).toEqual([
+      ["3", "passed"],
+      ["4", "passed"],
+    ]);
+    expect(end.tasks[1]?.actions_used.sort()).toEqual(["preview_csv", "save_and_run_program"]);
+    second.assertDone();
   }, 300_000);
 });
