@@ -2,6 +2,7 @@
 // when something is wrong, what to do. Exit 0 when ready, 3 (the environment's code) otherwise.
 
 import type { Command } from "commander";
+import { execa } from "execa";
 import type Dockerode from "dockerode";
 import { z } from "zod";
 import { DynaboxError, EnvironmentError } from "../../errors.js";
@@ -86,6 +87,8 @@ export async function runDoctor(docker: Dockerode = connectDocker()): Promise<Do
       : { name: "debootstrap", status: "ok", detail: debootstrap },
   );
 
+  checks.push(await gitCheck());
+
   if (engineUp) {
     const containers = await docker.listContainers({
       all: true,
@@ -107,6 +110,20 @@ export async function runDoctor(docker: Dockerode = connectDocker()): Promise<Do
   }
 
   return { ready: checks.every((check) => check.status !== "fail"), checks };
+}
+
+/** RES-Q repositories are cloned and checked out on the host; the cache needs git 2.28 or later. */
+async function gitCheck(): Promise<DoctorCheck> {
+  const result = await execa("git", ["--version"], { reject: false });
+  const version = /(\d+)\.(\d+)/.exec(result.stdout ?? "");
+  if (result.exitCode !== 0 || version === null) {
+    return { name: "git", status: "warn", detail: "git is not installed: RES-Q tasks need it", fix: "apt-get install git" };
+  }
+  const [major, minor] = [Number(version[1]), Number(version[2])];
+  if (major < 2 || (major === 2 && minor < 28)) {
+    return { name: "git", status: "warn", detail: `${result.stdout.trim()} is older than 2.28, which RES-Q tasks need`, fix: "install a newer git" };
+  }
+  return { name: "git", status: "ok", detail: result.stdout.trim() };
 }
 
 export function renderDoctorReport(report: DoctorReport): string {
