@@ -12,17 +12,17 @@
 //   reach the Debian mirror but not PyPI, and Debian has one version of each package: version pins
 //   can not be honoured, which is reported as a warning. A requirement Debian does not package is an
 //   error that names it.
-// - Builds hold the machine-wide image build lock, report each output line through
-//   context.onProgress, and stop after a timeout (default 900 s).
+// - Builds hold the machine-wide image build lock, go through buildImage (src/sandbox/image.ts, the
+//   one build loop), report each output line through context.onProgress, and stop after a timeout
+//   (default 900 s).
 //
 // planTaskImage and taskImageDockerfile are pure and unit-tested; ensureTaskImage does the Docker part.
 
 import { createHash } from "node:crypto";
-import { Readable } from "node:stream";
 import tar from "tar-stream";
-import { EnvironmentError, UserError } from "../errors.js";
+import { UserError } from "../errors.js";
 import { imageExists } from "../sandbox/docker.js";
-import { acquireBuildLock } from "../sandbox/image.js";
+import { acquireBuildLock, buildImage } from "../sandbox/image.js";
 import { LABEL_MANAGED } from "../sandbox/labels.js";
 import type { GradingContext } from "./context.js";
 
@@ -229,20 +229,10 @@ export async function ensureTaskImage(
     if (await imageExists(context.docker, tag)) return tag;
     progress(`building task environment ${tag} (${plan.debianPackages.join(" ") || "Dockerfile lines"})`);
     await buildTaskImage(context, tag, dockerfile, plan, options.buildTimeoutSeconds ?? 900);
-    if (!(await imageExists(context.docker, tag))) {
-      throw new EnvironmentError("DYNABOX_IMAGE_BUILD_FAILED", `the build of ${tag} finished but the image is missing`);
-    }
     return tag;
   } finally {
     lock.release();
   }
-}
-
-interface BuildEvent {
-  stream?: string;
-  status?: string;
-  error?: string;
-  errorDetail?: { message?: string };
 }
 
 async function buildContext(dockerfile: string): Promise<Buffer> {
@@ -254,6 +244,7 @@ async function buildContext(dockerfile: string): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** buildImage, turning the missing-packages marker in the output into a UserError that names them. */
 async function buildTaskImage(
   context: GradingContext,
   tag: string,
@@ -262,50 +253,22 @@ async function buildTaskImage(
   timeoutSeconds: number,
 ): Promise<void> {
   const progress = context.onProgress ?? (() => {});
-  const timeout = AbortSignal.timeout(timeoutSeconds * 1000);
-  const signal = context.signal ? AbortSignal.any([context.signal, timeout]) : timeout;
-  const recent: string[] = [];
-  let failure: string | undefined;
   let missing: string[] = [];
   try {
-    const stream = await context.docker.buildImage(Readable.from([await buildContext(dockerfile)]), {
-      t: tag,
+    await buildImage(context.docker, {
+      context: await buildContext(dockerfile),
+      tag,
+      name: `task environment ${tag}`,
       labels: { [LABEL_MANAGED]: "true", [LABEL_TASK_ENVIRONMENT]: tag.split(":")[1] ?? "" },
-      rm: true,
-      forcerm: true,
-      abortSignal: signal,
-    });
-    await new Promise<void>((resolve, reject) => {
-      context.docker.modem.followProgress(
-        stream,
-        (error: Error | null) => (error ? reject(error) : resolve()),
-        (event: BuildEvent) => {
-          if (event.error || event.errorDetail) {
-            failure = event.errorDetail?.message ?? event.error ?? "unknown error";
-            return;
-          }
-          for (const line of (event.stream ?? event.status ?? "").split("\n")) {
-            const trimmed = (line.split("\r").filter((part) => part.trim() !== "").pop() ?? "").trimEnd();
-            if (trimmed === "") continue;
-            if (trimmed.startsWith(MISSING_PACKAGES_MARKER)) missing = trimmed.slice(MISSING_PACKAGES_MARKER.length).trim().split(/\s+/);
-            recent.push(trimmed);
-            if (recent.length > 15) recent.shift();
-            progress(trimmed);
-          }
-        },
-      );
+      signal: context.signal,
+      timeoutMs: timeoutSeconds * 1000,
+      onProgress: (line) => {
+        if (line.startsWith(MISSING_PACKAGES_MARKER)) missing = line.slice(MISSING_PACKAGES_MARKER.length).trim().split(/\s+/);
+        progress(line);
+      },
     });
   } catch (error) {
-    if (context.signal?.aborted) throw context.signal.reason;
-    if (timeout.aborted) {
-      throw new EnvironmentError("DYNABOX_IMAGE_BUILD_FAILED", `the build of ${tag} took longer than ${timeoutSeconds} s and was stopped`, {
-        cause: error,
-        retryable: true,
-      });
-    }
-    failure ??= String(error);
-  }
-  if (missing.length > 0) {
+    if (missing.length === 0 || context.signal?.aborted) throw error;
     const named = missing.map((debianPackage) => {
       const requirement = plan.requirements.find((each) => each.debianPackage === debianPackage);
       return requirement ? `requirement "${requirement.line}" (Debian package ${debianPackage})` : `Debian package ${debianPackage}`;
@@ -316,13 +279,6 @@ async function buildTaskImage(
         "PyPI is not reachable from dynabox's builds, so only Python requirements that Debian packages can be installed; " +
         "drop the requirement, or provide it another way (a Dockerfile snippet that installs it from the Debian mirror)",
       { details: { missing } },
-    );
-  }
-  if (failure !== undefined) {
-    throw new EnvironmentError(
-      "DYNABOX_IMAGE_BUILD_FAILED",
-      `the build of task environment ${tag} failed: ${failure}` + (recent.length > 0 ? `\nlast output:\n  ${recent.join("\n  ")}` : ""),
-      { retryable: true, details: { output: recent } },
     );
   }
 }

@@ -168,16 +168,14 @@ export async function ensureSandboxImage(
     const baseImage = await ensureBaseImage(docker, { ...options, onProgress: progress });
     progress(`building ${tag} from ${baseImage}`);
     const context = await createBuildContext(listImageInputs(root));
-    await runBuild(docker, context, {
+    await buildImage(docker, {
+      context,
       tag,
-      baseImage,
+      buildArgs: { BASE_IMAGE: baseImage },
       labels: { [LABEL_MANAGED]: "true", [LABEL_INPUTS]: inputsHash },
       onProgress: progress,
       signal: options.signal,
     });
-    if (!(await imageExists(docker, tag))) {
-      throw new EnvironmentError("DYNABOX_IMAGE_BUILD_FAILED", `the build of ${tag} finished but the image is missing`);
-    }
     progress(`built ${tag} in ${seconds()} s`);
     return { tag, built: true, seconds: seconds() };
   } finally {
@@ -193,65 +191,102 @@ interface BuildEvent {
   aux?: { ID?: string };
 }
 
-interface RunBuildOptions {
+export interface BuildImageOptions {
+  /** The build context: a tar holding a Dockerfile at its root (and whatever it copies). */
+  context: Buffer;
   tag: string;
-  baseImage: string;
-  labels: Record<string, string>;
-  onProgress: (line: string) => void;
+  buildArgs?: Record<string, string> | undefined;
+  labels?: Record<string, string> | undefined;
+  /** What is built, for messages ("task environment dynabox-task:…"); the tag by default. */
+  name?: string | undefined;
+  /** One line per line of build output (carriage-return redraws collapsed), and `error: …`. */
+  onProgress?: ((line: string) => void) | undefined;
   signal?: AbortSignal | undefined;
+  /** Stop the build after this long; no limit when absent. */
+  timeoutMs?: number | undefined;
 }
 
-/** Runs the classic builder and streams its output; a failure names the step that failed. */
-async function runBuild(docker: Dockerode, context: Buffer, options: RunBuildOptions): Promise<void> {
-  const stream = await docker.buildImage(Readable.from([context]), {
-    t: options.tag,
-    buildargs: { BASE_IMAGE: options.baseImage },
-    labels: options.labels,
-    rm: true,
-    forcerm: true,
-    ...(options.signal ? { abortSignal: options.signal } : {}),
-  });
+/**
+ * Builds an image with the classic builder, streaming its output to onProgress. Resolves once the
+ * tagged image exists. A failure is a retryable DYNABOX_IMAGE_BUILD_FAILED that names the failing
+ * `Step n/m` and holds the last lines of output (details.step, details.output); an abort rethrows
+ * the signal's reason; a timeout stops the build and says so. Builds are not serialized here:
+ * callers hold the build lock (acquireBuildLock).
+ */
+export async function buildImage(docker: Dockerode, options: BuildImageOptions): Promise<void> {
+  const name = options.name ?? options.tag;
+  const progress = options.onProgress ?? (() => {});
+  const timeout = options.timeoutMs !== undefined ? AbortSignal.timeout(options.timeoutMs) : undefined;
+  const signal = timeout && options.signal ? AbortSignal.any([options.signal, timeout]) : (timeout ?? options.signal);
+  const stopped = (cause?: unknown): unknown => {
+    if (options.signal?.aborted) return options.signal.reason;
+    if (timeout?.aborted) {
+      return new EnvironmentError(
+        "DYNABOX_IMAGE_BUILD_FAILED",
+        `the build of ${name} took longer than ${Math.round((options.timeoutMs ?? 0) / 100) / 10} s and was stopped`,
+        { ...(cause !== undefined ? { cause } : {}), retryable: true },
+      );
+    }
+    return undefined;
+  };
   let currentStep = "";
   const recent: string[] = [];
   let failure: string | undefined;
-  await new Promise<void>((resolve, reject) => {
-    docker.modem.followProgress(
-      stream,
-      (error: Error | null) => (error ? reject(error) : resolve()),
-      (event: BuildEvent) => {
-        if (event.error || event.errorDetail) {
-          failure = event.errorDetail?.message ?? event.error ?? "unknown error";
-          options.onProgress(`error: ${failure}`);
-          return;
-        }
-        const text = event.stream ?? event.status;
-        if (!text) return;
-        for (const line of text.split("\n")) {
-          // apt redraws progress with carriage returns: keep only the last state of a line.
-          const trimmed = (line.split("\r").filter((part) => part.trim() !== "").pop() ?? "").trimEnd();
-          if (trimmed === "") continue;
-          if (/^Step \d+\/\d+ :/.test(trimmed)) currentStep = trimmed;
-          recent.push(trimmed);
-          if (recent.length > 15) recent.shift();
-          options.onProgress(trimmed);
-        }
-      },
-    );
-  }).catch((error: unknown) => {
-    if (options.signal?.aborted) throw options.signal.reason;
-    throw new EnvironmentError("DYNABOX_IMAGE_BUILD_FAILED", `the build of ${options.tag} broke off: ${String(error)}`, {
-      cause: error,
-      retryable: true,
+  try {
+    const stream = await docker.buildImage(Readable.from([options.context]), {
+      t: options.tag,
+      ...(options.buildArgs ? { buildargs: options.buildArgs } : {}),
+      ...(options.labels ? { labels: options.labels } : {}),
+      rm: true,
+      forcerm: true,
+      ...(signal ? { abortSignal: signal } : {}),
     });
-  });
-  options.signal?.throwIfAborted();
+    await new Promise<void>((resolve, reject) => {
+      docker.modem.followProgress(
+        stream,
+        (error: Error | null) => (error ? reject(error) : resolve()),
+        (event: BuildEvent) => {
+          if (event.error || event.errorDetail) {
+            failure = event.errorDetail?.message ?? event.error ?? "unknown error";
+            progress(`error: ${failure}`);
+            return;
+          }
+          const text = event.stream ?? event.status;
+          if (!text) return;
+          for (const line of text.split("\n")) {
+            // apt redraws progress with carriage returns: keep only the last state of a line.
+            const trimmed = (line.split("\r").filter((part) => part.trim() !== "").pop() ?? "").trimEnd();
+            if (trimmed === "") continue;
+            if (/^Step \d+\/\d+ :/.test(trimmed)) currentStep = trimmed;
+            recent.push(trimmed);
+            if (recent.length > 15) recent.shift();
+            progress(trimmed);
+          }
+        },
+      );
+    });
+  } catch (error) {
+    throw (
+      stopped(error) ??
+      new EnvironmentError("DYNABOX_IMAGE_BUILD_FAILED", `the build of ${name} broke off: ${String(error)}`, {
+        cause: error,
+        retryable: true,
+      })
+    );
+  }
+  // An aborted request may end the stream quietly rather than with an error.
+  const reason = stopped();
+  if (reason !== undefined) throw reason;
   if (failure !== undefined) {
     throw new EnvironmentError(
       "DYNABOX_IMAGE_BUILD_FAILED",
-      `the build of ${options.tag} failed at "${currentStep || "the start"}": ${failure}` +
+      `the build of ${name} failed at "${currentStep || "the start"}": ${failure}` +
         (recent.length > 0 ? `\nlast output:\n  ${recent.join("\n  ")}` : ""),
       { details: { step: currentStep, output: recent }, retryable: true },
     );
+  }
+  if (!(await imageExists(docker, options.tag))) {
+    throw new EnvironmentError("DYNABOX_IMAGE_BUILD_FAILED", `the build of ${name} finished but the image ${options.tag} is missing`);
   }
 }
 

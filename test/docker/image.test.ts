@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { EnvironmentError } from "../../src/errors.js";
 import { assertDockerReachable, connectDocker } from "../../src/sandbox/docker.js";
-import { LABEL_INPUTS, computeInputsHash, ensureSandboxImage, sandboxImageTag } from "../../src/sandbox/image.js";
+import tar from "tar-stream";
+import { LABEL_INPUTS, buildImage, computeInputsHash, ensureSandboxImage, sandboxImageTag } from "../../src/sandbox/image.js";
 import { LABEL_MANAGED } from "../../src/sandbox/labels.js";
 
 const docker = connectDocker();
@@ -91,5 +92,38 @@ describe("ensureSandboxImage", () => {
     } finally {
       await container.remove({ force: true });
     }
+  });
+});
+
+describe("buildImage", () => {
+  const base = inject("sandboxImage");
+  const contextOf = async (dockerfile: string): Promise<Buffer> => {
+    const pack = tar.pack();
+    pack.entry({ name: "Dockerfile", mode: 0o644, mtime: new Date(0) }, dockerfile);
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const chunk of pack) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  };
+  // A fresh instruction each time, so the layer cache can not answer it.
+  const slow = (): string => `FROM ${base}\nRUN echo ${Date.now()}-${Math.random()} && sleep 60\n`;
+
+  it("stops a build that outlives its timeout, and says so", async () => {
+    const started = Date.now();
+    const error = await buildImage(docker, { context: await contextOf(slow()), tag: "dynabox-test-timeout:never", timeoutMs: 1_500 }).catch(
+      (caught: unknown) => caught,
+    );
+    expect((error as EnvironmentError).code).toBe("DYNABOX_IMAGE_BUILD_FAILED");
+    expect((error as Error).message).toMatch(/took longer than 1\.5 s and was stopped/);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it("rethrows the caller's abort reason", async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error("stop now")), 1_000);
+    const error = await buildImage(docker, { context: await contextOf(slow()), tag: "dynabox-test-abort:never", signal: controller.signal }).catch(
+      (caught: unknown) => caught,
+    );
+    expect((error as Error).message).toBe("stop now");
   });
 });
