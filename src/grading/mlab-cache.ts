@@ -10,6 +10,7 @@ import { UserError } from "../errors.js";
 import { WORKSPACE } from "../sandbox/profile.js";
 import { matchReadOnlyFiles, type MlabTask } from "../tasks/mlab.js";
 import { withGraderSandbox, type GradingContext } from "./context.js";
+import { ensureTaskImage } from "./environment.js";
 
 /** Bump when the way tasks are prepared changes, so old cache entries are not reused. */
 const PREPARE_RECIPE = "mlab-prepare-1";
@@ -93,6 +94,16 @@ async function exists(target: string): Promise<boolean> {
 
 export function tail(text: string, lines = 15): string {
   return text.trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+/**
+ * The image every container of the task runs (prepare, baseline, validation, grading, the agent's
+ * sandbox): the sandbox image when task.json has no `environment` (no Docker call at all),
+ * otherwise the task environment image, built once and then reused.
+ */
+export async function mlabTaskImage(context: GradingContext, task: MlabTask): Promise<string> {
+  if (!task.environment) return context.sandboxImage;
+  return ensureTaskImage(context, task.environment);
 }
 
 const preparing = new Map<string, Promise<PreparedMlabTask>>();
@@ -185,8 +196,9 @@ async function prepareInto(context: GradingContext, task: MlabTask, staging: str
     await writeFile(path.join(staging, "scripts", "prepared"), "success");
     return false;
   }
+  const image = await mlabTaskImage(context, task);
   context.onProgress?.(`mlab ${task.id}: running prepare.py`);
-  await withGraderSandbox(context, {}, async (sandbox) => {
+  await withGraderSandbox(context, { image }, async (sandbox) => {
     const signal = context.signal;
     const base = `${WORKSPACE}/task`;
     await sandbox.shell(`mkdir -p ${base}/env ${base}/scripts`, { ...(signal ? { signal } : {}) });

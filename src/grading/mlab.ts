@@ -17,6 +17,7 @@ import type { FamilyModule, ValidationResult, Verdict } from "../tasks/types.js"
 import { withGraderSandbox, type GradingContext } from "./context.js";
 import {
   CACHE_SCHEMA_VERSION,
+  mlabTaskImage,
   prepareMlabTask,
   readStarter,
   tail,
@@ -26,7 +27,7 @@ import {
 } from "./mlab-cache.js";
 import { MLAB_DRIVER_PY, MLAB_RESULT_MARKER, type MlabDriverConfig } from "./mlab-driver.js";
 
-export { prepareMlabTask, type PreparedMlabTask } from "./mlab-cache.js";
+export { mlabTaskImage, prepareMlabTask, type PreparedMlabTask } from "./mlab-cache.js";
 
 /** A workspace as a tar archive of its contents (what `Sandbox.snapshot()` returns). */
 export interface MlabSubmission {
@@ -218,8 +219,9 @@ function unmeasurableBaseline(task: MlabTask, error: string | null): UserError {
 
 /** Runs the starter train.py and scores it, in one fresh container. */
 async function measureStarter(context: GradingContext, task: MlabTask, prepared: PreparedMlabTask): Promise<ScoreOutcome & { trainSeconds: number }> {
+  const image = await mlabTaskImage(context, task);
   context.onProgress?.(`mlab ${task.id}: measuring the baseline (starter train.py)`);
-  return withGraderSandbox(context, {}, async (sandbox) => {
+  return withGraderSandbox(context, { image }, async (sandbox) => {
     const folder = `${WORKSPACE}/starter`;
     await sandbox.shell(`mkdir -p ${folder}`);
     await sandbox.putDirectory(prepared.env, folder);
@@ -279,7 +281,7 @@ export async function gradeMlab(context: GradingContext, task: MlabTask, submiss
   const prepared = await prepareMlabTask(context, task);
   const { baseline } = await mlabBaseline(context, task);
   const archiveProblem = await submissionArchiveProblem(submission.archive);
-  const outcome = archiveProblem !== null ? { score: null, error: archiveProblem } : await withGraderSandbox(context, {}, async (sandbox) => {
+  const outcome = archiveProblem !== null ? { score: null, error: archiveProblem } : await withGraderSandbox(context, { image: await mlabTaskImage(context, task) }, async (sandbox) => {
     const folder = `${WORKSPACE}/submission`;
     await restoreArchive(sandbox, submission.archive, folder);
     const grader = await installGrader(sandbox, prepared);
@@ -309,6 +311,7 @@ export async function validateMlab(context: GradingContext, task: MlabTask): Pro
   const problems: string[] = [];
   const prepared = await prepareMlabTask(context, task);
   const cachedStarter = task.baseline === null ? await readStarter(prepared) : undefined;
+  const image = await mlabTaskImage(context, task);
   context.onProgress?.(`mlab ${task.id}: validating (starter and reference)`);
   const steps: Record<string, number> = {};
   let stepStarted = performance.now();
@@ -317,7 +320,7 @@ export async function validateMlab(context: GradingContext, task: MlabTask): Pro
     steps[name] = Math.round(now - stepStarted) / 1000;
     stepStarted = now;
   };
-  const { starter, reference } = await withGraderSandbox(context, {}, async (sandbox) => {
+  const { starter, reference } = await withGraderSandbox(context, { image }, async (sandbox) => {
     step("start_container");
     const starterFolder = `${WORKSPACE}/starter`;
     const referenceFolder = `${WORKSPACE}/reference`;
@@ -451,4 +454,5 @@ export const mlabFamily: FamilyModule<MlabTask, MlabSubmission> = {
   async collectSubmission(_context, _task, sandbox) {
     return { archive: await sandbox.snapshot() };
   },
+  agentImage: mlabTaskImage,
 };

@@ -7,6 +7,7 @@ import { readFile, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
+import { planTaskImage, type TaskEnvironmentSpec } from "../grading/environment.js";
 import type { TaskBase } from "./types.js";
 
 export const MLAB_DIRECTIONS = ["higher", "lower"] as const;
@@ -15,14 +16,39 @@ export type MlabDirection = (typeof MLAB_DIRECTIONS)[number];
 /** The limit for one run of train.py, prepare.py or get_score when task.json does not say. */
 export const DEFAULT_MLAB_TIMEOUT_SECONDS = 300;
 
+/**
+ * task.json's `environment`: what the task needs beyond the sandbox image. Its image is layered on
+ * the sandbox image (ensureTaskImage), tagged by content hash, built once and reused.
+ */
+export const mlabEnvironmentJsonSchema = z.strictObject({
+  /** Debian packages installed with apt, e.g. ["jq", "libxml2-dev"]. */
+  debian_packages: z.array(z.string().min(1)).optional(),
+  /** requirements.txt text; each requirement is installed as its Debian package (python3-<name>). */
+  python_requirements: z.string().optional(),
+  /** Dockerfile lines run as root after the packages, e.g. "RUN mkdir /opt/data". */
+  dockerfile: z.string().optional(),
+});
+export type MlabEnvironmentJson = z.infer<typeof mlabEnvironmentJsonSchema>;
+
 /** dynabox's `scripts/task.json`; upstream keeps these facts in one file for the whole benchmark. */
 export const mlabTaskJsonSchema = z.strictObject({
   direction: z.enum(MLAB_DIRECTIONS),
   /** A fixed baseline score, or null to measure it by running the unmodified starter train.py. */
   baseline: z.number().positive().nullable().default(null),
   timeout_seconds: z.number().int().positive().default(DEFAULT_MLAB_TIMEOUT_SECONDS),
+  /** Extra Debian packages, Python requirements or Dockerfile lines; absent: the sandbox image. */
+  environment: mlabEnvironmentJsonSchema.optional(),
 });
 export type MlabTaskJson = z.infer<typeof mlabTaskJsonSchema>;
+
+/** task.json's snake_case `environment` as ensureTaskImage's spec. */
+export function mlabEnvironmentSpec(environment: MlabEnvironmentJson): TaskEnvironmentSpec {
+  return {
+    ...(environment.debian_packages !== undefined ? { debianPackages: environment.debian_packages } : {}),
+    ...(environment.python_requirements !== undefined ? { pythonRequirements: environment.python_requirements } : {}),
+    ...(environment.dockerfile !== undefined ? { dockerfileSnippet: environment.dockerfile } : {}),
+  };
+}
 
 /** What a caller may set over (or instead of) task.json, e.g. for a real upstream task. */
 export const mlabOverridesSchema = z.strictObject({
@@ -42,6 +68,12 @@ export interface MlabTask extends TaskBase {
   /** A fixed baseline, or null: measured once from the starter train.py and cached. */
   baseline: number | null;
   timeoutSeconds: number;
+  /**
+   * task.json's `environment` as ensureTaskImage's spec; null (or absent) when it has none: every
+   * container of the task (prepare, baseline, validation, grading, the agent's sandbox) then runs
+   * the sandbox image.
+   */
+  environment?: TaskEnvironmentSpec | null;
   /** Glob patterns of scripts/read_only_files.txt, in upstream's fnmatch form (`./train.csv`, `data/*`). */
   readOnlyPatterns: string[];
   hasPrepareScript: boolean;
@@ -79,7 +111,11 @@ function taskError(folder: string, problems: string[], file?: string): UserError
 function describeIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => {
     const field = issue.path.length > 0 ? issue.path.join(".") : "(top level)";
-    if (issue.code === "unrecognized_keys") return `unknown field(s) ${issue.keys.join(", ")}: remove them (allowed: direction, baseline, timeout_seconds)`;
+    if (issue.code === "unrecognized_keys") {
+      const allowed = issue.path[0] === "environment" ? "debian_packages, python_requirements, dockerfile" : "direction, baseline, timeout_seconds, environment";
+      const where = issue.path.length > 0 ? `in ${issue.path.join(".")} ` : "";
+      return `unknown field(s) ${where}${issue.keys.join(", ")}: remove them (allowed: ${allowed})`;
+    }
     return `field ${field}: ${issue.message}`;
   });
 }
@@ -143,6 +179,17 @@ export async function loadMlabTask(folder: string, overrides: MlabOverrides = {}
         `and ${DEFAULT_MLAB_TIMEOUT_SECONDS} s per run; write {"direction": "lower"} there when a lower score is better`,
     );
   }
+  let environment: TaskEnvironmentSpec | null = null;
+  if (settings.environment !== undefined) {
+    environment = mlabEnvironmentSpec(settings.environment);
+    try {
+      // Checked now (package names, requirements that can never install offline), built when first needed.
+      for (const warning of planTaskImage(environment).warnings) warnings.push(`scripts/task.json environment: ${warning}`);
+    } catch (error) {
+      if (!UserError.isInstance(error)) throw error;
+      problems.push(`scripts/task.json field environment: ${error.message}`);
+    }
+  }
   const given = parsedOverrides.data;
   if (Object.values(given).some((value) => value !== undefined)) {
     settingsSource = settingsSource === "task.json" ? "task.json+overrides" : "overrides";
@@ -171,6 +218,7 @@ export async function loadMlabTask(folder: string, overrides: MlabOverrides = {}
     direction: settings.direction,
     baseline: settings.baseline,
     timeoutSeconds: settings.timeout_seconds,
+    environment,
     readOnlyPatterns,
     hasPrepareScript,
     hasStarter,
