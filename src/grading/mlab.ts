@@ -455,4 +455,5 @@ export const mlabFamily: FamilyModule<MlabTask, MlabSubmission> = {
     return { archive: await sandbox.snapshot() };
   },
   agentImage: mlabTaskImage,
+  readOnlyPatterns: (task) => task.readOnlyPatterns,
 };

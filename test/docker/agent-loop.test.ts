@@ -138,3 +138,17 @@ describe("the agent loop after a kernel restart", () => {
     expect(outcome).toMatchObject({ stopReason: "submitted", answer: "after restart", steps: 3 });
   });
 });
+
+describe("the initial actions", () => {
+  it("refuse writes to the task's read-only files and paths outside the workspace", async () => {
+    const { server, input } = await setUp([
+      { reply: { thought: "try", code: "write_file('notes.txt', 'ok')\nwrite_file('train.csv', 'x')" } },
+      { expect: { lastUserMessage: /PermissionError: train\.csv is read-only/ }, reply: { thought: "escape", code: "read_file('../etc/passwd')" } },
+      { expect: { lastUserMessage: /outside the workspace/ }, reply: { thought: "done", code: "print(list_files())\nsubmit()" } },
+    ]);
+    input.readOnlyPatterns = ["./train.csv", "data/*"];
+    const outcome = await runAgent(input);
+    server.assertDone();
+    expect(outcome).toMatchObject({ stopReason: "submitted", steps: 3 });
+  });
+});
