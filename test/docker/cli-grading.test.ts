@@ -1,10 +1,13 @@
 // `dynabox validate` and `dynabox eval` as a user runs them: the built CLI, bundled tasks.
 
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
+import { prepareMlabTask } from "../../src/grading/mlab.js";
+import { discoverMlabTasks } from "../../src/tasks/mlab.js";
 import { temporaryFolders } from "../temporary-folders.js";
+import { docker, image } from "./sandbox-fixture.js";
 
 const cli = path.resolve("dist/cli/main.js");
 const scratch = temporaryFolders("dynabox-cli-grading-");
@@ -103,6 +106,29 @@ describe("dynabox eval", () => {
     });
     expect(result.exitCode, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ id: looping.id, success: false, message: "TIMED OUT" });
+  });
+
+  it("grades an MLAgentBench workspace made elsewhere: the reference's output succeeds, an empty folder is invalid", async () => {
+    const folder = await scratch();
+    const [task] = await discoverMlabTasks("tasks/mlab/wine-mini");
+    const prepared = await prepareMlabTask({ docker, sandboxImage: image(), cacheDirectory: path.join(folder, "cache") }, task!);
+    // A user's workspace: the task's files with the reference train.py, run in a sandbox by `dynabox exec`.
+    const workspace = path.join(folder, "workspace");
+    await cp(prepared.env, workspace, { recursive: true });
+    await cp("tasks/mlab/wine-mini/solution/train.py", path.join(workspace, "train.py"));
+    const output = path.join(folder, "output");
+    const ran = await execa("node", [cli, "exec", "--copy-in", workspace, "--copy-out", output, "-c", "import runpy\nrunpy.run_path('train.py', run_name='__main__')"], { reject: false });
+    expect(ran.exitCode, ran.stderr).toBe(0);
+    const graded = await execa("node", [cli, "eval", "--mlab", "tasks/mlab/wine-mini", "--workspace", output, "--run-dir", path.join(folder, "run"), "--json"], { reject: false });
+    expect(graded.exitCode, graded.stderr).toBe(0);
+    const line = JSON.parse(graded.stdout) as Record<string, unknown>;
+    expect(Object.keys(line).sort()).toEqual(["baseline", "error", "improvement", "score", "success", "task"]);
+    expect(line).toMatchObject({ task: "wine-mini", success: true, error: null });
+    expect(line.improvement as number).toBeGreaterThan(0.1);
+    const empty = path.join(folder, "empty");
+    await mkdir(empty);
+    const invalid = await execa("node", [cli, "eval", "--mlab", "tasks/mlab/wine-mini", "--workspace", empty, "--run-dir", path.join(folder, "run-empty"), "--json"], { reject: false });
+    expect(JSON.parse(invalid.stdout)).toMatchObject({ task: "wine-mini", score: -1, success: false });
   });
 
   it("refuses a submissions file with an unknown id, naming the line", async () => {
