@@ -6,8 +6,8 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
 import { mlabFamily } from "../grading/mlab.js";
-import { resqFamily } from "../grading/resq.js";
-import { sabFamily } from "../grading/sab.js";
+import { createResqFamily, resqFamily, type ResqOptions } from "../grading/resq.js";
+import { createSabFamily, sabFamily, type SabOptions } from "../grading/sab.js";
 import type { Family, FamilyModule, TaskBase } from "./types.js";
 
 // Each family module is typed by its own task and submission; the registry hands them out
@@ -21,14 +21,28 @@ export const FAMILY_MODULES: Record<Family, AnyFamilyModule> = {
   resq: resqFamily,
 };
 
+/** Settings of the families that have some; the defaults otherwise. */
+export interface FamilyOptions {
+  resq?: ResqOptions;
+  sab?: SabOptions;
+}
+
+function familyModules(options: FamilyOptions): Record<Family, AnyFamilyModule> {
+  return {
+    mlab: mlabFamily,
+    sab: options.sab ? createSabFamily(options.sab) : sabFamily,
+    resq: options.resq ? createResqFamily(options.resq) : resqFamily,
+  };
+}
+
 export interface DiscoveredTask {
   task: TaskBase;
   module: AnyFamilyModule;
 }
 
-async function discoverAt(target: string): Promise<DiscoveredTask[]> {
+async function discoverAt(target: string, modules: Record<Family, AnyFamilyModule>): Promise<DiscoveredTask[]> {
   const found: DiscoveredTask[] = [];
-  for (const module of Object.values(FAMILY_MODULES)) {
+  for (const module of Object.values(modules)) {
     const tasks: TaskBase[] = await module.discover(target);
     for (const task of tasks) found.push({ task, module });
   }
@@ -39,7 +53,8 @@ async function discoverAt(target: string): Promise<DiscoveredTask[]> {
  * Tasks at each path: a task folder or dataset file of any family, a folder of them, or a
  * folder holding family folders (like the bundled `tasks/`). Duplicates are dropped.
  */
-export async function discoverTasks(paths: readonly string[]): Promise<DiscoveredTask[]> {
+export async function discoverTasks(paths: readonly string[], options: FamilyOptions = {}): Promise<DiscoveredTask[]> {
+  const modules = familyModules(options);
   const all: DiscoveredTask[] = [];
   for (const given of paths) {
     const target = path.resolve(given);
@@ -47,12 +62,12 @@ export async function discoverTasks(paths: readonly string[]): Promise<Discovere
     if (info === undefined) {
       throw new UserError("DYNABOX_INVALID_INPUT", `${given} does not exist: give a task folder, a dataset file, or a folder of them`);
     }
-    const found = await discoverAt(target);
+    const found = await discoverAt(target, modules);
     if (info.isDirectory()) {
       // A folder of family folders (like the bundled tasks/) holds tasks one level down.
       const children = (await readdir(target, { withFileTypes: true })).filter((entry) => entry.isDirectory());
       for (const child of children.sort((a, b) => a.name.localeCompare(b.name))) {
-        found.push(...(await discoverAt(path.join(target, child.name))));
+        found.push(...(await discoverAt(path.join(target, child.name), modules)));
       }
     }
     if (found.length === 0) {

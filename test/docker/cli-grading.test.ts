@@ -33,6 +33,20 @@ describe("dynabox validate", () => {
     expect(JSON.parse(second.stdout)).toEqual(reports);
   });
 
+  it("refuses a RES-Q task for another Python unless --python-mismatch warn", async () => {
+    const folder = await scratch();
+    const rows = JSON.parse(await readFile("tasks/resq/dataset.json", "utf8")) as (DatasetRow & { repo_url: string })[];
+    const dataset = path.join(folder, "dataset.json");
+    await writeFile(dataset, JSON.stringify([{ ...rows[0]!, repo_url: path.resolve("tasks/resq", rows[0]!.repo_url), testbed_environment: "python3.10" }]));
+    const refused = await execa("node", [cli, "validate", dataset, "--json", "--run-dir", path.join(folder, "strict")], { reject: false });
+    const [strict] = JSON.parse(refused.stdout) as { valid: boolean; checks: Record<string, unknown> }[];
+    expect(strict?.valid).toBe(false);
+    expect(JSON.stringify(strict?.checks)).toContain("python3.10");
+    const allowed = await execa("node", [cli, "validate", dataset, "--json", "--python-mismatch", "warn", "--run-dir", path.join(folder, "lenient")], { reject: false });
+    expect(allowed.exitCode, allowed.stderr).toBe(0);
+    expect((JSON.parse(allowed.stdout) as { valid: boolean }[])[0]?.valid).toBe(true);
+  });
+
   it("names the problem in a malformed task file, before any container starts", async () => {
     const folder = await scratch();
     const dataset = path.join(folder, "dataset.json");

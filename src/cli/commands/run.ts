@@ -35,6 +35,7 @@ const flagsSchema = z.object({
   maxTokens: z.coerce.number().int().positive().optional(),
   maxCost: z.coerce.number().positive().optional(),
   task: z.array(z.string()).default([]),
+  pythonMismatch: z.enum(["error", "warn"]).default("error"),
   force: z.boolean().default(false),
   json: z.boolean().default(false),
 });
@@ -57,6 +58,7 @@ export function addRunOptions(command: Command): Command {
     .option("--max-tokens <n>", "tokens per task")
     .option("--max-cost <dollars>", "dollars per task")
     .option("--task <family/id>", "run only this task (repeatable), e.g. --task sab/4 --task resq/0_0", (value: string, previous: string[] = []) => [...previous, value])
+    .option("--python-mismatch <policy>", "RES-Q: a testbed_environment other than the image's Python 3.11: error, or warn and run on 3.11", "error")
     .option("--force", "run again tasks that already finished in the run folder")
     .option("--json", "print NDJSON events, the last one {\"type\": \"run-end\", ...}");
 }
@@ -98,7 +100,7 @@ export async function runCommand(
     ...(flags.prices ? { prices: readPricesOption(flags.prices) } : {}),
   });
   const discovered = paths.every((entry) => typeof entry === "string")
-    ? await discoverTasks(paths as readonly string[])
+    ? await discoverTasks(paths as readonly string[], { resq: { pythonMismatch: flags.pythonMismatch } })
     : (paths as readonly DiscoveredTask[]);
   const tasks = selectTasks(discovered, flags.task);
   const limits: AgentLimits = {

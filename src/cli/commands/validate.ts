@@ -17,6 +17,7 @@ const flagsSchema = z.object({
   concurrency: z.coerce.number().int().min(1).optional(),
   runDir: z.string().default(path.join(".dynabox", "validate")),
   force: z.boolean().default(false),
+  pythonMismatch: z.enum(["error", "warn"]).default("error"),
 });
 
 export function registerValidateCommand(program: Command): void {
@@ -27,10 +28,13 @@ export function registerValidateCommand(program: Command): void {
     .option("--concurrency <n>", "tasks validated at once (default: the CPU count)")
     .option("--run-dir <dir>", "where the results database goes", path.join(".dynabox", "validate"))
     .option("--force", "validate again tasks that already have a result in the run folder")
+    .option("--python-mismatch <policy>", "RES-Q: a testbed_environment other than the image's Python 3.11: error, or warn and run on 3.11", "error")
     .option("--json", "print one JSON array of {id, family, valid, checks, seconds}")
     .action(async (paths: string[], rawFlags: unknown) => {
       const flags = flagsSchema.parse(rawFlags);
-      const tasks = await discoverTasks(paths.length > 0 ? paths : [bundledTasksDirectory()]);
+      const tasks = await discoverTasks(paths.length > 0 ? paths : [bundledTasksDirectory()], {
+        resq: { pythonMismatch: flags.pythonMismatch },
+      });
       const signal = interruptSignal();
       const context = await gradingContext(signal, { quiet: flags.json });
       const concurrency = flags.concurrency ?? defaultConcurrency();
