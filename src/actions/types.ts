@@ -52,19 +52,10 @@ export const ACTION_STATUSES = ["candidate", "promoted", "retired"] as const;
 export type ActionStatus = (typeof ACTION_STATUSES)[number];
 
 /** An action as the store keeps it. Candidates have no version until they are promoted. */
-export interface StoredAction {
+export interface StoredAction extends Omit<ActionCandidate, "origin"> {
   id: number;
-  name: string;
   version: number | null;
   status: ActionStatus;
-  isAsync: boolean;
-  signature: string;
-  docstring: string;
-  source: string;
-  imports: string[];
-  dependencies: string[];
-  freeNames: string[];
-  normalHash: string;
   runId: string;
   taskId: string;
   step: number;
