@@ -225,7 +225,7 @@ export class ActionStore implements Disposable {
           "INSERT OR IGNORE INTO action_origins (action_id, run_id, task_id, step, recorded_at) VALUES (?, ?, ?, ?, ?)",
         );
         for (const candidate of lastByName.values()) {
-          const latest = this.latestVersionOf(candidate.name);
+          const latest = this.get(candidate.name);
           if (latest !== undefined && latest.normalHash === candidate.normalHash) {
             this.database
               .prepare("UPDATE actions SET uses = uses + ?, successes = successes + ?, failures = failures + ? WHERE id = ?")
@@ -364,10 +364,6 @@ export class ActionStore implements Disposable {
   private byId(id: number): StoredAction | undefined {
     const row = this.database.prepare("SELECT * FROM actions WHERE id = ?").get(id);
     return row === undefined ? undefined : toAction(row);
-  }
-
-  private latestVersionOf(name: string): LibraryAction | undefined {
-    return this.get(name);
   }
 }
 

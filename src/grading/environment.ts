@@ -19,7 +19,7 @@
 // planTaskImage and taskImageDockerfile are pure and unit-tested; ensureTaskImage does the Docker part.
 
 import { createHash } from "node:crypto";
-import tar from "tar-stream";
+import { packFiles } from "../sandbox/archive.js";
 import { UserError } from "../errors.js";
 import { imageExists } from "../sandbox/docker.js";
 import { acquireBuildLock, buildImage } from "../sandbox/image.js";
@@ -235,15 +235,6 @@ export async function ensureTaskImage(
   }
 }
 
-async function buildContext(dockerfile: string): Promise<Buffer> {
-  const pack = tar.pack();
-  pack.entry({ name: "Dockerfile", mode: 0o644, mtime: new Date(0) }, dockerfile);
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
 /** buildImage, turning the missing-packages marker in the output into a UserError that names them. */
 async function buildTaskImage(
   context: GradingContext,
@@ -256,7 +247,7 @@ async function buildTaskImage(
   let missing: string[] = [];
   try {
     await buildImage(context.docker, {
-      context: await buildContext(dockerfile),
+      context: await packFiles([{ path: "Dockerfile", content: dockerfile }]),
       tag,
       name: `task environment ${tag}`,
       labels: { [LABEL_MANAGED]: "true", [LABEL_TASK_ENVIRONMENT]: tag.split(":")[1] ?? "" },

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { EnvironmentError } from "../../src/errors.js";
 import { assertDockerReachable, connectDocker } from "../../src/sandbox/docker.js";
-import tar from "tar-stream";
+import { packFiles } from "../../src/sandbox/archive.js";
 import { LABEL_INPUTS, buildImage, computeInputsHash, ensureSandboxImage, sandboxImageTag } from "../../src/sandbox/image.js";
 import { LABEL_MANAGED } from "../../src/sandbox/labels.js";
 
@@ -97,14 +97,7 @@ describe("ensureSandboxImage", () => {
 
 describe("buildImage", () => {
   const base = inject("sandboxImage");
-  const contextOf = async (dockerfile: string): Promise<Buffer> => {
-    const pack = tar.pack();
-    pack.entry({ name: "Dockerfile", mode: 0o644, mtime: new Date(0) }, dockerfile);
-    pack.finalize();
-    const chunks: Buffer[] = [];
-    for await (const chunk of pack) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
-  };
+  const contextOf = (dockerfile: string): Promise<Buffer> => packFiles([{ path: "Dockerfile", content: dockerfile }]);
   // A fresh instruction each time, so the layer cache can not answer it.
   const slow = (): string => `FROM ${base}\nRUN echo ${Date.now()}-${Math.random()} && sleep 60\n`;
 
