@@ -10,9 +10,9 @@ import { docker } from "./sandbox-fixture.js";
 
 const cli = path.resolve("dist/cli/main.js");
 
-async function containersOfRun(runId: string): Promise<string[]> {
+async function containersOfRun(runId: string, state?: string): Promise<string[]> {
   const containers = await docker.listContainers({ all: true, filters: { label: [`${LABEL_RUN}=${runId}`] } });
-  return containers.map((container) => container.Id);
+  return containers.filter((container) => state === undefined || container.State === state).map((container) => container.Id);
 }
 
 async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
@@ -57,7 +57,9 @@ describe("dynabox exec", () => {
       stdio: "ignore",
     });
     try {
-      expect(await waitFor(async () => (await containersOfRun(runId)).length === 1, 60_000)).toBe(true);
+      // Killed between create and start, a container could not remove itself (the next start
+      // sweeps it); once it runs, the host is attached to its kernel.
+      expect(await waitFor(async () => (await containersOfRun(runId, "running")).length === 1, 60_000)).toBe(true);
       child.kill("SIGKILL");
       // The kernel sees its stdin close when the host dies, exits, and AutoRemove takes the container.
       expect(await waitFor(async () => (await containersOfRun(runId)).length === 0, 20_000)).toBe(true);
