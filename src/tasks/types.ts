@@ -27,6 +27,12 @@ export interface Verdict {
   /** The upstream result line, exactly in the upstream shape. */
   upstream: Record<string, unknown>;
   seconds: number;
+  /**
+   * Signs that the submission may have tampered with its grading (a patch adding a module that
+   * shadows the standard library, code reading the test's own source...). The verdict stands,
+   * but a person should look; the action library promotes nothing from a flagged task.
+   */
+  reviewFlags?: string[];
 }
 
 /** The result of a bundled task's proof of validity (`dynabox validate`). */

@@ -2,6 +2,7 @@
 // wrote in tasks that passed) and export it as one Python module. Read-only: a library that does
 // not exist yet is reported, never created.
 
+import { printableText } from "../terminal-text.js";
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -41,9 +42,7 @@ function counts(action: StoredAction): string {
 }
 
 /** Agent-written text may hold terminal escape sequences; show control characters as escapes. */
-function printable(text: string): string {
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (character) => `\\x${character.charCodeAt(0).toString(16).padStart(2, "0")}`);
-}
+const printable = printableText;
 
 function firstLine(text: string): string {
   return text.trim().split("\n")[0] ?? "";
