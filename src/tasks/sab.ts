@@ -1,13 +1,16 @@
-// ScienceAgentBench tasks: rows with the twelve upstream fields (JSONL, or a JSON list), and the
+// ScienceAgentBench tasks: rows with the twelve upstream fields (CSV, JSONL or JSON), and the
 // benchmark/ tree beside them (datasets, gold programs, eval programs with their gold results).
 // Everything is checked before anything is returned: a bad file gives one error that names the
 // file, the line or row, the field, what was expected and the fix; nothing is half-loaded.
 
-import { readFile, stat } from "node:fs/promises";
+import { readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
+import { rowFileFormat, splitRows, type RawRow } from "./sab-rows.js";
 import type { TaskBase } from "./types.js";
+
+export { splitRows, type RawRow } from "./sab-rows.js";
 
 /** The upstream fields, in upstream order. */
 export const SAB_FIELDS = [
@@ -47,6 +50,15 @@ export function outputPathProblem(outputFname: string): string | null {
   return null;
 }
 
+/**
+ * Text that grading never reads. The hub's JSON and pandas give null for an empty cell; it is kept
+ * as "". Any string, upstream's "None" in src_file_or_path included, is kept as it is.
+ */
+const metadataText = z
+  .string()
+  .nullable()
+  .transform((value) => value ?? "");
+
 export const sabRowSchema = z.strictObject({
   // Upstream (the Hugging Face dataset) stores it as a number; dynabox keeps a string id.
   instance_id: z
@@ -54,14 +66,14 @@ export const sabRowSchema = z.strictObject({
       message: 'an id: a string such as "1" or an integer',
     })
     .transform(String),
-  domain: z.string(),
-  subtask_categories: z.string(),
-  github_name: z.string(),
+  domain: metadataText,
+  subtask_categories: metadataText,
+  github_name: metadataText,
   task_inst: z.string().min(1, { message: "the task instruction, not an empty string" }),
-  domain_knowledge: z.string(),
+  domain_knowledge: metadataText,
   dataset_folder_tree: z.string().min(1, { message: 'a tree whose first line is "|-- <folder>/"' }),
-  dataset_preview: z.string(),
-  src_file_or_path: z.string(),
+  dataset_preview: metadataText,
+  src_file_or_path: metadataText,
   gold_program_name: pythonFileName("clintox_nn.py"),
   output_fname: z.string().superRefine((value, context) => {
     const problem = outputPathProblem(value);
@@ -128,12 +140,6 @@ export interface LoadSabOptions {
   benchmarkDirectory?: string;
 }
 
-interface RawRow {
-  /** "line 3" (JSONL) or "row 3" (JSON list, counted from 1). */
-  where: string;
-  value: unknown;
-}
-
 const ROW_FIX = `each row must be a JSON object with exactly these fields: ${SAB_FIELDS.join(", ")}`;
 
 function invalid(file: string, problems: string[]): UserError {
@@ -150,36 +156,6 @@ function describeValue(value: unknown): string {
   if (value === undefined) return "nothing (the field is missing)";
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
-
-/** Splits a rows file into raw rows, or lists what is wrong with its syntax. */
-export function splitRows(file: string, text: string): { rows: RawRow[]; problems: string[] } {
-  const rows: RawRow[] = [];
-  const problems: string[] = [];
-  if (file.endsWith(".json")) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (error) {
-      problems.push(`not valid JSON (${(error as Error).message}). Fix: a .json file must hold one JSON list of row objects; use .jsonl for one object per line`);
-      return { rows, problems };
-    }
-    if (!Array.isArray(parsed)) {
-      problems.push("expected a JSON list of row objects at the top level. Fix: wrap the rows in [ ... ]");
-      return { rows, problems };
-    }
-    parsed.forEach((value, index) => rows.push({ where: `row ${index + 1}`, value }));
-    return { rows, problems };
-  }
-  text.split(/\r?\n/).forEach((line, index) => {
-    if (line.trim() === "") return;
-    try {
-      rows.push({ where: `line ${index + 1}`, value: JSON.parse(line) });
-    } catch (error) {
-      problems.push(`line ${index + 1}: not valid JSON (${(error as Error).message}). Fix: each line must hold one complete JSON object`);
-    }
-  });
-  return { rows, problems };
 }
 
 /** Checks one raw row against the schema; problems name the field, what was expected and the fix. */
@@ -226,7 +202,20 @@ async function kindOf(target: string): Promise<"file" | "directory" | "missing" 
   }
 }
 
-/** Loads every task of a rows file (.jsonl, or a .json list), checking the benchmark/ files too. */
+/**
+ * The benchmark/ folder of a rows file: benchmark/ beside it (tasks.jsonl + benchmark/), or the
+ * rows file's own folder when that is a benchmark folder (upstream keeps its rows in
+ * benchmark/ScienceAgentBench.csv, beside datasets/, eval_programs/ and gold_programs/).
+ */
+async function defaultBenchmarkDirectory(rowsFile: string): Promise<string> {
+  const beside = path.join(path.dirname(rowsFile), "benchmark");
+  if ((await kindOf(beside)) === "directory") return beside;
+  const own = path.dirname(rowsFile);
+  const isBenchmark = (await kindOf(path.join(own, "eval_programs"))) === "directory" && (await kindOf(path.join(own, "gold_programs"))) === "directory";
+  return isBenchmark ? own : beside;
+}
+
+/** Loads every task of a rows file (.csv, .jsonl or a .json list), checking the benchmark/ files too. */
 export async function loadSabTasks(file: string, options: LoadSabOptions = {}): Promise<SabTask[]> {
   const origin = path.resolve(file);
   let text: string;
@@ -237,7 +226,7 @@ export async function loadSabTasks(file: string, options: LoadSabOptions = {}): 
       cause: error,
     });
   }
-  const benchmarkDirectory = path.resolve(options.benchmarkDirectory ?? path.join(path.dirname(origin), "benchmark"));
+  const benchmarkDirectory = path.resolve(options.benchmarkDirectory ?? (await defaultBenchmarkDirectory(origin)));
   const { rows, problems } = splitRows(origin, text);
   const tasks: SabTask[] = [];
   const lines = new Map<SabTask, string>();
@@ -268,8 +257,11 @@ export async function loadSabTasks(file: string, options: LoadSabOptions = {}): 
         `the benchmark folder ${benchmarkDirectory} does not exist. Fix: put benchmark/ (datasets/, gold_programs/, eval_programs/) beside the rows file, or name it explicitly`,
       );
     } else {
+      const realBenchmark = await realpath(benchmarkDirectory);
       for (const task of tasks) {
-        problems.push(...(await missingBenchmarkFiles(task, lines.get(task) ?? task.origin)));
+        const where = lines.get(task) ?? task.origin;
+        const missing = await missingBenchmarkFiles(task, where);
+        problems.push(...(missing.length > 0 ? missing : await linksLeavingBenchmark(task, where, realBenchmark)));
       }
     }
   }
@@ -296,6 +288,31 @@ async function missingBenchmarkFiles(task: SabTask, where: string): Promise<stri
   return problems;
 }
 
+/**
+ * A task's dataset folder, eval script or gold program that is a symbolic link (or lies under
+ * one) resolving outside the benchmark folder would let a downloaded benchmark make dynabox copy
+ * any host folder into a container: refused. Links that stay inside benchmark/ are fine.
+ */
+async function linksLeavingBenchmark(task: SabTask, where: string, realBenchmark: string): Promise<string[]> {
+  const paths = sabPaths(task);
+  const checked: Array<[string, string]> = [
+    ["dataset_folder_tree", paths.datasetDirectory],
+    ["eval_script_name", paths.evalScript],
+    ["gold_program_name", paths.goldProgram],
+    ["eval_script_name", paths.evalProgramsDirectory],
+  ];
+  const problems: string[] = [];
+  for (const [field, target] of checked) {
+    const resolved = await realpath(target);
+    if (resolved !== realBenchmark && !resolved.startsWith(realBenchmark + path.sep)) {
+      problems.push(
+        `${where} (instance ${task.id}), field "${field}": ${target} is a symbolic link to ${resolved}, outside the benchmark folder ${realBenchmark}. Fix: copy the files into benchmark/ instead of linking them`,
+      );
+    }
+  }
+  return problems;
+}
+
 /** Whether a rows file looks like ScienceAgentBench rather than another family's dataset. */
 async function looksLikeSab(file: string): Promise<boolean> {
   let text: string;
@@ -312,17 +329,20 @@ async function looksLikeSab(file: string): Promise<boolean> {
 }
 
 /** The rows files a folder may hold, in order of preference. */
-export const SAB_ROWS_FILES = ["tasks.jsonl", "tasks.json"];
+export const SAB_ROWS_FILES = ["tasks.jsonl", "tasks.json", "ScienceAgentBench.csv"];
 
 /**
- * Tasks at `target`: a .jsonl/.json rows file (benchmark/ beside it), or a folder holding
- * tasks.jsonl (or tasks.json) with benchmark/ beside it. [] when the path holds no SAB tasks;
- * an error when it does but they are malformed.
+ * Tasks at `target`: a .csv/.jsonl/.json rows file (benchmark/ beside it, or the rows file inside
+ * benchmark/ as upstream keeps it), or a folder holding tasks.jsonl, tasks.json or
+ * ScienceAgentBench.csv with benchmark/ beside it, or upstream's checkout root holding
+ * benchmark/ScienceAgentBench.csv. [] when the path holds no SAB tasks; an error when it does
+ * but they are malformed.
  */
 export async function discoverSabTasks(target: string): Promise<SabTask[]> {
   const kind = await kindOf(target);
   if (kind === "file") {
-    if (!/\.jsonl?$/.test(target)) return [];
+    const format = rowFileFormat(target);
+    if (format === undefined || format === "parquet") return [];
     return (await looksLikeSab(target)) ? loadSabTasks(target) : [];
   }
   if (kind !== "directory") return [];
@@ -332,5 +352,7 @@ export async function discoverSabTasks(target: string): Promise<SabTask[]> {
       return loadSabTasks(file);
     }
   }
+  const upstreamRows = path.join(target, "benchmark", "ScienceAgentBench.csv");
+  if ((await kindOf(upstreamRows)) === "file") return loadSabTasks(upstreamRows);
   return [];
 }
