@@ -19,7 +19,9 @@ import type { Sandbox } from "../sandbox/sandbox.js";
 import type { ShellResult } from "../sandbox/protocol.js";
 import { discoverSabTasks, sabPaths, type SabTask } from "../tasks/sab.js";
 import type { FamilyModule, ValidationResult, Verdict } from "../tasks/types.js";
+import { z } from "zod";
 import { withGraderSandbox, type GraderSandboxOptions, type GradingContext } from "./context.js";
+import { JUDGE_ANSWERS_FILE, JUDGE_FOLDER, JUDGE_REQUEST_FILE, SAB_JUDGE_MODULE, judgementKey, type FigureJudge, type FigureJudgement } from "./sab-judge.js";
 
 /** The agent's work: the program's source text and the file name it was saved under. */
 export interface SabSubmission {
@@ -35,6 +37,10 @@ export interface SabResultLine {
   success_rate: 0 | 1;
   log_info: string;
   program: string;
+  /** The eval asked the figure judge and none was configured: neither a success nor a failure. */
+  not_judged?: true;
+  /** The model that judged this task's figures, when the eval asked the judge. */
+  judge_model?: string;
 }
 
 export interface SabOptions {
@@ -48,6 +54,8 @@ export interface SabOptions {
   limits?: GraderSandboxOptions["limits"];
   /** Whether describe() includes the task's domain_knowledge (upstream's "with expert knowledge"). */
   domainKnowledge?: boolean;
+  /** The figure tasks' judge (opt-in); without it their evals end as "not judged". */
+  judge?: FigureJudge;
 }
 
 export const SAB_DEFAULTS = {
@@ -160,11 +168,30 @@ export function parseEvalOutput(run: Pick<ShellResult, "stdout" | "stderr" | "ex
   return { success: 0, logInfo: `the eval script ended without a result (exit code ${run.exitCode})\n${tail(run.stderr)}`.trimEnd() };
 }
 
-async function readOutputs(sandbox: Sandbox, folder: string, maxBytes: number): Promise<Map<string, Buffer> | string> {
+/**
+ * Docker answers 404 both for a path missing in a container ("Could not find the file") and for a
+ * container that is gone ("No such container"). Only the first is the program's doing; the
+ * second is infrastructure and must never be graded as "the program wrote nothing".
+ */
+export function isMissingPath(error: unknown): boolean {
+  if ((error as { statusCode?: number }).statusCode !== 404) return false;
+  if (!containerGone(error)) return true;
+  throw new SandboxError("DYNABOX_SANDBOX_LOST", `the grading container disappeared while its files were read: ${(error as Error).message}`, {
+    cause: error,
+    retryable: true,
+  });
+}
+
+function containerGone(error: unknown): boolean {
+  return /no such container/i.test(String((error as Error).message ?? "")) || /no such container/i.test(JSON.stringify((error as { json?: unknown }).json ?? ""));
+}
+
+/** The files the program wrote under its output folder; a message when they are too large. */
+export async function readProgramOutputs(sandbox: Sandbox, folder: string, maxBytes: number): Promise<Map<string, Buffer> | string> {
   try {
     return await sandbox.readFiles(`${WORKSPACE}/${folder}`, { maxBytes });
   } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return new Map();
+    if (isMissingPath(error)) return new Map();
     if (DynaboxError.isInstance(error) && error.code === "DYNABOX_ARCHIVE_REJECTED") {
       return `the program's output folder ${folder}/ is too large to grade (${error.message})`;
     }
@@ -185,7 +212,7 @@ export async function gradeSabProgram(
   const paths = sabPaths(task);
   const output = outputLocation(task.row.output_fname);
   const sandboxOptions: GraderSandboxOptions = options.limits ? { limits: options.limits } : {};
-  const finish = (valid: 0 | 1, success: 0 | 1, logInfo: string) => ({
+  const finish = (valid: 0 | 1, success: 0 | 1, logInfo: string): { line: SabResultLine; seconds: number } => ({
     line: { valid_program: valid, codebert_score: null, success_rate: success, log_info: logInfo, program: submission.fileName },
     seconds: (performance.now() - started) / 1000,
   });
@@ -204,7 +231,7 @@ export async function gradeSabProgram(
     await mustSucceed(sandbox.shell("chmod -R a-w benchmark", shellOptions), "make benchmark/ read-only");
     const result = await sandbox.shell(programCommand(task), { ...shellOptions, timeoutSeconds });
     const ranCleanly = result.exitCode === 0 && !result.timedOut && !result.oom && !result.startError;
-    const outputs = ranCleanly ? await readOutputs(sandbox, output.folder, maxBytes) : new Map<string, Buffer>();
+    const outputs = ranCleanly ? await readProgramOutputs(sandbox, output.folder, maxBytes) : new Map<string, Buffer>();
     return { result, outputs };
   });
   const outputs = run.outputs;
@@ -224,18 +251,89 @@ export async function gradeSabProgram(
       [
         ...[...outputs].map(([relative, content]) => ({ path: `${output.folder}/${relative}`, content })),
         { path: DRIVER_PATH, content: SAB_EVAL_DRIVER },
+        // Where upstream's repository root has gpt4_visual_judge.py, for the figure tasks' evals.
+        { path: "gpt4_visual_judge.py", content: SAB_JUDGE_MODULE },
+        { path: `${JUDGE_FOLDER}/${JUDGE_ANSWERS_FILE}`, content: "{}" },
       ],
       WORKSPACE,
     );
-    return sandbox.shell(evalCommand(task), {
-      ...shellOptions,
-      timeoutSeconds: evalTimeoutSeconds,
-      env: { [MARKER_VARIABLE]: marker },
-    });
+    return runEvalWithJudge(sandbox, task, options, { marker, evalTimeoutSeconds, shellOptions, signal });
   });
-  const result = parseEvalOutput(evaluated, marker, evalTimeoutSeconds);
-  return finish(1, result.success, result.logInfo);
+  if (evaluated.notJudged) {
+    return {
+      line: {
+        valid_program: 1,
+        codebert_score: null,
+        success_rate: 0,
+        log_info: `Not judged: the eval script asks the figure judge (gpt4_visual_judge.score_figure), and no judge was configured. Pass --judge-model (upstream: gpt-4o-2024-05-13) to judge it; until then the task counts neither as a success nor as a failure.`,
+        program: submission.fileName,
+        not_judged: true,
+      },
+      seconds: (performance.now() - started) / 1000,
+    };
+  }
+  const result = evaluated.tooManyJudgements
+    ? { success: 0 as const, logInfo: `the eval script asked the figure judge more than ${MAX_JUDGEMENTS} times; stopped` }
+    : parseEvalOutput(evaluated.run, marker, evalTimeoutSeconds);
+  const graded = finish(1, result.success, result.logInfo);
+  if (evaluated.judgements > 0 && options.judge) graded.line.judge_model = options.judge.model;
+  return graded;
 }
+
+/** Most figure judgements one eval may ask for (upstream's evals ask one or two). */
+const MAX_JUDGEMENTS = 8;
+
+const judgeRequestSchema = z.object({ key: z.string(), pred_fig: z.string(), gold_fig: z.string() });
+
+/**
+ * Runs the eval; each time it stops for a figure judgement, asks the judge (on the host, never from
+ * the container) and runs it again with every answer so far on file. Without a judge, the first
+ * request ends it as "not judged".
+ */
+async function runEvalWithJudge(
+  sandbox: Sandbox,
+  task: SabTask,
+  options: SabOptions,
+  settings: { marker: string; evalTimeoutSeconds: number; shellOptions: { cwd: string; signal?: AbortSignal }; signal: AbortSignal | undefined },
+): Promise<{ run: ShellResult; notJudged: boolean; tooManyJudgements: boolean; judgements: number }> {
+  const answers: Record<string, FigureJudgement> = {};
+  for (let judgements = 0; ; judgements += 1) {
+    const run = await sandbox.shell(evalCommand(task), {
+      ...settings.shellOptions,
+      timeoutSeconds: settings.evalTimeoutSeconds,
+      env: { [MARKER_VARIABLE]: settings.marker },
+    });
+    const request = await readJudgeRequest(sandbox);
+    if (request === undefined) return { run, notJudged: false, tooManyJudgements: false, judgements };
+    if (!options.judge) return { run, notJudged: true, tooManyJudgements: false, judgements };
+    if (judgements >= MAX_JUDGEMENTS) return { run, notJudged: false, tooManyJudgements: true, judgements };
+    const key = judgementKey(request.pred_fig, request.gold_fig);
+    answers[key] = await options.judge.judge(request.pred_fig, request.gold_fig, settings.signal);
+    await sandbox.putFiles([{ path: `${JUDGE_FOLDER}/${JUDGE_ANSWERS_FILE}`, content: JSON.stringify(answers) }], WORKSPACE);
+    await mustSucceed(sandbox.shell(`rm -f ${shellQuote(`${JUDGE_FOLDER}/${JUDGE_REQUEST_FILE}`)}`, settings.shellOptions), "clear the judge request");
+  }
+}
+
+async function readJudgeRequest(sandbox: Sandbox): Promise<z.infer<typeof judgeRequestSchema> | undefined> {
+  let files: Map<string, Buffer>;
+  try {
+    files = await sandbox.readFiles(`${WORKSPACE}/${JUDGE_FOLDER}`, { maxBytes: MAX_JUDGE_REQUEST_BYTES });
+  } catch (error) {
+    if (isMissingPath(error)) return undefined;
+    if (DynaboxError.isInstance(error) && error.code === "DYNABOX_ARCHIVE_REJECTED") {
+      throw new SandboxError("DYNABOX_SANDBOX_LOST", `the eval's figure judge request is larger than ${MAX_JUDGE_REQUEST_BYTES} bytes`, { cause: error });
+    }
+    throw error;
+  }
+  const content = files.get(JUDGE_REQUEST_FILE);
+  if (content === undefined) return undefined;
+  const parsed = judgeRequestSchema.safeParse(JSON.parse(content.toString("utf8")));
+  if (!parsed.success) throw new SandboxError("DYNABOX_SANDBOX_LOST", `the eval's figure judge request is malformed: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+/** Two base64 PNGs; upstream's figures are well under this. */
+const MAX_JUDGE_REQUEST_BYTES = 128 * 1024 * 1024;
 
 async function mustSucceed(pending: Promise<ShellResult>, what: string): Promise<void> {
   const result = await pending;
@@ -251,7 +349,8 @@ export function toVerdict(task: SabTask, line: SabResultLine, seconds: number): 
     taskId: task.id,
     family: "sab",
     passed: line.success_rate === 1,
-    score: line.valid_program === 1 ? line.success_rate : null,
+    // A task not judged has no score: it is neither a success nor a failure.
+    score: line.valid_program === 1 && line.not_judged !== true ? line.success_rate : null,
     upstream: { ...line },
     seconds,
   };
@@ -310,7 +409,7 @@ export async function collectSabSubmission(task: SabTask, sandbox: Sandbox): Pro
     const content = files.get(fileName);
     return { fileName, source: content ? content.toString("utf8") : "" };
   } catch (error) {
-    const missing = (error as { statusCode?: number }).statusCode === 404;
+    const missing = isMissingPath(error);
     const tooLarge = DynaboxError.isInstance(error) && error.code === "DYNABOX_ARCHIVE_REJECTED";
     if (missing || tooLarge) return { fileName, source: "" };
     throw error;

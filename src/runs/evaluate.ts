@@ -73,7 +73,10 @@ export async function evaluateItems(items: readonly EvalItem[], options: EvalOpt
 
 function summaryOf(family: Family, upstream: Record<string, unknown>): string {
   if (family === "resq") return String(upstream.message);
-  if (family === "sab") return `valid_program ${upstream.valid_program}, success_rate ${upstream.success_rate}`;
+  if (family === "sab") {
+    if (upstream.not_judged === true) return `valid_program ${upstream.valid_program}, not judged (figure task; no --judge-model): neither success nor failure`;
+    return `valid_program ${upstream.valid_program}, success_rate ${upstream.success_rate}`;
+  }
   return upstream.error ? `invalid: ${String(upstream.error).slice(0, 120)}` : `score ${upstream.score}, improvement ${upstream.improvement}`;
 }
 

@@ -1,22 +1,22 @@
 // `dynabox eval`: grade predictions and patches made elsewhere, safely, in the upstream result
 // shapes: RES-Q patches, ScienceAgentBench programs, an MLAgentBench workspace.
 
-import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
 import { UserError } from "../../errors.js";
 import { mlabFamily, submissionFromFolder } from "../../grading/mlab.js";
 import { createResqFamily } from "../../grading/resq.js";
-import { createSabFamily } from "../../grading/sab.js";
+import { createFigureJudge, type FigureJudge } from "../../grading/sab-judge.js";
 import { defaultConcurrency } from "../../runs/concurrency.js";
 import { evaluateItems, summarize, type EvalItem } from "../../runs/evaluate.js";
 import { ResultsStore } from "../../runs/store.js";
 import { discoverMlabTasks } from "../../tasks/mlab.js";
 import { loadResqDataset } from "../../tasks/resq.js";
-import { loadSabTasks, sabPaths } from "../../tasks/sab.js";
 import type { Family } from "../../tasks/types.js";
 import { createRenderer } from "../progress.js";
+import { planSabEval, writeSabEvalOutputs, type SabEvalPlan } from "../sab-eval.js";
 import { gradingContext, interruptSignal } from "../shared.js";
 
 const flagsSchema = z.object({
@@ -24,7 +24,10 @@ const flagsSchema = z.object({
   submissions: z.string().optional(),
   sab: z.string().optional(),
   benchmark: z.string().optional(),
-  programs: z.string().optional(),
+  programs: z.array(z.string()).optional(),
+  judgeModel: z.string().optional(),
+  baseUrl: z.string().optional(),
+  apiKey: z.string().optional(),
   mlab: z.string().optional(),
   workspace: z.string().optional(),
   runDir: z.string().optional(),
@@ -44,6 +47,28 @@ interface Plan {
   /** The denominator of the headline metric: every task of the dataset. */
   total: number;
   notes: string[];
+  /** ScienceAgentBench: the attempts and their tasks, for the eval logs and best-of-N. */
+  sab?: { plan: SabEvalPlan; judge: FigureJudge | undefined };
+}
+
+async function planSab(flags: Flags): Promise<Plan> {
+  if (flags.judgeModel === undefined && (flags.baseUrl !== undefined || flags.apiKey !== undefined)) {
+    throw new UserError("DYNABOX_USAGE", "--base-url and --api-key are the figure judge's endpoint: give them with --judge-model MODEL");
+  }
+  const judge =
+    flags.judgeModel === undefined
+      ? undefined
+      : createFigureJudge({
+          model: flags.judgeModel,
+          ...(flags.baseUrl !== undefined ? { baseURL: flags.baseUrl } : {}),
+          ...(flags.apiKey !== undefined ? { apiKey: flags.apiKey } : {}),
+        });
+  const plan = await planSabEval(flags.sab!, flags.programs ?? [], {
+    ...(flags.benchmark !== undefined ? { benchmark: flags.benchmark } : {}),
+    ...(flags.timeout !== undefined ? { timeoutSeconds: flags.timeout } : {}),
+    ...(judge ? { judge } : {}),
+  });
+  return { family: "sab", items: plan.items, total: plan.total, notes: plan.notes, sab: { plan, judge } };
 }
 
 async function readText(file: string, what: string): Promise<string> {
@@ -101,32 +126,6 @@ async function planResq(dataset: string, submissionsFile: string | undefined, fl
   return { family: "resq", items, total: tasks.length, notes: missing > 0 ? [`${missing} task(s) have no submission and count as not passed`] : [] };
 }
 
-async function planSab(rows: string, benchmark: string | undefined, programs: string | undefined, flags: Flags): Promise<Plan> {
-  if (programs === undefined) throw new UserError("DYNABOX_USAGE", "--sab needs --programs DIR (a folder of pred_*.py programs)");
-  const tasks = await loadSabTasks(rows, benchmark === undefined ? {} : { benchmarkDirectory: benchmark });
-  const sabFamily = createSabFamily(flags.timeout !== undefined ? { timeoutSeconds: flags.timeout } : {});
-  const available = new Set(
-    await readdir(programs).catch((error: unknown) => {
-      throw new UserError("DYNABOX_INVALID_INPUT", `can not read the programs folder ${programs}: ${(error as Error).message}`);
-    }),
-  );
-  const items: EvalItem[] = [];
-  const notes: string[] = [];
-  for (const task of tasks) {
-    const fileName = path.basename(sabPaths(task).programPath);
-    let source = "";
-    if (available.has(fileName)) {
-      source = await readText(path.join(programs, fileName), "the program");
-      available.delete(fileName);
-    } else {
-      notes.push(`${fileName} is missing: task ${task.id} is graded as an empty program`);
-    }
-    items.push({ task, module: sabFamily, submission: { fileName, source }, item: fileName, extra: { program: fileName } });
-  }
-  for (const extra of available) if (extra.endsWith(".py")) notes.push(`${extra} matches no task and was not graded`);
-  return { family: "sab", items, total: tasks.length, notes };
-}
-
 async function planMlab(taskPath: string, workspace: string | undefined): Promise<Plan> {
   if (workspace === undefined) throw new UserError("DYNABOX_USAGE", "--mlab needs --workspace DIR (the final workspace to grade)");
   const tasks = await discoverMlabTasks(taskPath);
@@ -142,11 +141,11 @@ async function plan(flags: Flags): Promise<Plan> {
   if (chosen !== 1) {
     throw new UserError(
       "DYNABOX_USAGE",
-      "give exactly one of: --resq DATASET.json --submissions FILE.jsonl | --sab ROWS.jsonl --programs DIR [--benchmark DIR] | --mlab TASK_DIR --workspace DIR",
+      "give exactly one of: --resq DATASET.json --submissions FILE.jsonl | --sab ROWS.csv|.jsonl|.json --programs DIR [--programs DIR ...] [--benchmark DIR] | --mlab TASK_DIR --workspace DIR",
     );
   }
   if (flags.resq !== undefined) return planResq(flags.resq, flags.submissions, flags);
-  if (flags.sab !== undefined) return planSab(flags.sab, flags.benchmark, flags.programs, flags);
+  if (flags.sab !== undefined) return planSab(flags);
   return planMlab(flags.mlab!, flags.workspace);
 }
 
@@ -156,9 +155,12 @@ export function registerEvalCommand(program: Command): void {
     .description("grade work made elsewhere in fresh locked-down containers, with the upstream result shapes")
     .option("--resq <dataset>", "a RES-Q dataset (JSON list)")
     .option("--submissions <file>", "with --resq: JSONL rows {\"id\", \"patch\"}")
-    .option("--sab <rows>", "ScienceAgentBench rows (JSONL)")
-    .option("--benchmark <dir>", "with --sab: the benchmark/ folder (default: beside the rows file)")
-    .option("--programs <dir>", "with --sab: a folder of pred_*.py programs")
+    .option("--sab <rows>", "ScienceAgentBench rows: upstream's ScienceAgentBench.csv, JSONL, or a JSON list")
+    .option("--benchmark <dir>", "with --sab: the benchmark/ folder (default: beside the rows file, or the rows file's own folder)")
+    .option("--programs <dir>", "with --sab: a folder of pred_*.py programs; repeat for several attempts (best-of-N as upstream)", (value: string, previous: string[] = []) => [...previous, value])
+    .option("--judge-model <name>", "with --sab: judge the figure tasks with this model (upstream: gpt-4o-2024-05-13); without it they are not judged")
+    .option("--base-url <url>", "with --judge-model: an OpenAI-compatible endpoint (or OPENAI_BASE_URL)")
+    .option("--api-key <key>", "with --judge-model: the endpoint's key (or OPENAI_API_KEY)")
     .option("--mlab <task>", "an MLAgentBench task folder")
     .option("--workspace <dir>", "with --mlab: the final workspace to grade")
     .option("--run-dir <dir>", "where results.sqlite, results.jsonl and summary.json go (default: .dynabox/eval/<family>)")
@@ -186,9 +188,14 @@ export function registerEvalCommand(program: Command): void {
         onEvent: (event) => renderer.onEvent(event),
       }).finally(() => renderer.close());
       const lines = verdicts.map((verdict) => JSON.stringify(verdict.upstream));
-      const summary = summarize(work.family, verdicts, work.total);
+      let summary = summarize(work.family, verdicts, work.total);
       await mkdir(runDirectory, { recursive: true });
       await writeFile(path.join(runDirectory, "results.jsonl"), lines.map((line) => line + "\n").join(""));
+      if (work.sab) {
+        const written = await writeSabEvalOutputs(runDirectory, work.sab.plan, verdicts, work.sab.judge);
+        summary = written.summary;
+        for (const note of written.notes) process.stderr.write(`dynabox: ${note}\n`);
+      }
       await writeFile(path.join(runDirectory, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
       if (flags.json) {
         process.stdout.write(lines.map((line) => line + "\n").join(""));
