@@ -169,21 +169,23 @@ export function parseEvalOutput(run: Pick<ShellResult, "stdout" | "stderr" | "ex
 }
 
 /**
- * Docker answers 404 both for a path missing in a container ("Could not find the file") and for a
- * container that is gone ("No such container"). Only the first is the program's doing; the
- * second is infrastructure and must never be graded as "the program wrote nothing".
+ * Docker answers 404 both for a path missing in a container and for a container that is gone
+ * (dockerode's text says "no such container" for both). Only the first is the program's doing;
+ * the second is infrastructure and must never be graded as "the program wrote nothing", so a 404
+ * is checked against the engine: a container it no longer knows is a lost sandbox.
  */
-export function isMissingPath(error: unknown): boolean {
+export async function isMissingPath(sandbox: Sandbox, error: unknown): Promise<boolean> {
   if ((error as { statusCode?: number }).statusCode !== 404) return false;
-  if (!containerGone(error)) return true;
-  throw new SandboxError("DYNABOX_SANDBOX_LOST", `the grading container disappeared while its files were read: ${(error as Error).message}`, {
+  try {
+    await sandbox.container.inspect();
+    return true;
+  } catch (inspectError) {
+    if ((inspectError as { statusCode?: number }).statusCode !== 404) throw inspectError;
+  }
+  throw new SandboxError("DYNABOX_SANDBOX_LOST", `the grading container ${sandbox.id.slice(0, 12)} disappeared while its files were read`, {
     cause: error,
     retryable: true,
   });
-}
-
-function containerGone(error: unknown): boolean {
-  return /no such container/i.test(String((error as Error).message ?? "")) || /no such container/i.test(JSON.stringify((error as { json?: unknown }).json ?? ""));
 }
 
 /** The files the program wrote under its output folder; a message when they are too large. */
@@ -191,7 +193,7 @@ export async function readProgramOutputs(sandbox: Sandbox, folder: string, maxBy
   try {
     return await sandbox.readFiles(`${WORKSPACE}/${folder}`, { maxBytes });
   } catch (error) {
-    if (isMissingPath(error)) return new Map();
+    if (await isMissingPath(sandbox, error)) return new Map();
     if (DynaboxError.isInstance(error) && error.code === "DYNABOX_ARCHIVE_REJECTED") {
       return `the program's output folder ${folder}/ is too large to grade (${error.message})`;
     }
@@ -319,7 +321,7 @@ async function readJudgeRequest(sandbox: Sandbox): Promise<z.infer<typeof judgeR
   try {
     files = await sandbox.readFiles(`${WORKSPACE}/${JUDGE_FOLDER}`, { maxBytes: MAX_JUDGE_REQUEST_BYTES });
   } catch (error) {
-    if (isMissingPath(error)) return undefined;
+    if (await isMissingPath(sandbox, error)) return undefined;
     if (DynaboxError.isInstance(error) && error.code === "DYNABOX_ARCHIVE_REJECTED") {
       throw new SandboxError("DYNABOX_SANDBOX_LOST", `the eval's figure judge request is larger than ${MAX_JUDGE_REQUEST_BYTES} bytes`, { cause: error });
     }
@@ -409,7 +411,7 @@ export async function collectSabSubmission(task: SabTask, sandbox: Sandbox): Pro
     const content = files.get(fileName);
     return { fileName, source: content ? content.toString("utf8") : "" };
   } catch (error) {
-    const missing = isMissingPath(error);
+    const missing = await isMissingPath(sandbox, error);
     const tooLarge = DynaboxError.isInstance(error) && error.code === "DYNABOX_ARCHIVE_REJECTED";
     if (missing || tooLarge) return { fileName, source: "" };
     throw error;
