@@ -16,6 +16,7 @@ import type { Family, Verdict } from "../tasks/types.js";
 import { mapConcurrent } from "./concurrency.js";
 import { summarize } from "./evaluate.js";
 import type { RunEventListener } from "./events.js";
+import { sabRunTable } from "./sab-attempts.js";
 import type { ResultsStore } from "./store.js";
 
 export interface AgentRunOptions {
@@ -180,6 +181,15 @@ export function familyTables(summaries: readonly TaskRunSummary[]): Record<strin
   const families = [...new Set(summaries.map((summary) => summary.family))].sort();
   return families.map((family) => {
     const ofFamily = summaries.filter((summary) => summary.family === family);
+    if (family === "sab") {
+      return {
+        ...sabRunTable(ofFamily),
+        // Tasks with no result: every attempt ended in an error.
+        errors: new Set(ofFamily.map((summary) => summary.id)).size - new Set(ofFamily.filter((summary) => summary.outcome !== "error").map((summary) => summary.id)).size,
+        tokens: ofFamily.reduce((sum, summary) => sum + summary.tokens, 0),
+        cost_usd: round(ofFamily.reduce((sum, summary) => sum + summary.cost_usd, 0), 6),
+      };
+    }
     const byTask = new Map<string, TaskRunSummary>();
     for (const summary of ofFamily) {
       const best = byTask.get(summary.id);

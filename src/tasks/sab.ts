@@ -47,6 +47,9 @@ export function outputPathProblem(outputFname: string): string | null {
   const [top] = normalized.split("/");
   if (!normalized.includes("/")) return 'it must be inside a folder, such as "pred_results/out.csv"';
   if (top === "benchmark" || top === "pred_programs") return `it must not be under ${top}/ (use pred_results/)`;
+  // The eval container's own files (driver, figure-judge requests and answers, the judge module)
+  // live there; an output in their place could pose as them.
+  if (top === ".dynabox" || top === "gpt4_visual_judge.py") return `it must not be under ${top}/, which dynabox's grader uses (use pred_results/)`;
   return null;
 }
 

@@ -111,3 +111,24 @@ describe("the figure judge's score parsing (upstream's gpt4_visual_judge)", asyn
     expect(judgementKey("a", "b")).toBe(judgementKey("a", "b"));
   });
 });
+
+describe("dynabox run --attempts on ScienceAgentBench", async () => {
+  const { sabRunTable } = await import("../../src/runs/sab-attempts.js");
+  const line = (valid_program: number, success_rate: number, extra: Record<string, unknown> = {}) => ({ valid_program, success_rate, codebert_score: null, log_info: "", ...extra });
+  it("selects each task's attempt as upstream does, by the agent's real cost when the rest ties", () => {
+    const table = sabRunTable([
+      { id: "1", attempt: 1, outcome: "failed", cost_usd: 0.1, upstream: line(1, 0) },
+      { id: "1", attempt: 2, outcome: "passed", cost_usd: 0.3, upstream: line(1, 1) },
+      { id: "2", attempt: 1, outcome: "passed", cost_usd: 0.4, upstream: line(1, 1) },
+      { id: "2", attempt: 2, outcome: "passed", cost_usd: 0.2, upstream: line(1, 1) },
+      { id: "3", attempt: 2, outcome: "failed", cost_usd: 0.1, upstream: line(1, 0, { not_judged: true }) },
+      { id: "3", attempt: 1, outcome: "error", cost_usd: 0.05, upstream: null },
+    ]);
+    expect(table).toMatchObject({ tasks: 3, VER: 1, SR: 1, not_judged: ["3"] });
+    expect((table.best_of_n as { selected: unknown[] }).selected).toEqual([
+      { taskId: "1", attempt: 2, decidedBy: "success_rate" },
+      { taskId: "2", attempt: 2, decidedBy: "cost" },
+      { taskId: "3", attempt: 2, decidedBy: "valid_program" },
+    ]);
+  });
+});

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { DynaboxError } from "../../src/errors.js";
 import { splitRows } from "../../src/tasks/sab-rows.js";
-import { SAB_FIELDS, discoverSabTasks, loadSabTasks } from "../../src/tasks/sab.js";
+import { SAB_FIELDS, discoverSabTasks, loadSabTasks, outputPathProblem } from "../../src/tasks/sab.js";
 import { temporaryFolders } from "../temporary-folders.js";
 
 const BUNDLED = fileURLToPath(new URL("../../tasks/sab/", import.meta.url));
@@ -150,5 +150,14 @@ describe("links out of the benchmark folder", () => {
     await symlink(`${folder}-real`, path.join(datasets, folder));
     await writeFile(path.join(directory, "rows.jsonl"), rows.map((row) => JSON.stringify(row)).join("\n") + "\n");
     expect(await loadSabTasks(path.join(directory, "rows.jsonl"))).toHaveLength(rows.length);
+  });
+});
+
+describe("output_fname and the grader's own files", () => {
+  it("refuses an output where the eval container keeps its driver, judge requests and judge module", () => {
+    expect(outputPathProblem(".dynabox/judge/request.json")).toMatch(/dynabox's grader uses/);
+    expect(outputPathProblem(".dynabox/sab_eval_driver.py")).toMatch(/dynabox's grader uses/);
+    expect(outputPathProblem("gpt4_visual_judge.py/x.png")).toMatch(/dynabox's grader uses/);
+    expect(outputPathProblem("pred_results/.dynabox")).toBeNull();
   });
 });

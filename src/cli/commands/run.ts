@@ -9,6 +9,7 @@ import { z } from "zod";
 import { ActionStore, defaultLibraryPath } from "../../actions/store.js";
 import { DEFAULT_AGENT_LIMITS, type AgentLimits } from "../../agent/loop.js";
 import { createModelClient } from "../../agent/model-client.js";
+import { createFigureJudge } from "../../grading/sab-judge.js";
 import { UserError } from "../../errors.js";
 import { readPricesOption } from "../../agent/pricing.js";
 import { SandboxPool } from "../../sandbox/pool.js";
@@ -25,6 +26,7 @@ const flagsSchema = z.object({
   apiKey: z.string().optional(),
   prices: z.string().optional(),
   embeddingModel: z.string().min(1).optional(),
+  judgeModel: z.string().min(1).optional(),
   concurrency: z.coerce.number().int().min(1).optional(),
   attempts: z.coerce.number().int().min(1).default(1),
   library: z.string().optional(),
@@ -48,6 +50,7 @@ export function addRunOptions(command: Command): Command {
     .option("--api-key <key>", "the endpoint's key (or OPENAI_API_KEY)")
     .option("--prices <json-or-file>", "dollar prices per million tokens: {\"model\": {\"input\": 0.15, \"output\": 0.6}}")
     .option("--embedding-model <name>", "an embedding model on the same endpoint: action retrieval fuses it with BM25")
+    .option("--judge-model <name>", "ScienceAgentBench figure tasks: judge them with this model on the same endpoint (upstream: gpt-4o-2024-05-13); without it they are not judged")
     .option("--concurrency <n>", "tasks at once (default: the CPU count)")
     .option("--attempts <k>", "attempts per task; a task passes when any attempt does", "1")
     .option("--library <file>", `the action library (default: ${defaultLibraryPath()})`)
@@ -100,7 +103,12 @@ export async function runCommand(
     ...(flags.prices ? { prices: readPricesOption(flags.prices) } : {}),
   });
   const discovered = paths.every((entry) => typeof entry === "string")
-    ? await discoverTasks(paths as readonly string[], { resq: { pythonMismatch: flags.pythonMismatch } })
+    ? await discoverTasks(paths as readonly string[], {
+        resq: { pythonMismatch: flags.pythonMismatch },
+        ...(flags.judgeModel
+          ? { sab: { judge: createFigureJudge({ model: flags.judgeModel, ...(flags.baseUrl ? { baseURL: flags.baseUrl } : {}), ...(flags.apiKey ? { apiKey: flags.apiKey } : {}) }) } }
+          : {}),
+      })
     : (paths as readonly DiscoveredTask[]);
   const tasks = selectTasks(discovered, flags.task);
   const limits: AgentLimits = {
