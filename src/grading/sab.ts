@@ -425,9 +425,17 @@ export async function validateSabTask(context: GradingContext, task: SabTask, op
   const fileName = paths.programPath.slice("pred_programs/".length);
   const gold = await gradeSabProgram(context, task, { fileName: task.row.gold_program_name, source: await readFile(paths.goldProgram, "utf8") }, options);
   const empty = await gradeSabProgram(context, task, { fileName, source: "" }, options);
+  // A figure task's gold output can only be judged with a judge; without one, the gold program
+  // running cleanly is all that can be shown, and the checks say the figure was not judged.
+  const goldPassed = gold.line.valid_program === 1 && (gold.line.success_rate === 1 || gold.line.not_judged === true);
   return {
-    valid: gold.line.valid_program === 1 && gold.line.success_rate === 1 && empty.line.valid_program === 0 && empty.line.success_rate === 0,
-    checks: { gold: gold.line, empty: empty.line, seconds: (performance.now() - started) / 1000 },
+    valid: goldPassed && empty.line.valid_program === 0 && empty.line.success_rate === 0,
+    checks: {
+      gold: gold.line,
+      empty: empty.line,
+      ...(gold.line.not_judged === true ? { figure_judged: false } : {}),
+      seconds: (performance.now() - started) / 1000,
+    },
   };
 }
 

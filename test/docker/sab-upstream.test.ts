@@ -10,12 +10,12 @@ import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { SandboxError } from "../../src/errors.js";
-import { readProgramOutputs } from "../../src/grading/sab.js";
-import { SAB_FIELDS } from "../../src/tasks/sab.js";
+import { createSabFamily, readProgramOutputs } from "../../src/grading/sab.js";
+import { SAB_FIELDS, loadSabTasks } from "../../src/tasks/sab.js";
 import { startScriptedOpenAIServer, type ChatCompletionRequestBody } from "../../src/testing/scripted-openai-server.js";
 import { calculateMetricsFromFiles } from "../sab-calculate-metrics.js";
 import { temporaryFolders } from "../temporary-folders.js";
-import { docker, sandbox } from "./sandbox-fixture.js";
+import { docker, image, sandbox } from "./sandbox-fixture.js";
 
 const cli = path.resolve("dist/cli/main.js");
 const scratch = temporaryFolders("dynabox-sab-upstream-");
@@ -221,6 +221,17 @@ describe("ScienceAgentBench from upstream's files", () => {
     expect(lines.some((line) => line.not_judged)).toBe(false);
     const summary = JSON.parse(await readFile(path.join(runDirectory, "summary.json"), "utf8")) as Record<string, unknown>;
     expect(summary).toMatchObject({ SR: 1, not_judged: [], figure_judge: { model: "judge-4o" } });
+  });
+});
+
+describe("validate on a figure task", () => {
+  it("without a judge shows what it can: the gold program runs, the empty one is invalid, the figure is not judged", async () => {
+    const { directory } = await fixture();
+    await writeFile(path.join(directory, "figure.jsonl"), JSON.stringify(FIGURE_ROW) + "\n");
+    const [task] = await loadSabTasks(path.join(directory, "figure.jsonl"));
+    const result = await createSabFamily().validate({ docker, sandboxImage: image(), cacheDirectory: directory, runId: "test-sab-upstream" }, task!);
+    expect(result.valid).toBe(true);
+    expect(result.checks).toMatchObject({ figure_judged: false, gold: { valid_program: 1, not_judged: true }, empty: { valid_program: 0 } });
   });
 });
 
