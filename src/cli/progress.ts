@@ -74,7 +74,7 @@ export function createRenderer(options: { json: boolean; stream?: NodeJS.WriteSt
         case "task-end": {
           finished += 1;
           running.delete(`${event.family}/${event.taskId}`);
-          const mark = event.outcome === "passed" ? "✓" : event.outcome === "failed" ? "✗" : "!";
+          const mark = event.outcome === "passed" ? "✓" : event.outcome === "failed" ? "✗" : event.outcome === "not-judged" ? "?" : "!";
           print(`${mark} ${event.family}/${event.taskId} ${event.outcome} in ${event.seconds.toFixed(1)} s: ${event.summary}`);
           return;
         }

@@ -60,7 +60,7 @@ export async function evaluateItems(items: readonly EvalItem[], options: EvalOpt
         type: "task-end",
         family: task.family,
         taskId: task.id,
-        outcome: withExtra.passed ? "passed" : "failed",
+        outcome: withExtra.passed ? "passed" : withExtra.upstream.not_judged === true ? "not-judged" : "failed",
         score: withExtra.score,
         seconds: withExtra.seconds,
         summary: summaryOf(task.family, withExtra.upstream),

@@ -13,7 +13,8 @@ export type RunEvent =
       type: "task-end";
       family: Family;
       taskId: string;
-      outcome: "passed" | "failed" | "error";
+      /** "not-judged": a ScienceAgentBench figure task graded without a judge (neither passed nor failed). */
+      outcome: "passed" | "failed" | "not-judged" | "error";
       score: number | null;
       seconds: number;
       summary: string;

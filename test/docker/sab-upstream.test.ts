@@ -147,6 +147,7 @@ describe("ScienceAgentBench from upstream's files", () => {
     const single = JSON.parse(await readFile(path.join(jsonlRun, "summary.json"), "utf8")) as Record<string, unknown>;
     expect(single).toMatchObject({ tasks: 3, VER: 2 / 3, SR: 1 / 2, not_judged: ["5"], codebert_score: { computed: false }, eval_logs: ["eval_log.jsonl"] });
     expect(jsonl.stderr).toMatch(/CodeBERTScore was not computed/);
+    expect(jsonl.stderr).toMatch(/\? sab\/5 not-judged in [\d.]+ s: valid_program 1, not judged/);
     expect(jsonl.stderr).toMatch(/1 figure task\(s\) not judged \(no --judge-model\): 5/);
 
     // Best of two, as upstream selects.
@@ -181,7 +182,7 @@ describe("ScienceAgentBench from upstream's files", () => {
     for (const line of await jsonLines(path.join(csvRun, "eval_log.attempt-2.jsonl"))) {
       expect(Object.keys(line).sort()).toEqual(["codebert_score", "log_info", "success_rate", "valid_program"]);
     }
-  });
+  }, 400_000);
 
   it("judges a figure task through an OpenAI-compatible server: a close plot passes, a wrong one fails", async () => {
     const { directory } = await fixture();
@@ -221,7 +222,7 @@ describe("ScienceAgentBench from upstream's files", () => {
     expect(lines.some((line) => line.not_judged)).toBe(false);
     const summary = JSON.parse(await readFile(path.join(runDirectory, "summary.json"), "utf8")) as Record<string, unknown>;
     expect(summary).toMatchObject({ SR: 1, not_judged: [], figure_judge: { model: "judge-4o" } });
-  });
+  }, 400_000);
 });
 
 describe("validate on a figure task", () => {
