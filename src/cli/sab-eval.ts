@@ -110,7 +110,11 @@ export async function writeSabEvalOutputs(
   const logs: string[] = [];
   for (let attempt = 0; attempt < attempts; attempt += 1) {
     const slice = verdicts.slice(attempt * plan.total, (attempt + 1) * plan.total);
-    const lines = plan.taskIds.map((_, position) => upstreamEvalLogLine(slice[position]?.upstream));
+    const lines = plan.taskIds.map((_, position) => {
+      const verdict = slice[position] as (Verdict & { error?: unknown }) | undefined;
+      const error = verdict?.error ?? verdict?.upstream?.error;
+      return upstreamEvalLogLine(verdict?.upstream, error === undefined ? undefined : String(error));
+    });
     const name = evalLogName(attempt + 1, attempts);
     await writeFile(path.join(runDirectory, name), lines.map((line) => JSON.stringify(line) + "\n").join(""));
     logs.push(name);

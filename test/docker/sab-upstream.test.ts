@@ -10,7 +10,8 @@ import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { SandboxError } from "../../src/errors.js";
-import { createSabFamily, readProgramOutputs } from "../../src/grading/sab.js";
+import { createFigureJudge } from "../../src/grading/sab-judge.js";
+import { createSabFamily, gradeSabProgram, readProgramOutputs } from "../../src/grading/sab.js";
 import { SAB_FIELDS, loadSabTasks } from "../../src/tasks/sab.js";
 import { startScriptedOpenAIServer, type ChatCompletionRequestBody } from "../../src/testing/scripted-openai-server.js";
 import { calculateMetricsFromFiles } from "../sab-calculate-metrics.js";
@@ -233,6 +234,17 @@ describe("validate on a figure task", () => {
     const result = await createSabFamily().validate({ docker, sandboxImage: image(), cacheDirectory: directory, runId: "test-sab-upstream" }, task!);
     expect(result.valid).toBe(true);
     expect(result.checks).toMatchObject({ figure_judged: false, gold: { valid_program: 1, not_judged: true }, empty: { valid_program: 0 } });
+  });
+});
+
+describe("a figure judge that can not be reached", () => {
+  it("is an error of the item (DYNABOX_MODEL), not a failed task", async () => {
+    const { directory } = await fixture();
+    await writeFile(path.join(directory, "figure.jsonl"), JSON.stringify(FIGURE_ROW) + "\n");
+    const [task] = await loadSabTasks(path.join(directory, "figure.jsonl"));
+    const judge = createFigureJudge({ model: "judge-4o", baseURL: "http://127.0.0.1:9/v1", apiKey: "x", maxRetries: 0 });
+    const graded = gradeSabProgram({ docker, sandboxImage: image(), cacheDirectory: directory, runId: "test-sab-upstream" }, task!, { fileName: "pred_fig_plot.py", source: plotProgram("line-plot") }, { judge });
+    await expect(graded).rejects.toMatchObject({ code: "DYNABOX_MODEL", message: expect.stringMatching(/figure judge \(judge-4o at http:\/\/127.0.0.1:9\/v1\) failed/) });
   });
 });
 
