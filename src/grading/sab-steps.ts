@@ -1,0 +1,107 @@
+// The plans of ScienceAgentBench grading, without side effects: the commands that run the
+// program and the eval, the eval driver, and what a finished run or eval means. `sab.ts` carries
+// them out in containers.
+
+import type { ShellResult } from "../sandbox/protocol.js";
+import { sabPaths, type SabTask } from "../tasks/sab.js";
+
+/** Most characters of a program's stderr or an eval's traceback kept in log_info. */
+export const LOG_TAIL_CHARACTERS = 4000;
+
+export const MARKER_VARIABLE = "DYNABOX_SAB_MARKER";
+export const DRIVER_PATH = ".dynabox/sab_eval_driver.py";
+
+/**
+ * Runs in the eval container with `python3 -I` (no PYTHON* variables, no user site, no script
+ * folder on sys.path); imports the eval like upstream, from the task root, and prints one
+ * result line after a random marker so nothing the eval prints can pose as the result.
+ */
+export const SAB_EVAL_DRIVER = `import importlib, json, os, sys, traceback
+marker = os.environ.pop("${MARKER_VARIABLE}", "")
+sys.path.insert(0, os.getcwd())
+
+
+def emit(payload):
+    sys.stdout.flush()
+    sys.stdout.write("\\n" + marker + json.dumps(payload) + "\\n")
+    sys.stdout.flush()
+
+
+try:
+    module = importlib.import_module("benchmark.eval_programs." + sys.argv[1])
+    success, log_info = module.eval()
+except BaseException:
+    emit({"ok": False, "error": traceback.format_exc()[-${LOG_TAIL_CHARACTERS}:]})
+else:
+    try:
+        rate = 1 if float(success) == 1.0 else 0
+    except Exception:
+        rate = 0
+    emit({"ok": True, "success": rate, "log_info": log_info if isinstance(log_info, str) else str(log_info)})
+`;
+
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+function tail(text: string, characters = LOG_TAIL_CHARACTERS): string {
+  return text.length > characters ? `...${text.slice(-characters)}` : text;
+}
+
+/** The folder of output_fname that is carried from the program's container to the eval's. */
+export function outputLocation(outputFname: string): { folder: string; relative: string } {
+  const slash = outputFname.indexOf("/");
+  return { folder: outputFname.slice(0, slash), relative: outputFname.slice(slash + 1) };
+}
+
+/** The command that runs the program, as upstream but with python3 (the image has no `python`). */
+export function programCommand(task: SabTask): string {
+  return `python3 -m ${sabPaths(task).programModule}`;
+}
+
+export function evalCommand(task: SabTask): string {
+  return `python3 -I ${DRIVER_PATH} ${shellQuote(task.row.eval_script_name.slice(0, -".py".length))}`;
+}
+
+/** What a finished program run means, upstream's rules: exit 0 and output_fname written. */
+export function judgeProgramRun(
+  task: SabTask,
+  run: Pick<ShellResult, "exitCode" | "timedOut" | "oom" | "startError" | "stderr">,
+  outputWritten: boolean,
+  timeoutSeconds: number,
+): { valid: boolean; logInfo: string } {
+  if (run.startError) return { valid: false, logInfo: `the program could not be started: ${run.startError}` };
+  if (run.timedOut) {
+    return { valid: false, logInfo: `Timeout: the program did not finish within ${timeoutSeconds} s and was stopped\n${tail(run.stderr, 1000)}`.trimEnd() };
+  }
+  if (run.oom) return { valid: false, logInfo: `the program ran out of memory\n${tail(run.stderr, 1000)}`.trimEnd() };
+  if (run.exitCode !== 0) {
+    return { valid: false, logInfo: `the program exited with code ${run.exitCode}\n${tail(run.stderr)}`.trimEnd() };
+  }
+  if (!outputWritten) {
+    return { valid: false, logInfo: `The program does not save its output correctly: ${task.row.output_fname} was not written` };
+  }
+  return { valid: true, logInfo: "" };
+}
+
+/** Reads the driver's result from the eval step's stdout. */
+export function parseEvalOutput(run: Pick<ShellResult, "stdout" | "stderr" | "exitCode" | "timedOut">, marker: string, evalTimeoutSeconds: number): {
+  success: 0 | 1;
+  logInfo: string;
+} {
+  const line = run.stdout
+    .split("\n")
+    .reverse()
+    .find((each) => each.startsWith(marker));
+  if (line !== undefined) {
+    try {
+      const payload = JSON.parse(line.slice(marker.length)) as { ok?: boolean; success?: number; log_info?: string; error?: string };
+      if (payload.ok === true) return { success: payload.success === 1 ? 1 : 0, logInfo: String(payload.log_info ?? "") };
+      return { success: 0, logInfo: `the eval script failed:\n${payload.error ?? ""}`.trimEnd() };
+    } catch {
+      // fall through: an unreadable result is a failed eval
+    }
+  }
+  if (run.timedOut) return { success: 0, logInfo: `the eval script did not finish within ${evalTimeoutSeconds} s` };
+  return { success: 0, logInfo: `the eval script ended without a result (exit code ${run.exitCode})\n${tail(run.stderr)}`.trimEnd() };
+}
