@@ -40,7 +40,9 @@ const FIGURE_ROW = {
 };
 
 /** As upstream's figure evals: encode both images, ask score_figure, apply a threshold. */
-const FIGURE_EVAL = `from gpt4_visual_judge import encode_image, score_figure
+const FIGURE_EVAL = `import os
+
+from gpt4_visual_judge import encode_image, score_figure
 
 
 def eval():
@@ -50,7 +52,9 @@ def eval():
         full_response, score = score_figure(pred_fig, gold_fig)
     except Exception as error:  # upstream's evals catch errors like this
         return 0, repr(error)
-    return int(score >= 60), "\\n".join(full_response) + "\\nscore " + str(score)
+    # What of the host's model access reached this container (upstream bakes the key into the image).
+    exposed = sorted(name for name in os.environ if "KEY" in name or "OPENAI" in name or "AZURE" in name)
+    return int(score >= 60), "\\n".join(full_response) + "\\nexposed: " + ",".join(exposed) + "\\nscore " + str(score)
 `;
 
 function plotProgram(title: string): string {
@@ -108,6 +112,7 @@ async function jsonLines(file: string): Promise<Record<string, unknown>[]> {
 }
 
 function dynabox(args: string[], env: Record<string, string> = {}) {
+  // The environment variables of the judge's endpoint are set to nothing unless a test gives them.
   return execa("node", [cli, "eval", ...args], { reject: false, env: { OPENAI_API_KEY: "", OPENAI_BASE_URL: "", ...env } });
 }
 
@@ -211,13 +216,15 @@ describe("ScienceAgentBench from upstream's files", () => {
     await using server = await startScriptedOpenAIServer({ replies: Array.from({ length: 6 }, () => answer) });
     const runDirectory = path.join(directory, "run");
     const result = await dynabox(
-      ["--sab", path.join(directory, "figure.jsonl"), "--programs", close, "--programs", wrong, "--judge-model", "judge-4o", "--base-url", server.url, "--api-key", "test-key", "--run-dir", runDirectory, "--concurrency", "1"],
+      ["--sab", path.join(directory, "figure.jsonl"), "--programs", close, "--programs", wrong, "--judge-model", "judge-4o", "--base-url", server.url, "--run-dir", runDirectory, "--concurrency", "1"],
+      { OPENAI_API_KEY: "sk-host-secret", AZURE_OPENAI_KEY: "azure-host-secret" },
     );
+    expect(server.requests.every((request) => request.headers.authorization === "Bearer sk-host-secret")).toBe(true);
     expect(result.exitCode, result.stderr).toBe(0);
     server.assertDone();
     const lines = await jsonLines(path.join(runDirectory, "results.jsonl"));
     expect(lines[0]).toMatchObject({ valid_program: 1, success_rate: 1, judge_model: "judge-4o", attempt: 1 });
-    expect(String(lines[0]!.log_info)).toMatch(/The plots match[\s\S]*score 90.0$/);
+    expect(String(lines[0]!.log_info)).toMatch(/The plots match[\s\S]*\nexposed: \nscore 90.0$/);
     expect(lines[1]).toMatchObject({ valid_program: 1, success_rate: 0, judge_model: "judge-4o", attempt: 2 });
     expect(String(lines[1]!.log_info)).toMatch(/score 20.0$/);
     expect(lines.some((line) => line.not_judged)).toBe(false);
