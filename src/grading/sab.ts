@@ -147,6 +147,8 @@ export async function gradeSabProgram(
     const outputs = ranCleanly ? await readProgramOutputs(sandbox, output.folder, maxBytes) : new Map<string, Buffer>();
     return { result, outputs };
   });
+  // The supervisor could not start the command in a fresh container: infrastructure, not the program.
+  if (run.result.startError) throw notStarted("the program", run.result.startError);
   const outputs = run.outputs;
   if (typeof outputs === "string") return finish(0, 0, outputs);
   const judged = judgeProgramRun(task, run.result, outputs.has(output.relative), timeoutSeconds);
@@ -216,6 +218,7 @@ async function runEvalWithJudge(
       timeoutSeconds: settings.evalTimeoutSeconds,
       env: { [MARKER_VARIABLE]: settings.marker },
     });
+    if (run.startError) throw notStarted("the eval", run.startError);
     const request = await readJudgeRequest(sandbox);
     if (request === undefined) return { run, notJudged: false, tooManyJudgements: false, judgements };
     if (!options.judge) return { run, notJudged: true, tooManyJudgements: false, judgements };
@@ -247,6 +250,10 @@ async function readJudgeRequest(sandbox: Sandbox): Promise<z.infer<typeof judgeR
 
 /** Two base64 PNGs; upstream's figures are well under this. */
 const MAX_JUDGE_REQUEST_BYTES = 128 * 1024 * 1024;
+
+function notStarted(what: string, reason: string): SandboxError {
+  return new SandboxError("DYNABOX_SANDBOX_LOST", `could not start ${what} in the grading container: ${reason}`, { retryable: true });
+}
 
 async function mustSucceed(pending: Promise<ShellResult>, what: string): Promise<void> {
   const result = await pending;
