@@ -121,6 +121,11 @@ def score_figure(pred_fig, gold_fig):
 export function createFigureJudge(options: FigureJudgeOptions): FigureJudge {
   if (!options.model.trim()) throw new UserError("DYNABOX_USAGE", "--judge-model needs a model name, e.g. --judge-model gpt-4o-2024-05-13 (upstream's judge)");
   const baseURL = options.baseURL || process.env.OPENAI_BASE_URL || "https://api.openai.com/v1";
+  try {
+    new URL(baseURL);
+  } catch {
+    throw new UserError("DYNABOX_USAGE", `--base-url / OPENAI_BASE_URL is not a URL: "${baseURL}" (e.g. http://localhost:8000/v1)`);
+  }
   const apiKey = options.apiKey || process.env.OPENAI_API_KEY;
   if (!apiKey && new URL(baseURL).hostname === "api.openai.com") {
     throw new UserError("DYNABOX_USAGE", "--judge-model needs a key for the OpenAI API: pass --api-key or set OPENAI_API_KEY (or point --base-url at another OpenAI-compatible server)");

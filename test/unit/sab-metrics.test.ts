@@ -132,3 +132,19 @@ describe("dynabox run --attempts on ScienceAgentBench", async () => {
     ]);
   });
 });
+
+describe("createFigureJudge", async () => {
+  const { createFigureJudge } = await import("../../src/grading/sab-judge.js");
+  it("refuses, before any call, a blank model, a base URL that is not one, and OpenAI without a key", () => {
+    expect(() => createFigureJudge({ model: " ", baseURL: "http://127.0.0.1:1/v1" })).toThrow(/--judge-model needs a model name/);
+    expect(() => createFigureJudge({ model: "m", baseURL: "not a url" })).toThrow(/--base-url \/ OPENAI_BASE_URL is not a URL/);
+    const saved = process.env.OPENAI_API_KEY;
+    delete process.env.OPENAI_API_KEY;
+    try {
+      expect(() => createFigureJudge({ model: "gpt-4o-2024-05-13", baseURL: "https://api.openai.com/v1" })).toThrow(/needs a key for the OpenAI API: pass --api-key/);
+    } finally {
+      if (saved !== undefined) process.env.OPENAI_API_KEY = saved;
+    }
+    expect(createFigureJudge({ model: "local", baseURL: "http://127.0.0.1:1/v1" }).model).toBe("local");
+  });
+});
