@@ -132,6 +132,7 @@ export async function writeSabEvalOutputs(
       `${notJudged.size} figure task(s) not judged (no --judge-model): ${[...notJudged].join(", ")}. dynabox's SR leaves them out of its denominator; the eval logs must give calculate_metrics.py a number, so they hold success_rate 0 there and its SR counts them as failures`,
     );
   }
+  notes.push(`for upstream's calculate_metrics.py: ${logs.map((name) => `--eval_logs ${path.join(runDirectory, name)}`).join(" ")} (with your agent's --run_logs; results.jsonl has codebert_score null, which that script can not read)`);
   const single = metrics[0]!;
   const summary: Record<string, unknown> = {
     family: "sab",
