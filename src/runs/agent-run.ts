@@ -67,7 +67,7 @@ export async function runAgentTasks(tasks: readonly DiscoveredTask[], options: A
   }
   // Cells' text is analyzed for the library in a sandbox of its own, never in the agent's kernel.
   await using extractor = options.library ? ActionExtractor.forImage(options.context.docker, options.context.sandboxImage, options.context.runId) : undefined;
-  return mapConcurrent(attempts, options.concurrency, (attempt) => runOne(attempt, options, extractor), options.context.signal);
+  return await mapConcurrent(attempts, options.concurrency, (attempt) => runOne(attempt, options, extractor), options.context.signal);
 }
 
 async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions, extractor: ActionExtractor | undefined): Promise<TaskRunSummary> {
