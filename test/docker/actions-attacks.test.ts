@@ -87,12 +87,13 @@ def stroop_trial_ids(rows, keep=(__import__("builtins").__setattr__("open", None
     return rows
 `;
 
+const isPm25 = (step: ScriptedStep): boolean => String(step.when?.anyMessage).includes("PM2");
+const isStroop = (step: ScriptedStep): boolean => String(step.when?.anyMessage).includes("Stroop");
+
 describe("a hostile agent against the action library (dynabox run, scripted model)", () => {
-  it("promotes nothing forged or poisoned, a later honest task still passes, and forged usage counters retire nothing", async () => {
+  it("promotes nothing forged or poisoned, and a later honest task is not sabotaged", async () => {
     const folder = await scratch();
     const demo = await demoReplies(path.resolve("tasks"));
-    const isPm25 = (step: ScriptedStep): boolean => String(step.when?.anyMessage).includes("PM2");
-    const isStroop = (step: ScriptedStep): boolean => String(step.when?.anyMessage).includes("Stroop");
     const pm25 = demo.filter(isPm25).map((step, index) => {
       if (index !== 0) return step;
       const reply = step.reply as { thought: string; code: string };
@@ -105,22 +106,35 @@ describe("a hostile agent against the action library (dynabox run, scripted mode
     ]);
     expect(first.tasks[1]?.actions_used.sort()).toEqual(["preview_csv", "save_and_run_program"]);
 
-    const library = ActionStore.open(path.join(folder, "actions.sqlite"));
-    cleanups.push(async () => library.close());
+    using library = ActionStore.open(path.join(folder, "actions.sqlite"));
     const stored = library.list({ all: true });
-    const names = stored.map((action) => action.name).sort();
-    expect(names).toEqual(["_forged", "_spoil", "preview_csv", "save_and_run_program"]);
+    // The hostile cell's plain functions are real and harmless to define; nothing forged or poisoned.
+    expect(stored.map((action) => action.name).sort()).toEqual(["_forged", "_spoil", "preview_csv", "save_and_run_program"]);
     for (const action of stored) expect(actionFieldsProblem(action)).toBeUndefined();
-    const before = library.list().map((action) => [action.name, action.status, action.uses, action.successes, action.failures]);
+  }, 600_000);
 
-    // Three failing attempts that forge the kernel's counters and name an action only in a string.
+  it("counts no use or failure from forged kernel counters or names in strings, and retires nothing", async () => {
+    const folder = await scratch();
+    const demo = await demoReplies(path.resolve("tasks"));
+    const seeded = await run(demo.filter(isPm25), folder, ["--task", "sab/3"]);
+    expect(seeded.tasks.map((task) => task.outcome)).toEqual(["passed"]);
+    using library = ActionStore.open(path.join(folder, "actions.sqlite"));
+    const counts = (): unknown[] => library.list({ all: true }).map((action) => [action.name, action.status, action.uses, action.successes, action.failures]);
+    const before = counts();
+    expect(before).toEqual([
+      ["preview_csv", "promoted", 0, 0, 0],
+      ["save_and_run_program", "promoted", 0, 0, 0],
+    ]);
+
+    // Three failing attempts of a task the actions are retrieved for: they forge the kernel's
+    // counters and name the actions only inside a string of a failing cell.
     const forgeCounters: ScriptedStep[] = [];
     for (let attempt = 0; attempt < 3; attempt++) {
       forgeCounters.push(
         {
           reply: {
             thought: "forge the usage counters",
-            code: 'import dynabox\ndynabox.action_calls = {name: {"version": 1, "calls": 9, "errors": 9} for name in ("preview_csv", "save_and_run_program", "_spoil", "_forged")}\nprint("forged")',
+            code: 'import dynabox\ndynabox.action_calls = {name: {"version": 1, "calls": 9, "errors": 9} for name in ("preview_csv", "save_and_run_program")}\nprint("forged")',
           },
         },
         { reply: { thought: "fail loudly", code: 'raise RuntimeError("preview_csv and save_and_run_program failed")' } },
@@ -130,9 +144,7 @@ describe("a hostile agent against the action library (dynabox run, scripted mode
     const second = await run(forgeCounters, folder, ["--task", "sab/4", "--attempts", "3"]);
     expect(second.tasks.map((task) => task.outcome)).toEqual(["failed", "failed", "failed"]);
     expect(second.tasks.flatMap((task) => task.actions_used)).toEqual([]);
-    const after = library.list().map((action) => [action.name, action.status, action.uses, action.successes, action.failures]);
-    expect(after).toEqual(before);
-    expect(after.every(([, status]) => status === "promoted")).toBe(true);
+    expect(counts()).toEqual(before);
   }, 600_000);
 });
 
@@ -149,8 +161,8 @@ describe("dynabox actions export of a library with hostile rows", () => {
         freeNames: extra.freeNames ?? [], normalHash: name, origin: { taskId: extra.taskId ?? "t", step: 1 },
       });
       store.recordCandidates("run-1", [
-        row(`name_line\n${touch("name")}\ndef name_line`, "def name_line():\n    return 1"),
-        row("task_line", "def task_line():\n    return 2", { taskId: `t\r${touch("task")}\n# -*- coding: utf-7 -*-\n+AAo-${touch("utf7")}` }),
+        row(`name_line\n${touch("name")}\n#`, "def name_line():\n    return 1"),
+        row("task_line", "def task_line():\n    return 2", { taskId: `t\r${touch("task")}\r# -*- coding: utf-7 -*-` }),
         row("import_line", "def import_line():\n    return 3", { imports: [`import os; ${touch("import")}`] }),
         row("trailing_code", `def trailing_code():\n    return 4\n${touch("source")}`),
         row("decorated", `@(lambda f: (${touch("decorator")}, f)[1])\ndef decorated():\n    return 5`),
@@ -159,7 +171,7 @@ describe("dynabox actions export of a library with hostile rows", () => {
         row("mean_of", "def mean_of(values):\n    \"\"\"The mean.\"\"\"\n    return sum(values) / len(values)"),
       ]);
       store.promote("run-1", "t");
-      store.promote("run-1", `t\r${touch("task")}\n# -*- coding: utf-7 -*-\n+AAo-${touch("utf7")}`);
+      store.promote("run-1", `t\r${touch("task")}\r# -*- coding: utf-7 -*-`);
     }
     const target = path.join(folder, "exported.py");
     const exported = await execa("node", [cli, "actions", "export", target, "--library", file], { reject: false });
