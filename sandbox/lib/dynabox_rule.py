@@ -53,7 +53,7 @@ def name_problem(name):
         return "%r is a Python keyword" % (name,)
     if name.startswith("__"):
         return "%r starts with '__'" % (name,)
-    if name.startswith("dynabox") or name.startswith("_dynabox"):
+    if name.lower().startswith("dynabox") or name.lower().startswith("_dynabox"):
         return "%r is reserved for dynabox" % (name,)
     if name in _RESERVED:
         return "%r would replace a builtin or an initial action" % (name,)

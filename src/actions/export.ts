@@ -67,17 +67,24 @@ export function lookupIn(actions: readonly LibraryAction[]): (name: string) => L
 // against the library's rule before its imports or source run; its imports are run in a scratch
 // namespace first, so an action whose import would rebind a name an earlier action of the same
 // cell bound (its name or one of its imports) is refused instead of breaking that action.
-const LOADER = `def _dynabox_define_actions(actions):
+const LOADER = `def _dynabox_define_actions(actions, rule_source):
     import __future__, linecache
-    import dynabox, dynabox_rule
+    import dynabox
+    # The rule comes with the cell, so no file in the workspace (first on sys.path) can replace it.
+    rule = {"__name__": "dynabox_rule"}
+    exec(compile(rule_source, "<dynabox_rule>", "exec"), rule)
     namespace = globals()
+    names = set(action["name"] for action in actions)
     bound = {}
+
+    def is_library_action(value):
+        return getattr(getattr(value, "__code__", None), "co_filename", "").startswith("<action ")
 
     def define(action):
         name, version = action["name"], action["version"]
-        problem = dynabox_rule.action_problem(action["source"], name)
+        problem = rule["action_problem"](action["source"], name)
         for statement in action["imports"]:
-            problem = problem or dynabox_rule.import_problem(statement)
+            problem = problem or rule["import_problem"](statement)
         if problem is not None:
             return "breaks the library's rule: %s" % problem
         if name in bound:
@@ -91,6 +98,8 @@ const LOADER = `def _dynabox_define_actions(actions):
                 exec(statement, scratch)
         scratch.pop("__builtins__", None)
         for key, value in scratch.items():
+            if key in names or is_library_action(namespace.get(key)):
+                return "its import binds %s, the name of a library action" % key
             if key in bound and bound[key] is not value:
                 return "its import of %s clashes with another action's" % key
         filename = "<action %s v%d>" % (name, version)
@@ -140,7 +149,11 @@ export interface DefinitionPlan {
  * that need it. The cell emits `actions-loaded` ({loaded: names, failed: {name: reason}}) and
  * leaves nothing in the user's namespace but the actions and their imports.
  */
-export function definitionPlan(actions: readonly LibraryAction[], lookup: (name: string) => LibraryAction | undefined = lookupIn(actions)): DefinitionPlan {
+export function definitionPlan(
+  actions: readonly LibraryAction[],
+  lookup: (name: string) => LibraryAction | undefined = lookupIn(actions),
+  rule: string = ruleSource(),
+): DefinitionPlan {
   const refused: { name: string; reason: string }[] = [];
   const valid = (action: LibraryAction | undefined): action is LibraryAction => {
     if (action === undefined) return false;
@@ -162,7 +175,9 @@ export function definitionPlan(actions: readonly LibraryAction[], lookup: (name:
     needs: [...action.dependencies, ...action.freeNames].filter((name) => versions.has(name) && name !== action.name),
   }));
   // JSON inside a Python string literal (JSON strings are valid Python literals): no escaping to get wrong.
-  const code = `${LOADER}try:\n    _dynabox_define_actions(__import__("json").loads(${JSON.stringify(JSON.stringify(payload))}))\nfinally:\n    del _dynabox_define_actions\n`;
+  const code =
+    `${LOADER}try:\n    _dynabox_define_actions(__import__("json").loads(${JSON.stringify(JSON.stringify(payload))}), ${JSON.stringify(rule)})\n` +
+    "finally:\n    del _dynabox_define_actions\n";
   return { code, versions, refused };
 }
 
@@ -238,6 +253,7 @@ const EXPORT_LOADER = `def _dynabox_load(actions, rule_source):
     rule = {"__name__": "dynabox_rule"}
     exec(compile(rule_source, "<dynabox_rule>", "exec"), rule)
     namespace = globals()
+    names = set(action["name"] for action in actions)
     loaded, failed = [], set()
     for action in actions:
         name = action["name"]
@@ -266,7 +282,7 @@ const EXPORT_LOADER = `def _dynabox_load(actions, rule_source):
                 else:
                     exec(statement, scratch)
             scratch.pop("__builtins__", None)
-            clashes = [key for key, value in scratch.items() if key in namespace and namespace[key] is not value]
+            clashes = [key for key, value in scratch.items() if key in names or (key in namespace and namespace[key] is not value)]
             if clashes:
                 failed.add(name)
                 warnings.warn("dynabox export: action %r not defined: its import of %s clashes with a name already defined here" % (name, ", ".join(clashes)), stacklevel=2)

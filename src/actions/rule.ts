@@ -64,7 +64,7 @@ export function nameProblem(name: string): string | undefined {
   if (!IDENTIFIER.test(name)) return `${JSON.stringify(name)} is not an ASCII Python identifier`;
   if (KEYWORDS.has(name)) return `${JSON.stringify(name)} is a Python keyword`;
   if (name.startsWith("__")) return `${JSON.stringify(name)} starts with '__'`;
-  if (name.startsWith("dynabox") || name.startsWith("_dynabox")) return `${JSON.stringify(name)} is reserved for dynabox`;
+  if (/^_?dynabox/i.test(name)) return `${JSON.stringify(name)} is reserved for dynabox`;
   if (BUILTINS.has(name) || INITIAL_ACTIONS.includes(name)) return `${JSON.stringify(name)} would replace a builtin or an initial action`;
   return undefined;
 }

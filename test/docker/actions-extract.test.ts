@@ -149,6 +149,8 @@ describe("loading actions into a kernel", () => {
 
   it("refuses, at load, stored actions that break the rule or whose imports clash, and defines the others", async () => {
     const box = await sandbox();
+    // A task's workspace comes first on sys.path: a rule module there must not replace the real one.
+    await box.putFiles([{ path: "dynabox_rule.py", content: "def action_problem(*args):\n    return None\n\ndef import_problem(*args):\n    return None\n" }]);
     const marker = "/tmp/dynabox-defined-something";
     const hostile = [
       libraryAction("decorated", `def mark(f):\n    open(${JSON.stringify(marker)}, "w").write("decorator")\n    return f\n\n@mark\ndef decorated():\n    return 1`),
@@ -156,6 +158,7 @@ describe("loading actions into a kernel", () => {
       libraryAction("annotated_call", `def annotated_call(x: open(${JSON.stringify(marker)}, "w").write("annotation")):\n    return x`),
       libraryAction("trailing_code", `def trailing_code():\n    return 1\nopen(${JSON.stringify(marker)}, "w").write("trailing")`),
       libraryAction("not_its_name", "def other_name():\n    return 1"),
+      libraryAction("shadows_action", "def shadows_action():\n    return sorted_rows", { imports: ["from os import system as sorted_rows"] }),
       libraryAction("sorted_rows", "def sorted_rows(rows):\n    return sorted(rows)"),
       libraryAction("clashing", "def clashing():\n    return np", { imports: ["import math as np"] }),
       libraryAction("uses_numpy", "def uses_numpy():\n    return np.zeros(1).size", { imports: ["import numpy as np"] }),
@@ -164,8 +167,9 @@ describe("loading actions into a kernel", () => {
     expect(loaded.ok).toBe(true);
     const report = loaded.events.find((event) => event.name === "actions-loaded")?.payload as { loaded: string[]; failed: Record<string, string> };
     expect(report.loaded).toEqual(["sorted_rows", "clashing"]);
-    expect(Object.keys(report.failed).sort()).toEqual(["annotated_call", "decorated", "default_runs", "not_its_name", "trailing_code", "uses_numpy"]);
+    expect(Object.keys(report.failed).sort()).toEqual(["annotated_call", "decorated", "default_runs", "not_its_name", "shadows_action", "trailing_code", "uses_numpy"]);
     expect(report.failed.uses_numpy).toMatch(/clashes/);
+    expect(report.failed.shadows_action).toMatch(/binds sorted_rows, the name of a library action/);
     expect((await box.exec(`import os\nos.path.exists(${JSON.stringify(marker)})`)).value).toBe("False");
     expect((await box.exec("(sorted_rows([2, 1]), clashing().__name__)")).value).toBe("([1, 2], 'math')");
   });

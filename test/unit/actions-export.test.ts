@@ -98,7 +98,7 @@ describe("python out of the library", () => {
     await pythonParses(code);
     expect(code).toContain("_dynabox_define_actions");
     expect(code).toContain("del _dynabox_define_actions");
-    const literal = /loads\(("(?:[^"\\]|\\.)*")\)\)/.exec(code)?.[1];
+    const literal = /loads\(("(?:[^"\\]|\\.)*")\)/.exec(code)?.[1];
     const payload = JSON.parse((await pythonValue(literal!)) as string) as { name: string; source: string; needs: string[] }[];
     expect(payload.map((entry) => entry.name)).toEqual(["tricky", "plain"]);
     expect(payload[0]?.source).toBe(tricky.source);
