@@ -37,7 +37,6 @@ async function run(replies: ScriptedStep[], folder: string, extra: string[]): Pr
   const args = [cli, "run", "tasks/sab/tasks.jsonl", ...extra, "--model", "scripted", "--base-url", server.url, "--api-key", "x", "--concurrency", "1", "--max-steps", "4"];
   args.push("--library", path.join(folder, "actions.sqlite"), "--run-dir", path.join(folder, `run-${Date.now()}`), "--json");
   const result = await execa("node", args, { reject: false });
-  if (process.env.DYNABOX_TEST_DEBUG) console.log(result.stdout, result.stderr);
   expect(result.exitCode, result.stderr).toBe(0);
   const events = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as { type: string });
   const end = events.at(-1) as RunEnd;
