@@ -22,7 +22,7 @@ async function pythonSourceProblems(cases: [string, string][]): Promise<(string 
 
 const NAMES = [
   "load_csv", "_helper", "f", "Mean2", "", "a b", "evil\nprint(1)", "2x", "ｌｅｎ", "é", "len", "print", "open", "submit", "read_file",
-  "search_actions", "__import__", "__init__", "__x", "dynabox", "dynabox_extract", "_dynabox_define_actions", "class", "match", "_", "None", "type",
+  "search_actions", "__import__", "__init__", "__x", "dynabox", "dynabox_extract", "_dynabox_define_actions", "DynaboxHelper", "_DYNABOX_ACTIONS", "class", "match", "_", "None", "type",
 ];
 const IMPORTS = [
   "import pandas as pd", "import os.path", "import numpy", "from collections import Counter as C, OrderedDict", "from __future__ import annotations",
