@@ -24,7 +24,7 @@ import symtable
 
 import dynabox_rule
 
-__all__ = ["extract", "analyze", "emit_extracted"]
+__all__ = ["extract", "analyze", "emit_extracted", "emit_checked"]
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
@@ -35,6 +35,19 @@ def emit_extracted(code):
     import dynabox
 
     dynabox.emit("actions-extracted", analyze(code))
+
+
+def emit_checked(entries):
+    """Checks [{name, source, imports}] against the rule; emits `actions-checked`: a reason or None each."""
+    import dynabox
+
+    problems = []
+    for entry in entries:
+        problem = dynabox_rule.action_problem(entry.get("source"), entry.get("name"))
+        for statement in entry.get("imports") or []:
+            problem = problem or dynabox_rule.import_problem(statement)
+        problems.append(problem)
+    dynabox.emit("actions-checked", problems)
 
 
 def analyze(code):

@@ -6,6 +6,7 @@
 // the agent used. Every function is checked against the library's rule there
 // (`sandbox/lib/dynabox_rule.py`), and its name and imports once more here.
 
+import { z } from "zod";
 import { SandboxError } from "../errors.js";
 import type { CellResult } from "../sandbox/protocol.js";
 import type { ExecOptions } from "../sandbox/kernel-client.js";
@@ -101,4 +102,31 @@ export async function extractActions(
   options: { timeoutSeconds?: number; signal?: AbortSignal } = {},
 ): Promise<ActionCandidate[]> {
   return (await analyzeCell(extractor, code, origin, options)).candidates;
+}
+
+export const CHECKED_EVENT = "actions-checked";
+
+/**
+ * Checks actions against the whole rule (their sources too) in `runner`, a sandbox that runs
+ * nothing else (the extraction sandbox): for each, the reason it breaks the rule, or undefined.
+ * For actions that come from outside the extraction sandbox (an imported library, for example);
+ * the host's own checks (`actionFieldsProblem`) come first and need no sandbox.
+ */
+export async function checkActions(
+  runner: CellRunner,
+  actions: readonly { name: string; source: string; imports: readonly string[] }[],
+  options: { timeoutSeconds?: number; signal?: AbortSignal } = {},
+): Promise<(string | undefined)[]> {
+  if (actions.length === 0) return [];
+  const entries = actions.map(({ name, source, imports }) => ({ name, source, imports }));
+  const result = await runner.exec(`__import__("dynabox_extract").emit_checked(__import__("json").loads(${JSON.stringify(JSON.stringify(entries))}))`, {
+    timeoutSeconds: options.timeoutSeconds ?? 60,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const parsed = z.array(z.string().nullable()).length(actions.length).safeParse(result.events.find((each) => each.name === CHECKED_EVENT)?.payload);
+  if (!result.ok || !parsed.success) {
+    const reason = result.error ? `${result.error.name}: ${result.error.message}` : "no report";
+    throw new SandboxError("DYNABOX_KERNEL_PROTOCOL", `checking actions failed in the extraction sandbox (${reason})`);
+  }
+  return parsed.data.map((problem) => problem ?? undefined);
 }

@@ -2,7 +2,7 @@
 // See docs/actions.md for the lifecycle (candidate -> promoted -> versioned / retired).
 
 export * from "./types.js";
-export { extractActions, analyzeCell, extractionCell, toAnalysis, EXTRACTED_EVENT, type CellRunner, type CellAnalysis } from "./extract.js";
+export { extractActions, analyzeCell, checkActions, extractionCell, toAnalysis, EXTRACTED_EVENT, CHECKED_EVENT, type CellRunner, type CellAnalysis } from "./extract.js";
 export { ActionExtractor } from "./extractor.js";
 export { nameProblem, importProblem, actionFieldsProblem, isIdentifier, INITIAL_ACTIONS, type ActionFields } from "./rule.js";
 export { normalHash } from "./normalize.js";

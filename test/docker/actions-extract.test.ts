@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { definitionCode, exportModule } from "../../src/actions/export.js";
-import { extractActions } from "../../src/actions/extract.js";
+import { analyzeCell, checkActions, extractActions } from "../../src/actions/extract.js";
 import { TaskLibrary } from "../../src/actions/promote.js";
 import { ActionStore } from "../../src/actions/store.js";
 import type { LibraryAction } from "../../src/actions/types.js";
@@ -93,6 +93,41 @@ describe("action extraction in the sandbox", () => {
     expect(reformatted?.normalHash).toBe(first?.normalHash);
     expect(otherImport?.normalHash).not.toBe(first?.normalHash);
     expect(changed?.normalHash).not.toBe(first?.normalHash);
+  });
+
+  it("rejects functions whose definition would run code, and reports the names a cell refers to and binds", async () => {
+    const box = await sandbox();
+    const code = [
+      "import functools",
+      "from operator import add as len",
+      "@functools.lru_cache",
+      "def cached(x):",
+      "    return x",
+      "def default_call(x=print('boom')):",
+      "    return x",
+      "def annotated(x: open('/tmp/x', 'w')) -> int:",
+      "    return x",
+      "def shadows(values):",
+      "    return len(values, 1)",
+      "def plain(values: list[int], scale: float = -1.5) -> 'list[int] | None':",
+      "    return [scale * value for value in values] + helper(values)",
+      "result = plain([1]) + load_csv('x')",
+    ].join("\n");
+    const analysis = await analyzeCell(box, code, { taskId: "t", step: 1 });
+    expect(analysis.candidates.map((candidate) => candidate.name)).toEqual(["plain"]);
+    expect(Object.fromEntries(analysis.rejected.map((entry) => [entry.name, entry.reason]))).toEqual({
+      cached: expect.stringMatching(/decorators/),
+      default_call: expect.stringMatching(/default values must be literals/),
+      annotated: expect.stringMatching(/annotations/),
+      shadows: expect.stringMatching(/binds a name that is not allowed: 'len'/),
+    });
+    expect(analysis.references).toEqual(expect.arrayContaining(["helper", "load_csv", "plain", "functools", "print"]));
+    expect(analysis.bindings).toEqual(expect.arrayContaining(["result", "plain", "cached", "functools", "len"]));
+    expect(await checkActions(box, [
+      { name: "plain", source: "def plain():\n    return 1", imports: [] },
+      { name: "plain", source: "def plain():\n    return 1\nprint('after')", imports: [] },
+      { name: "plain", source: "def plain():\n    return 1", imports: ["import os; os.system('id')"] },
+    ])).toEqual([undefined, expect.stringMatching(/exactly one function definition/), expect.stringMatching(/import/)]);
   });
 
   it("returns [] for code that does not parse, and for code without functions", async () => {
