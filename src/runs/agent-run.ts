@@ -155,7 +155,8 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
       seconds: (performance.now() - started) / 1000,
       summary: `${summary.steps} step(s), ${summary.tokens} tokens, $${summary.cost_usd.toFixed(4)}, stopped: ${summary.stop_reason}` +
         (summary.actions_created.length ? `, new actions: ${summary.actions_created.join(", ")}` : "") +
-        (summary.actions_used.length ? `, reused: ${summary.actions_used.join(", ")}` : ""),
+        (summary.actions_used.length ? `, reused: ${summary.actions_used.join(", ")}` : "") +
+        (settlement?.flagged ? ", flagged for review: no action promoted" : ""),
     });
     return summary;
   } catch (error) {
