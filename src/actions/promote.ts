@@ -4,7 +4,8 @@
 // library actions it used), and answer the kernel's `search_actions` host call. Once the task is
 // graded: `finish` promotes its candidates if it passed and its verdict carries no review flag
 // (discards them if not), and counts a use for every library action it used: a success if it
-// passed, a failure only if it failed and a cell that referred to the action ended in an error.
+// passed, a failure only if it failed and a cell that referred to the action ended in an error
+// raised through the action's own code.
 //
 // Nothing here trusts the agent's kernel: candidates come from the extraction sandbox, which
 // only parses the text the host sent; usage comes from that text and the results the host got.
@@ -144,12 +145,13 @@ export class TaskLibrary {
 
   /**
    * Takes note of one cell the agent ran: its text is analyzed in the extraction sandbox; the
-   * library actions it refers to count as used (and as used in a failing cell when it ended in
-   * an error); if it ran without error, its functions that meet the rule become candidates.
+   * library actions it refers to count as used (and as failed in it when the cell ended in an
+   * error raised through the action's code); if it ran without error, its functions that meet
+   * the rule become candidates.
    * Returns the candidates' names. An extraction that fails costs only this step's bookkeeping
    * (reported through `onWarning`); an abort still throws.
    */
-  async recordStep(code: string, step: number, result: Pick<CellResult, "ok">): Promise<string[]> {
+  async recordStep(code: string, step: number, result: Pick<CellResult, "ok"> & { error?: CellResult["error"] }): Promise<string[]> {
     let analysis: CellAnalysis;
     try {
       analysis = await analyzeCell(this.options.extractor, code, { taskId: this.options.taskId, step }, this.options.signal ? { signal: this.options.signal } : {});
@@ -165,7 +167,10 @@ export class TaskLibrary {
       const key = `${name}@${version}`;
       const entry = this.used.get(key) ?? { name, version, cells: 0, failedCells: 0 };
       entry.cells += 1;
-      if (!result.ok) entry.failedCells += 1;
+      // Failed in the action: the error's traceback passes through the action's own code (the
+      // loader compiles it as "<action NAME vN>"). A name that was never defined (NameError)
+      // or a later line that failed does not count against the action.
+      if (!result.ok && (result.error?.traceback ?? "").includes(`"<action ${name} v${version}>"`)) entry.failedCells += 1;
       this.used.set(key, entry);
     }
     // A name the agent binds itself is no longer the library's action.
@@ -205,8 +210,8 @@ export class TaskLibrary {
   /**
    * Settles the task after grading. Passed with no review flag: its candidates are promoted and
    * each library action it used counts a success. Otherwise its candidates are discarded; a
-   * failed task counts a failure for each action a failing cell referred to (which may retire
-   * it), and a plain use for the others; a flagged one counts plain uses only.
+   * failed task counts a failure for each action that failed in one of its cells (which may
+   * retire it), and a plain use for the others; a flagged one counts plain uses only.
    */
   finish(grade: GradeOutcome | boolean): TaskSettlement {
     const { passed, reviewFlags = [] } = typeof grade === "boolean" ? { passed: grade } : grade;

@@ -112,7 +112,7 @@ describe("a hostile agent against the action library (dynabox run, scripted mode
     for (const action of stored) expect(actionFieldsProblem(action)).toBeUndefined();
   }, 600_000);
 
-  it("counts no use or failure from forged kernel counters or names in strings, and retires nothing", async () => {
+  it("counts no failure from forged kernel counters, names in strings or actions never defined, and retires nothing", async () => {
     const folder = await scratch();
     const demo = await demoReplies(path.resolve("tasks"));
     const seeded = await run(demo.filter(isPm25), folder, ["--task", "sab/3"]);
@@ -126,7 +126,8 @@ describe("a hostile agent against the action library (dynabox run, scripted mode
     ]);
 
     // Three failing attempts of a task the actions are retrieved for: they forge the kernel's
-    // counters and name the actions only inside a string of a failing cell.
+    // counters, name the actions only inside a string of a failing cell, and call one that they
+    // removed and fetched through search_actions without defining it (a NameError).
     const forgeCounters: ScriptedStep[] = [];
     for (let attempt = 0; attempt < 3; attempt++) {
       forgeCounters.push(
@@ -137,13 +138,23 @@ describe("a hostile agent against the action library (dynabox run, scripted mode
           },
         },
         { reply: { thought: "fail loudly", code: 'raise RuntimeError("preview_csv and save_and_run_program failed")' } },
+        {
+          reply: {
+            thought: "fetch without defining, then call",
+            code: 'globals().pop("preview_csv", None)\nimport dynabox\ndynabox.host_call("search_actions", {"query": "preview a csv file", "limit": 1})\npreview_csv("trials.csv")',
+          },
+        },
         { reply: { thought: "give up", code: "submit()" } },
       );
     }
     const second = await run(forgeCounters, folder, ["--task", "sab/4", "--attempts", "3"]);
     expect(second.tasks.map((task) => task.outcome)).toEqual(["failed", "failed", "failed"]);
-    expect(second.tasks.flatMap((task) => task.actions_used)).toEqual([]);
-    expect(counts()).toEqual(before);
+    // The last failing cell does name preview_csv: a plain use each time, never a failure.
+    expect(second.tasks.map((task) => task.actions_used)).toEqual([["preview_csv"], ["preview_csv"], ["preview_csv"]]);
+    expect(counts()).toEqual([
+      ["preview_csv", "promoted", 3, 0, 0],
+      ["save_and_run_program", "promoted", 0, 0, 0],
+    ]);
   }, 600_000);
 });
 
