@@ -89,12 +89,11 @@ const LOADER = `def _dynabox_define_actions(actions, rule_source):
             return "breaks the library's rule: %s" % problem
         if name in bound:
             return "its name is already bound by another action's import"
-        flags = 0
+        # Annotations are never evaluated when an action is defined (PEP 563, for every action).
+        flags = __future__.annotations.compiler_flag
         scratch = {}
         for statement in action["imports"]:
-            if statement.startswith("from __future__ import "):
-                flags |= __future__.annotations.compiler_flag
-            else:
+            if not statement.startswith("from __future__ import "):
                 exec(statement, scratch)
         scratch.pop("__builtins__", None)
         for key, value in scratch.items():
@@ -273,13 +272,11 @@ const EXPORT_LOADER = `def _dynabox_load(actions, rule_source):
             failed.add(name)
             warnings.warn("dynabox export: action %r not defined: %s" % (name, problem), stacklevel=2)
             continue
-        flags = 0
+        flags = __future__.annotations.compiler_flag  # annotations never evaluated at definition
         try:
             scratch = {}
             for statement in action["imports"]:
-                if statement.startswith("from __future__ import "):
-                    flags |= __future__.annotations.compiler_flag
-                else:
+                if not statement.startswith("from __future__ import "):
                     exec(statement, scratch)
             scratch.pop("__builtins__", None)
             clashes = [key for key, value in scratch.items() if key in names or (key in namespace and namespace[key] is not value)]
