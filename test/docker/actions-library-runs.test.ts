@@ -39,7 +39,7 @@ describe("a verdict flagged for review", () => {
   it("promotes nothing from its task, though the task passed", async () => {
     const folder = await scratch();
     const demo = await demoReplies(path.resolve("tasks"));
-    const model = await scriptedModel(demo.filter((step) => String(step.when?.anyMessage).includes("PM2")));
+    const model = await scriptedModel(demo.filter((step) => String((step as { when?: { anyMessage?: RegExp } }).when?.anyMessage).includes("PM2")));
     const [pm25] = (await discoverTasks([path.resolve("tasks/sab/tasks.jsonl")])).filter(({ task }) => task.id === "3");
     expect(pm25).toBeDefined();
     // The real sab grader; its verdict carries a review flag, as the RES-Q grader sets for a patch
