@@ -25,14 +25,11 @@ export {
   definitionCode,
   definitionPlan,
   parseLoaded,
-  exportModule,
-  pythonString,
   resolveDependencies,
   lookupIn,
-  boundNames,
   LOADED_EVENT,
   type DefinitionPlan,
   type ResolvedActions,
-  type ExportInfo,
-} from "./export.js";
+} from "./load.js";
+export { exportModule, pythonString, commentText, boundNames, type ExportInfo } from "./export.js";
 export { TaskLibrary, type TaskLibraryOptions, type TaskSettlement, type GradeOutcome, type OfferedAction, type SearchHit } from "./promote.js";

@@ -18,7 +18,7 @@
 import { isAbortError } from "../errors.js";
 import type { CellResult } from "../sandbox/protocol.js";
 import { analyzeCell, type CellAnalysis, type CellRunner } from "./extract.js";
-import { definitionPlan, parseLoaded } from "./export.js";
+import { definitionPlan, parseLoaded } from "./load.js";
 import { retrieveActions, type Embedder, type RankedAction } from "./retrieve.js";
 import type { ActionStore, PromotionResult } from "./store.js";
 import type { ActionUsage, LibraryAction } from "./types.js";

@@ -4,16 +4,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  boundNames,
-  commentText,
-  definitionCode,
-  definitionPlan,
-  exportModule,
-  lookupIn,
-  pythonString,
-  resolveDependencies,
-} from "../../src/actions/export.js";
+import { boundNames, commentText, exportModule, pythonString } from "../../src/actions/export.js";
+import { definitionCode, definitionPlan, lookupIn, resolveDependencies } from "../../src/actions/load.js";
 import { extractionCell, toAnalysis } from "../../src/actions/extract.js";
 import { normalHash } from "../../src/actions/normalize.js";
 import { TaskLibrary } from "../../src/actions/promote.js";
