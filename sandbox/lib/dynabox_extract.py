@@ -1,8 +1,13 @@
 """Finds the top-level functions of a code cell, for dynabox's action library.
 
-Runs inside the sandbox, with the kernel's own Python, so the grammar is exactly the one the
-cell ran under. The host calls `emit_extracted(code)` in a cell of its own: the result goes back
-as one event, and nothing is left in the user's namespace.
+Runs in an extraction sandbox of its own, never in the agent's kernel: the host sends it only
+the text of a cell the agent ran, and this module parses it (`ast`, `symtable`) without running
+any of it. So nothing the agent does in its kernel has a say in what becomes a candidate. The
+host calls `emit_extracted(code)`: the result goes back as one event.
+
+Every function is checked against the library's rule (`dynabox_rule`): one that breaks it is
+reported under `rejected`, never as a candidate. The report also lists the global names the
+cell refers to and binds, from which the host counts which library actions the cell used.
 
 Per function: its exact source text (comments kept, sliced by line numbers, never unparsed),
 the snippet's import statements it needs (aliases kept), the other functions of the snippet it
@@ -17,26 +22,90 @@ import copy
 import re
 import symtable
 
-__all__ = ["extract", "emit_extracted"]
+import dynabox_rule
+
+__all__ = ["extract", "analyze", "emit_extracted", "emit_checked"]
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
 def emit_extracted(code):
-    """Extracts and emits the result as the event `actions-extracted`; returns None."""
+    """Analyzes `code` and emits the result as the event `actions-extracted`; returns None."""
     import dynabox
 
-    dynabox.emit("actions-extracted", extract(code))
+    dynabox.emit("actions-extracted", analyze(code))
 
 
-def extract(code):
-    """The top-level functions of `code` (the last definition of each name); [] if it does not parse."""
+def emit_checked(entries):
+    """Checks [{name, source, imports}] against the rule; emits `actions-checked`: a reason or None each."""
+    import dynabox
+
+    problems = []
+    for entry in entries:
+        problem = dynabox_rule.action_problem(entry.get("source"), entry.get("name"))
+        for statement in entry.get("imports") or []:
+            problem = problem or dynabox_rule.import_problem(statement)
+        problems.append(problem)
+    dynabox.emit("actions-checked", problems)
+
+
+def analyze(code):
+    """{functions, rejected, references, bindings} of a cell; all empty when it does not parse."""
     try:
         tree = ast.parse(code, mode="exec")
         table = symtable.symtable(code, "<cell>", "exec")
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {"functions": [], "rejected": [], "references": [], "bindings": []}
+    functions, rejected = [], []
+    for found in _extract(code, tree, table):
+        problem = dynabox_rule.action_problem(found["source"], found["name"])
+        for statement in found["imports"]:
+            problem = problem or dynabox_rule.import_problem(statement)
+        if problem is None:
+            functions.append(found)
+        else:
+            rejected.append({"name": found["name"], "reason": problem})
+    references, bindings = _cell_names(table)
+    return {"functions": functions, "rejected": rejected, "references": references, "bindings": bindings}
+
+
+def extract(code):
+    """The top-level functions of `code` (the last definition of each name), unchecked; [] if it does not parse."""
+    try:
+        tree = ast.parse(code, mode="exec")
+        table = symtable.symtable(code, "<cell>", "exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
+    return _extract(code, tree, table)
+
+
+def _cell_names(table):
+    """Global names the cell refers to (anywhere, nested code too) and names it binds at top level."""
+    references = set()
+    bindings = set()
+    for symbol in table.get_symbols():
+        if symbol.is_referenced():
+            references.add(symbol.get_name())
+        if symbol.is_assigned() or symbol.is_imported() or symbol.is_namespace():
+            bindings.add(symbol.get_name())
+    for child in table.get_children():
+        references |= _global_symbols(child)
+        bindings |= _global_assignments(child)
+    return sorted(references), sorted(bindings)
+
+
+def _global_assignments(table):
+    names = set()
+    for symbol in table.get_symbols():
+        if symbol.is_declared_global() and symbol.is_assigned():
+            names.add(symbol.get_name())
+    for child in table.get_children():
+        names |= _global_assignments(child)
+    return names
+
+
+def _extract(code, tree, table):
     lines = _LINE.findall(code)
     future_annotations = any(
         isinstance(node, ast.ImportFrom) and node.module == "__future__" and any(alias.name == "annotations" for alias in node.names)
@@ -56,7 +125,7 @@ def extract(code):
     for name, node in functions.items():
         used = _used_names(node, tables.get((name, node.lineno)), future_annotations)
         unresolved = used - _BUILTIN_NAMES - set(bindings) - set(functions)
-        imports = _needed_imports(tree, used, bindings, bool(unresolved))
+        imports = _needed_imports(tree, used, bindings)
         dependencies = sorted(used & (set(functions) - {name}))
         free = sorted(unresolved)
         extracted.append(
@@ -119,7 +188,7 @@ def _import_bindings(tree):
     return bindings
 
 
-def _needed_imports(tree, used, bindings, has_unresolved):
+def _needed_imports(tree, used, bindings):
     """The snippet's import statements, narrowed to the aliases the function uses, in order."""
     wanted = {}
     for name in used:
@@ -132,9 +201,7 @@ def _needed_imports(tree, used, bindings, has_unresolved):
             statements.append(ast.unparse(node))
             continue
         if isinstance(node, ast.ImportFrom) and any(alias.name == "*" for alias in node.names):
-            if has_unresolved:
-                statements.append(ast.unparse(node))  # it may provide what is otherwise unresolved
-            continue
+            continue  # never carried: a star import binds names nobody can check
         if index not in wanted:
             continue
         aliases = [alias for position, alias in enumerate(node.names) if position in wanted[index]]

@@ -2,7 +2,9 @@
 // See docs/actions.md for the lifecycle (candidate -> promoted -> versioned / retired).
 
 export * from "./types.js";
-export { extractActions, extractionCell, toCandidates, EXTRACTED_EVENT, type CellRunner } from "./extract.js";
+export { extractActions, analyzeCell, checkActions, extractionCell, toAnalysis, EXTRACTED_EVENT, CHECKED_EVENT, type CellRunner, type CellAnalysis } from "./extract.js";
+export { ActionExtractor } from "./extractor.js";
+export { nameProblem, importProblem, actionFieldsProblem, isIdentifier, INITIAL_ACTIONS, type ActionFields } from "./rule.js";
 export { normalHash } from "./normalize.js";
 export { ActionStore, defaultLibraryPath, ACTIONS_SCHEMA_VERSION, type PromotionResult, type ListOptions, type ActionOriginRecord } from "./store.js";
 export {
@@ -21,15 +23,13 @@ export {
 } from "./retrieve.js";
 export {
   definitionCode,
-  usageCode,
-  parseUsage,
-  exportModule,
+  definitionPlan,
+  parseLoaded,
   resolveDependencies,
   lookupIn,
-  boundNames,
   LOADED_EVENT,
-  USAGE_EVENT,
+  type DefinitionPlan,
   type ResolvedActions,
-  type ExportInfo,
-} from "./export.js";
-export { TaskLibrary, type TaskLibraryOptions, type TaskSettlement, type OfferedAction, type SearchHit } from "./promote.js";
+} from "./load.js";
+export { exportModule, pythonString, commentText, boundNames, type ExportInfo } from "./export.js";
+export { TaskLibrary, type TaskLibraryOptions, type TaskSettlement, type GradeOutcome, type OfferedAction, type SearchHit } from "./promote.js";

@@ -255,17 +255,18 @@ export class ActionStore implements Disposable {
   }
 
   /**
-   * Counts one task that called the action: a success if the task passed grading, a failure if
-   * not. An action that keeps failing is retired (see `shouldRetire`). Returns the updated
-   * action, or undefined when no such version exists.
+   * Counts one task that used the action: a success (`true`) if the task passed grading, a
+   * failure (`false`) if it failed and the action was used in a failing cell, or a plain use
+   * (`null`) otherwise. An action that keeps failing is retired (see `shouldRetire`). Returns the
+   * updated action, or undefined when no such version exists.
    */
-  recordUse(name: string, version: number, succeeded: boolean): LibraryAction | undefined {
+  recordUse(name: string, version: number, succeeded: boolean | null): LibraryAction | undefined {
     return this.database
       .transaction(() => {
         const action = this.get(name, version);
         if (action === undefined) return undefined;
-        const successes = action.successes + (succeeded ? 1 : 0);
-        const failures = action.failures + (succeeded ? 0 : 1);
+        const successes = action.successes + (succeeded === true ? 1 : 0);
+        const failures = action.failures + (succeeded === false ? 1 : 0);
         const status = action.status === "promoted" && shouldRetire({ successes, failures }) ? "retired" : action.status;
         this.database
           .prepare("UPDATE actions SET uses = uses + 1, successes = ?, failures = ?, status = ? WHERE id = ?")

@@ -21,6 +21,17 @@ export type ExtractedFunction = z.infer<typeof extractedFunctionSchema>;
 
 export const extractedListSchema = z.array(extractedFunctionSchema);
 
+/** What the extraction sandbox reports about one cell (`dynabox_extract.analyze`). */
+export const cellAnalysisSchema = z.object({
+  functions: z.array(extractedFunctionSchema),
+  /** Functions that break the library's rule, with the reason; never candidates. */
+  rejected: z.array(z.object({ name: z.string(), reason: z.string() })),
+  /** Global names the cell refers to, anywhere in it. */
+  references: z.array(z.string()),
+  /** Names the cell binds at top level (definitions, assignments, imports). */
+  bindings: z.array(z.string()),
+});
+
 /** Where a candidate came from: the task (and step) whose code defined it. */
 export interface ActionOrigin {
   taskId: string;
@@ -70,19 +81,15 @@ export interface StoredAction extends Omit<ActionCandidate, "origin"> {
 /** A promoted action has a version. */
 export type LibraryAction = StoredAction & { version: number };
 
-/** How often one loaded action was called during a task, as the kernel counted it. */
+/** A library action a task used, as the host observed it (the cells it sent and their results). */
 export interface ActionUsage {
   name: string;
   version: number;
-  calls: number;
-  /** Calls that raised. */
-  errors: number;
+  /** Cells that referred to it. */
+  cells: number;
+  /** Of those, the cells that ended in an error. */
+  failedCells: number;
 }
-
-export const usagePayloadSchema = z.record(
-  z.string(),
-  z.object({ version: z.number().int().positive(), calls: z.number().int().nonnegative(), errors: z.number().int().nonnegative() }),
-);
 
 /** The retirement rule, in one place: failures >= 3 and failures > 2 x successes. */
 export function shouldRetire(counts: { successes: number; failures: number }): boolean {

@@ -23,14 +23,19 @@ export interface AgentLimits {
 
 export const DEFAULT_AGENT_LIMITS: AgentLimits = { maxSteps: 30, wallSeconds: 1800, stepTimeoutSeconds: 300 };
 
-/** What the loop needs of the action library; the runner adapts the real one. */
+/**
+ * What the loop needs of the action library; the runner adapts the real one. Nothing here reads
+ * the agent's kernel state: the library sees the cells the host sent and the results it got.
+ */
 export interface AgentLibrary {
-  /** Actions relevant to the task and the Python that defines them (with what they depend on). */
-  retrieve(query: string, limit: number): Promise<{ offered: OfferedAction[]; definitionCode: string }>;
-  /** Records the functions a successful step defined as candidates; returns their names. */
-  recordCandidates(sandbox: Sandbox, code: string, step: number): Promise<string[]>;
-  /** Which library actions the kernel called during the task, with counts. */
-  usage(sandbox: Sandbox): Promise<Record<string, number>>;
+  /** Defines actions relevant to the task in a fresh kernel; returns those really defined (failures are reported, not thrown). */
+  load(sandbox: Sandbox, query: string, limit: number): Promise<OfferedAction[]>;
+  /** Defines them again after the kernel restarted. */
+  reload(sandbox: Sandbox): Promise<void>;
+  /** Takes note of a cell the agent ran and how it ended; returns the names of new candidates. */
+  recordStep(code: string, step: number, result: { ok: boolean }): Promise<string[]>;
+  /** Which library actions the task's cells used, with the number of cells. */
+  usage(): Record<string, number>;
 }
 
 export type StopReason =
@@ -106,19 +111,14 @@ function initialActionsCode(readOnlyPatterns: readonly string[]): string {
  */
 async function prepareKernel(input: AgentInput): Promise<{ offered: OfferedAction[]; redefine: () => Promise<void> }> {
   const setupCode = initialActionsCode(input.readOnlyPatterns ?? []);
+  // Library actions first, initial actions after: whatever the library's cell did (even kill
+  // the kernel), the initial actions are defined last and always there.
+  const offered = input.library !== undefined ? await input.library.load(input.sandbox, input.description, input.retrieveLimit ?? 5) : [];
   const setup = await input.sandbox.exec(setupCode, { timeoutSeconds: 30 });
   if (!setup.ok) throw new DynaboxError("DYNABOX_INTERNAL", `could not set up the agent's actions: ${setup.error?.message}`);
-  let definitions = "";
-  let offered: OfferedAction[] = [];
-  if (input.library !== undefined) {
-    const retrieved = await input.library.retrieve(input.description, input.retrieveLimit ?? 5);
-    offered = retrieved.offered;
-    definitions = retrieved.definitionCode;
-    if (definitions.trim() !== "") await input.sandbox.exec(definitions, { timeoutSeconds: 60 });
-  }
   const redefine = async (): Promise<void> => {
+    await input.library?.reload(input.sandbox);
     await input.sandbox.exec(setupCode, { timeoutSeconds: 30 });
-    if (definitions.trim() !== "") await input.sandbox.exec(definitions, { timeoutSeconds: 60 });
   };
   return { offered, redefine };
 }
@@ -229,8 +229,8 @@ export async function runAgent(input: AgentInput): Promise<AgentOutcome> {
           submitted = true;
           outcome.answer = (submission.payload as { answer?: unknown } | null)?.answer ?? null;
         }
-        if (result.ok && input.library !== undefined) {
-          const names = await input.library.recordCandidates(sandbox, parsed.value.code, step);
+        if (input.library !== undefined) {
+          const names = await input.library.recordStep(parsed.value.code, step, result);
           for (const name of names) if (!outcome.actionsCreated.includes(name)) outcome.actionsCreated.push(name);
         }
       }
@@ -278,13 +278,7 @@ export async function runAgent(input: AgentInput): Promise<AgentOutcome> {
     else throw error;
     outcome.error = error instanceof Error ? error.message : String(error);
   }
-  if (input.library !== undefined && sandbox.isAlive) {
-    try {
-      outcome.actionsUsed = Object.keys(await input.library.usage(sandbox));
-    } catch {
-      // Usage is bookkeeping; a sandbox that died at the end must not lose the task's result.
-    }
-  }
+  if (input.library !== undefined) outcome.actionsUsed = Object.keys(input.library.usage());
   outcome.seconds = (performance.now() - started) / 1000;
   trajectory.write({
     type: "end",

@@ -4,6 +4,7 @@
 
 import path from "node:path";
 import type { ActionStore } from "../actions/store.js";
+import { ActionExtractor } from "../actions/extractor.js";
 import { TaskLibrary } from "../actions/promote.js";
 import type { Embedder } from "../actions/retrieve.js";
 import { runAgent, type AgentLimits, type AgentOutcome } from "../agent/loop.js";
@@ -65,10 +66,12 @@ export async function runAgentTasks(tasks: readonly DiscoveredTask[], options: A
   for (let attempt = 1; attempt <= options.attempts; attempt++) {
     for (const discovered of tasks) attempts.push({ discovered, attempt });
   }
-  return mapConcurrent(attempts, options.concurrency, (attempt) => runOne(attempt, options), options.context.signal);
+  // Cells' text is analyzed for the library in a sandbox of its own, never in the agent's kernel.
+  await using extractor = options.library ? ActionExtractor.forImage(options.context.docker, options.context.sandboxImage, options.context.runId) : undefined;
+  return await mapConcurrent(attempts, options.concurrency, (attempt) => runOne(attempt, options, extractor), options.context.signal);
 }
 
-async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions): Promise<TaskRunSummary> {
+async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions, extractor: ActionExtractor | undefined): Promise<TaskRunSummary> {
   const { task, module } = discovered;
   const { context, store, onEvent } = options;
   const item = `attempt-${attempt}`;
@@ -80,13 +83,17 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
   onEvent?.({ type: "task-start", family: task.family, taskId: task.id });
   const progress = (message: string): void => onEvent?.({ type: "task-progress", family: task.family, taskId: task.id, message });
   const taskContext: GradingContext = { ...context, onProgress: progress };
-  const library = options.library
-    ? new TaskLibrary(options.library, {
-        runId: context.runId,
-        taskId: `${task.family}/${task.id}`,
-        ...(options.embedder ? { embedder: options.embedder } : {}),
-      })
-    : undefined;
+  const library =
+    options.library && extractor
+      ? new TaskLibrary(options.library, {
+          runId: context.runId,
+          taskId: `${task.family}/${task.id}`,
+          extractor,
+          onWarning: progress,
+          ...(options.embedder ? { embedder: options.embedder } : {}),
+          ...(context.signal ? { signal: context.signal } : {}),
+        })
+      : undefined;
   const started = performance.now();
   let outcome: AgentOutcome | undefined;
   let containerSeconds = 0;
@@ -121,7 +128,8 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
     }
     progress("grading");
     const verdict: Verdict = await module.grade(taskContext, task, submission);
-    const settlement = library?.finish(verdict.passed);
+    // A verdict flagged for review promotes nothing (TaskLibrary.finish).
+    const settlement = library?.finish({ passed: verdict.passed, ...(verdict.reviewFlags ? { reviewFlags: verdict.reviewFlags } : {}) });
     const summary: TaskRunSummary = {
       id: task.id,
       family: task.family,
@@ -148,13 +156,14 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
       seconds: (performance.now() - started) / 1000,
       summary: `${summary.steps} step(s), ${summary.tokens} tokens, $${summary.cost_usd.toFixed(4)}, stopped: ${summary.stop_reason}` +
         (summary.actions_created.length ? `, new actions: ${summary.actions_created.join(", ")}` : "") +
-        (summary.actions_used.length ? `, reused: ${summary.actions_used.join(", ")}` : ""),
+        (summary.actions_used.length ? `, reused: ${summary.actions_used.join(", ")}` : "") +
+        (settlement?.flagged ? ", flagged for review: no action promoted" : ""),
     });
     return summary;
   } catch (error) {
     if (isAbortError(error) || context.signal?.aborted) throw error;
     // Not stored: an error is not a final result, so the next run tries the task again.
-    library?.finish(false, []);
+    library?.abandon();
     const message = error instanceof Error ? error.message : String(error);
     onEvent?.({ type: "task-end", family: task.family, taskId: task.id, outcome: "error", score: null, seconds: (performance.now() - started) / 1000, summary: message });
     return {

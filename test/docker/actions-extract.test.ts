@@ -2,8 +2,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { definitionCode, exportModule, parseUsage, usageCode } from "../../src/actions/export.js";
-import { extractActions } from "../../src/actions/extract.js";
+import { exportModule } from "../../src/actions/export.js";
+import { definitionCode } from "../../src/actions/load.js";
+import { analyzeCell, checkActions, extractActions } from "../../src/actions/extract.js";
 import { TaskLibrary } from "../../src/actions/promote.js";
 import { ActionStore } from "../../src/actions/store.js";
 import type { LibraryAction } from "../../src/actions/types.js";
@@ -95,6 +96,41 @@ describe("action extraction in the sandbox", () => {
     expect(changed?.normalHash).not.toBe(first?.normalHash);
   });
 
+  it("rejects functions whose definition would run code, and reports the names a cell refers to and binds", async () => {
+    const box = await sandbox();
+    const code = [
+      "import functools",
+      "from operator import add as len",
+      "@functools.lru_cache",
+      "def cached(x):",
+      "    return x",
+      "def default_call(x=print('boom')):",
+      "    return x",
+      "def annotated(x: open('/tmp/x', 'w')) -> int:",
+      "    return x",
+      "def shadows(values):",
+      "    return len(values, 1)",
+      "def plain(values: list[int], scale: float = -1.5) -> 'list[int] | None':",
+      "    return [scale * value for value in values] + helper(values)",
+      "result = plain([1]) + load_csv('x')",
+    ].join("\n");
+    const analysis = await analyzeCell(box, code, { taskId: "t", step: 1 });
+    expect(analysis.candidates.map((candidate) => candidate.name)).toEqual(["plain"]);
+    expect(Object.fromEntries(analysis.rejected.map((entry) => [entry.name, entry.reason]))).toEqual({
+      cached: expect.stringMatching(/decorators/),
+      default_call: expect.stringMatching(/default values must be literals/),
+      annotated: expect.stringMatching(/annotations/),
+      shadows: expect.stringMatching(/binds a name that is not allowed: 'len'/),
+    });
+    expect(analysis.references).toEqual(expect.arrayContaining(["helper", "load_csv", "plain", "functools", "print"]));
+    expect(analysis.bindings).toEqual(expect.arrayContaining(["result", "plain", "cached", "functools", "len"]));
+    expect(await checkActions(box, [
+      { name: "plain", source: "def plain():\n    return 1", imports: [] },
+      { name: "plain", source: "def plain():\n    return 1\nprint('after')", imports: [] },
+      { name: "plain", source: "def plain():\n    return 1", imports: ["import os; os.system('id')"] },
+    ])).toEqual([undefined, expect.stringMatching(/exactly one function definition/), expect.stringMatching(/import/)]);
+  });
+
   it("returns [] for code that does not parse, and for code without functions", async () => {
     const box = await sandbox();
     expect(await extractActions(box, "def broken(:\n    pass", { taskId: "t", step: 1 })).toEqual([]);
@@ -113,7 +149,7 @@ function libraryAction(name: string, source: string, extra: Partial<LibraryActio
 }
 
 describe("loading actions into a kernel", () => {
-  it("defines actions with their imports in dependency order, counts calls, and keeps the namespace clean", async () => {
+  it("defines actions with their imports in dependency order and keeps the namespace clean", async () => {
     const box = await sandbox();
     const helper = libraryAction("word_lengths", "def word_lengths(text):\n    # split on whitespace\n    return [len(w) for w in text.split()]");
     const mean = libraryAction("mean_word_length", "def mean_word_length(text):\n    '''Mean length of the words.'''\n    return st.mean(word_lengths(text))", {
@@ -145,15 +181,33 @@ describe("loading actions into a kernel", () => {
     const failing = await box.exec("mean_word_length('')");
     expect(failing.error?.name).toBe("StatisticsError");
     expect(failing.error?.traceback).toContain("return st.mean(word_lengths(text))"); // the action's own line
+  });
 
-    const usage = parseUsage(await box.exec(usageCode()));
-    expect(usage).toEqual([
-      { name: "mean_word_length", version: 2, calls: 3, errors: 1 },
-      { name: "word_lengths", version: 1, calls: 3, errors: 0 },
-    ]);
-    // Loading again keeps the counts of the same version.
-    await box.exec(definitionCode([helper]));
-    expect(parseUsage(await box.exec(usageCode())).find((entry) => entry.name === "word_lengths")?.calls).toBe(3);
+  it("refuses, at load, stored actions that break the rule or whose imports clash, and defines the others", async () => {
+    const box = await sandbox();
+    // A task's workspace comes first on sys.path: a rule module there must not replace the real one.
+    await box.putFiles([{ path: "dynabox_rule.py", content: "def action_problem(*args):\n    return None\n\ndef import_problem(*args):\n    return None\n" }]);
+    const marker = "/tmp/dynabox-defined-something";
+    const hostile = [
+      libraryAction("decorated", `def mark(f):\n    open(${JSON.stringify(marker)}, "w").write("decorator")\n    return f\n\n@mark\ndef decorated():\n    return 1`),
+      libraryAction("default_runs", `def default_runs(x=open(${JSON.stringify(marker)}, "w").write("default")):\n    return x`),
+      libraryAction("annotated_call", `def annotated_call(x: open(${JSON.stringify(marker)}, "w").write("annotation")):\n    return x`),
+      libraryAction("trailing_code", `def trailing_code():\n    return 1\nopen(${JSON.stringify(marker)}, "w").write("trailing")`),
+      libraryAction("not_its_name", "def other_name():\n    return 1"),
+      libraryAction("shadows_action", "def shadows_action():\n    return sorted_rows", { imports: ["from os import system as sorted_rows"] }),
+      libraryAction("sorted_rows", "def sorted_rows(rows):\n    return sorted(rows)"),
+      libraryAction("clashing", "def clashing():\n    return np", { imports: ["import math as np"] }),
+      libraryAction("uses_numpy", "def uses_numpy():\n    return np.zeros(1).size", { imports: ["import numpy as np"] }),
+    ];
+    const loaded = await box.exec(definitionCode(hostile));
+    expect(loaded.ok).toBe(true);
+    const report = loaded.events.find((event) => event.name === "actions-loaded")?.payload as { loaded: string[]; failed: Record<string, string> };
+    expect(report.loaded).toEqual(["sorted_rows", "clashing"]);
+    expect(Object.keys(report.failed).sort()).toEqual(["annotated_call", "decorated", "default_runs", "not_its_name", "shadows_action", "trailing_code", "uses_numpy"]);
+    expect(report.failed.uses_numpy).toMatch(/clashes/);
+    expect(report.failed.shadows_action).toMatch(/binds sorted_rows, the name of a library action/);
+    expect((await box.exec(`import os\nos.path.exists(${JSON.stringify(marker)})`)).value).toBe("False");
+    expect((await box.exec("(sorted_rows([2, 1]), clashing().__name__)")).value).toBe("([1, 2], 'math')");
   });
 
   it("exports a module the sandbox can import and use", async () => {
@@ -171,22 +225,32 @@ describe("loading actions into a kernel", () => {
 });
 
 describe("a task's life with the library", () => {
-  it("records candidates, promotes them when the task passes, offers and loads them in the next task, and counts their use", async () => {
+  it("records candidates from a separate extraction sandbox, promotes them when the task passes, loads them in the next task, and counts the cells that used them", async () => {
     const library = await store();
-    const first = new TaskLibrary(library, { runId: "run-1", taskId: "task-a" });
+    const extractor = await sandbox({ role: "action-extractor" });
+    const first = new TaskLibrary(library, { runId: "run-1", taskId: "task-a", extractor });
     const box = await sandbox();
     const step = "import re as regex\n\ndef slug_words(title: str) -> list[str]:\n    \"\"\"Split a title into lowercase URL slug words.\"\"\"\n    return regex.findall(r'[a-z0-9]+', title.lower())\n\nslug_words('Hello, World')";
-    expect((await box.exec(step)).value).toBe("['hello', 'world']");
-    expect(await first.recordCandidates(box, step, 1)).toEqual(["slug_words"]);
-    const settled = first.finish(true, []);
+    const ran = await box.exec(step);
+    expect(ran.value).toBe("['hello', 'world']");
+    expect(await first.recordStep(step, 1, ran)).toEqual(["slug_words"]);
+    const settled = first.finish(true);
     expect(settled.promotion?.promoted.map((action) => `${action.name}@${action.version}`)).toEqual(["slug_words@1"]);
 
-    const second = new TaskLibrary(library, { runId: "run-1", taskId: "task-b" });
+    const warnings: string[] = [];
+    const second = new TaskLibrary(library, { runId: "run-1", taskId: "task-b", extractor, onWarning: (message) => warnings.push(message) });
     const fresh = await sandbox();
-    const { offered, definitionCode: code } = await second.retrieve("make a url slug from a title", 3);
+    const offered = await second.load(fresh, "make a url slug from a title", 3);
     expect(offered).toEqual([{ name: "slug_words", signature: "slug_words(title: str) -> list[str]", docstring: "Split a title into lowercase URL slug words." }]);
-    expect((await fresh.exec(code)).ok).toBe(true);
-    expect((await fresh.exec("'-'.join(slug_words('A Tale of Two Cities'))")).value).toBe("'a-tale-of-two-cities'");
+    expect(warnings).toEqual([]);
+    const used = "'-'.join(slug_words('A Tale of Two Cities'))";
+    const usedResult = await fresh.exec(used);
+    expect(usedResult.value).toBe("'a-tale-of-two-cities'");
+    await second.recordStep(used, 1, usedResult);
+    const failing = "slug_words(None)";
+    const failingResult = await fresh.exec(failing);
+    expect(failingResult.ok).toBe(false);
+    await second.recordStep(failing, 2, failingResult);
 
     // The in-kernel search: a host call whose hits carry the cells that define them.
     fresh.setHostCall("search_actions", second.searchHandler());
@@ -195,7 +259,7 @@ describe("a task's life with the library", () => {
     );
     expect(searched.value).toBe("['slug_words']");
 
-    expect(await second.usage(fresh)).toEqual({ slug_words: 1 });
+    expect(second.usage()).toEqual({ slug_words: 2 });
     const failed = second.finish(false);
     expect(failed.used.map((action) => [action.name, action.uses, action.failures])).toEqual([["slug_words", 1, 1]]);
     expect(failed.discarded).toBe(0);

@@ -4,16 +4,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  boundNames,
-  definitionCode,
-  exportModule,
-  lookupIn,
-  parseUsage,
-  resolveDependencies,
-  usageCode,
-} from "../../src/actions/export.js";
-import { extractionCell, toCandidates } from "../../src/actions/extract.js";
+import { boundNames, commentText, exportModule, pythonString } from "../../src/actions/export.js";
+import { definitionCode, definitionPlan, lookupIn, resolveDependencies } from "../../src/actions/load.js";
+import { extractionCell, toAnalysis } from "../../src/actions/extract.js";
 import { normalHash } from "../../src/actions/normalize.js";
 import { TaskLibrary } from "../../src/actions/promote.js";
 import { ActionStore } from "../../src/actions/store.js";
@@ -97,36 +90,64 @@ describe("python out of the library", () => {
     await pythonParses(code);
     expect(code).toContain("_dynabox_define_actions");
     expect(code).toContain("del _dynabox_define_actions");
-    const literal = /loads\(("(?:[^"\\]|\\.)*")\)\)/.exec(code)?.[1];
+    const literal = /loads\(("(?:[^"\\]|\\.)*")\)/.exec(code)?.[1];
     const payload = JSON.parse((await pythonValue(literal!)) as string) as { name: string; source: string; needs: string[] }[];
     expect(payload.map((entry) => entry.name)).toEqual(["tricky", "plain"]);
     expect(payload[0]?.source).toBe(tricky.source);
     expect(payload[1]?.needs).toEqual(["tricky"]);
     expect(definitionCode([])).toBe("");
-    await pythonParses(usageCode());
   });
 
-  it("exports one valid module: imports deduplicated, dependency order, provenance header", async () => {
-    const load = action("load_csv", { imports: ["import pandas as pd", "import os"], version: 3, uses: 4, successes: 3, failures: 1 });
+  it("leaves out of the loader cell actions whose stored name, imports or references break the rule", () => {
+    const plan = definitionPlan([
+      action("fine"),
+      action("bad\nname", { source: "def x():\n    pass" }),
+      action("bad_import", { imports: ["import os; os.system('id')"] }),
+      action("shadows", { imports: ["from operator import add as len"] }),
+      action("odd_reference", { dependencies: ["a b"] }),
+    ]);
+    expect([...plan.versions.keys()]).toEqual(["fine"]);
+    expect(plan.refused.map((entry) => entry.name)).toEqual(["bad\nname", "bad_import", "shadows", "odd_reference"]);
+  });
+
+  it("exports one valid module that defines the actions, dependency order, with a provenance header", async () => {
+    const load = action("load_csv", { imports: ["import csv", "import os"], version: 3, uses: 4, successes: 3, failures: 1 });
     const summary = action("summarize", {
-      imports: ["import pandas as pd", "from collections import Counter as C", "from __future__ import annotations"],
+      imports: ["import csv", "from collections import Counter as C", "from __future__ import annotations"],
       dependencies: ["load_csv"],
       freeNames: ["THRESHOLD"],
     });
-    const clash = action("clash", { imports: ["from numpy import sqrt"] });
+    const clash = action("clash", { imports: ["from cmath import sqrt"] });
     const other = action("other", { imports: ["from math import sqrt"] });
     const module = exportModule([summary, load, clash, other], { library: "/lib.sqlite", generatedAt: new Date("2025-02-03T04:05:06Z") });
     await pythonParses(module);
-    expect(module.match(/^import pandas as pd$/gm)).toHaveLength(1);
-    expect(module.indexOf("from __future__ import annotations")).toBeLessThan(module.indexOf("import pandas as pd"));
-    expect(module.indexOf("def load_csv")).toBeLessThan(module.indexOf("def summarize"));
+    expect(module).toMatch(/^[\x20-\x7e\n]*$/); // printable ASCII only
     expect(module).toContain("# generated 2025-02-03T04:05:06.000Z from /lib.sqlite: 4 action(s)");
     expect(module).toContain("# load_csv v3: from task task-1 (run run-1, step 2); used in 4 task(s), 3 passed, 1 failed");
     expect(module).toContain("#   summarize: THRESHOLD");
     expect(module).toContain("# warning: sqrt is imported in 2 different ways");
-    expect(module).toContain("# keeps its comment");
-    expect(module).toContain('__all__ = ["load_csv", "summarize", "clash", "other"]');
+    const directory = await mkdtemp(path.join(tmpdir(), "dynabox-export-"));
+    directories.push(directory);
+    await writeFile(path.join(directory, "exported.py"), module);
+    const { stdout, stderr } = await run(
+      "python3",
+      ["-W", "always", "-c", "import exported, inspect; print(exported.__all__, exported.load_csv(), exported.summarize(), inspect.getsource(exported.load_csv).splitlines()[1].strip())"],
+      { cwd: directory },
+    );
+    expect(stdout.trim()).toBe("['load_csv', 'summarize', 'clash'] load_csv summarize # keeps its comment");
+    expect(stderr).toContain("action 'other' not defined: its import of sqrt clashes");
     await pythonParses(exportModule([]));
+  });
+
+  it("quotes every stored text as printable ASCII that Python reads back exactly", async () => {
+    const texts = ['"q" \\ \n\r\u2028\u0000 \u00e9 \ud83d\ude00 \ud800 """ \'\'\' # coding: utf-7 +AAo-', ""];
+    for (const text of texts) {
+      const literal = pythonString(text);
+      expect(literal).toMatch(/^"[\x20-\x7e]*"$/);
+      const { stdout } = await run("python3", ["-c", "import ast, sys; print(' '.join(str(ord(c)) for c in ast.literal_eval(sys.argv[1])))", literal]);
+      expect(stdout.trim()).toBe([...text].map((character) => character.codePointAt(0)).join(" "));
+      expect(commentText(text)).not.toMatch(/[\n\r]/);
+    }
   });
 
   it("knows which names an import binds", () => {
@@ -136,19 +157,6 @@ describe("python out of the library", () => {
     expect(boundNames("from math import *")).toEqual([]);
   });
 
-  it("reads the usage the kernel reported, leaving out actions never called", () => {
-    const usage = parseUsage({
-      ok: true,
-      error: null,
-      events: [{ name: "action-usage", payload: { b: { version: 2, calls: 3, errors: 1 }, a: { version: 1, calls: 1, errors: 0 }, c: { version: 1, calls: 0, errors: 0 } } }],
-    });
-    expect(usage).toEqual([
-      { name: "a", version: 1, calls: 1, errors: 0 },
-      { name: "b", version: 2, calls: 3, errors: 1 },
-    ]);
-    expect(() => parseUsage({ ok: true, error: null, events: [] })).toThrow(/usage/);
-    expect(() => parseUsage({ ok: true, error: null, events: [{ name: "action-usage", payload: { a: { calls: "x" } } }] })).toThrow(DynaboxError);
-  });
 });
 
 describe("the extraction cell", () => {
@@ -160,29 +168,30 @@ describe("the extraction cell", () => {
     expect(await pythonValue(literal)).toBe(code);
   });
 
-  it("validates the extractor's report and hashes normal forms", () => {
-    const [found] = toCandidates(
-      [
-        {
-          name: "f", is_async: false, signature: "f()", docstring: null, source: "def f():\n    pass", imports: [],
-          dependencies: [], free_names: ["x"], normal_form: "FunctionDef(...)", line: 1,
-        },
-      ],
+  it("validates the extractor's report, applies the host's checks and hashes normal forms", () => {
+    const extracted = (name: string, imports: string[] = []) => ({
+      name, is_async: false, signature: `${name}()`, docstring: null, source: `def ${name}():\n    pass`, imports,
+      dependencies: [], free_names: ["x"], normal_form: "FunctionDef(...)", line: 1,
+    });
+    const analysis = toAnalysis(
+      { functions: [extracted("f"), extracted("evil\nname"), extracted("g", ["import os; os.system('x')"])], rejected: [{ name: "h", reason: "decorators" }], references: ["a"], bindings: ["f"] },
       { taskId: "t", step: 3 },
     );
+    const [found] = analysis.candidates;
+    expect(analysis.candidates).toHaveLength(1);
+    expect(analysis.rejected.map((entry) => entry.name)).toEqual(["h", "evil\nname", "g"]);
     expect(found).toMatchObject({ name: "f", docstring: "", freeNames: ["x"], origin: { taskId: "t", step: 3 } });
     expect(found?.normalHash).toBe(normalHash("FunctionDef(...)"));
     expect(found?.normalHash).toMatch(/^[0-9a-f]{64}$/);
-    expect(() => toCandidates([{ name: "f" }], { taskId: "t", step: 1 })).toThrow(DynaboxError);
+    expect(() => toAnalysis([{ name: "f" }], { taskId: "t", step: 1 })).toThrow(DynaboxError);
   });
 });
 
-describe("a task library whose extraction cell breaks", () => {
+describe("a task library whose extraction sandbox breaks", () => {
   it("records nothing for that step, warns, and lets the task go on", async () => {
     const store = ActionStore.open(":memory:");
     const warnings: string[] = [];
-    const library = new TaskLibrary(store, { runId: "r", taskId: "t", onWarning: (message) => warnings.push(message) });
-    // A kernel that answers every cell with an error, as one whose dynabox_extract was replaced would.
+    // An extraction sandbox that answers every cell with an error.
     const broken = {
       async exec() {
         return {
@@ -192,8 +201,9 @@ describe("a task library whose extraction cell breaks", () => {
         };
       },
     };
-    expect(await library.recordCandidates(broken, "def f():\n    pass", 3)).toEqual([]);
-    expect(warnings).toEqual([expect.stringContaining("step 3: no action candidates recorded")]);
+    const library = new TaskLibrary(store, { runId: "r", taskId: "t", extractor: broken, onWarning: (message) => warnings.push(message) });
+    expect(await library.recordStep("def f():\n    pass", 3, { ok: true })).toEqual([]);
+    expect(warnings).toEqual([expect.stringContaining("step 3: not analyzed for the action library")]);
     expect(store.candidates("r", "t")).toEqual([]);
     store.close();
   });

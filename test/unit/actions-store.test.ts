@@ -143,10 +143,12 @@ describe("the action store", () => {
     store.recordCandidates("r", [candidate("flaky", "return 1", { taskId: "a", step: 1 })]);
     store.promote("r", "a");
     expect(store.recordUse("flaky", 1, true)).toMatchObject({ uses: 1, successes: 1, failures: 0, status: "promoted" });
+    // A plain use (a failed task in which the action did not fail) counts neither way.
+    expect(store.recordUse("flaky", 1, null)).toMatchObject({ uses: 2, successes: 1, failures: 0, status: "promoted" });
     store.recordUse("flaky", 1, false);
     store.recordUse("flaky", 1, false);
     expect(store.get("flaky")?.status).toBe("promoted");
-    expect(store.recordUse("flaky", 1, false)).toMatchObject({ uses: 4, successes: 1, failures: 3, status: "retired" });
+    expect(store.recordUse("flaky", 1, false)).toMatchObject({ uses: 5, successes: 1, failures: 3, status: "retired" });
     expect(store.latest()).toEqual([]);
     expect(store.recordUse("flaky", 9, true)).toBeUndefined();
     // A retired action stays retired (it is no longer loaded, so it gets no more uses)...
