@@ -59,7 +59,7 @@ describe("dynabox validate", () => {
 });
 
 describe("dynabox eval", () => {
-  it("grades RES-Q patches with the upstream verdicts: gold PASS, empty FAIL, malformed PATCH FAILED", async () => {
+  it("grades RES-Q patches with the upstream verdicts: gold PASS, empty PATCH FAILED, malformed PATCH FAILED", async () => {
     const folder = await scratch();
     const rows = JSON.parse(await readFile("tasks/resq/dataset.json", "utf8")) as DatasetRow[];
     const submissions = path.join(folder, "submissions.jsonl");
@@ -81,7 +81,7 @@ describe("dynabox eval", () => {
     const lines = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines.map((line) => [line.id, line.success, line.message])).toEqual([
       [rows[0]!.id, true, "PASS"],
-      [rows[1]!.id, false, "FAIL"],
+      [rows[1]!.id, false, "PATCH FAILED"],
       [rows[2]!.id, false, "PATCH FAILED"],
     ]);
     expect(lines.every((line) => Object.keys(line).sort().join() === "id,message,success,test_suite_feedback")).toBe(true);
