@@ -1,5 +1,8 @@
 import { DynaboxError, EnvironmentError, UserError, isAbortError } from "../errors.js";
 
+/** `eval` finished, but some items could not be graded (infrastructure errors, bad rows); results are written. */
+export const EXIT_ITEM_ERRORS = 4;
+
 /** 1: the work ran and failed; 2: a usage mistake; 3: the machine is not ready; 130: interrupted; 70: a bug. */
 export function exitCodeFor(error: unknown): number {
   if (isAbortError(error)) return 130;

@@ -22,7 +22,7 @@ import type { Sandbox } from "../sandbox/sandbox.js";
 import { RepositoryCache, type CleanRepository } from "../tasks/repo-cache.js";
 import { discoverResqTasks, type ResqTask } from "../tasks/resq.js";
 import type { FamilyModule, ValidationResult, Verdict } from "../tasks/types.js";
-import { withGraderSandbox, type GraderSandboxOptions, type GradingContext } from "./context.js";
+import { reportWarning, withGraderSandbox, type GraderSandboxOptions, type GradingContext } from "./context.js";
 import { checkPythonVersion, ensureTaskImage, type PythonMismatchPolicy, type TaskEnvironmentSpec } from "./environment.js";
 import { applyPatchCommand, planPatch } from "./resq-patch.js";
 import { insertSecretPrint, randomSecret, randomTestFileName, testFeedback, testRunPassed } from "./test-script.js";
@@ -94,7 +94,7 @@ export function resqEnvironmentSpec(task: ResqTask): TaskEnvironmentSpec {
  */
 export async function resqEnvironmentImage(context: GradingContext, task: ResqTask, options: ResqOptions = {}): Promise<string> {
   const warning = checkPythonVersion(task.row.testbed_environment, options.pythonMismatch ?? RESQ_DEFAULTS.pythonMismatch);
-  if (warning !== undefined) context.onProgress?.(`warning: ${task.id}: ${warning}`);
+  if (warning !== undefined) reportWarning(context, `${task.id}: ${warning}`);
   return ensureTaskImage(context, resqEnvironmentSpec(task), {
     buildTimeoutSeconds: options.buildTimeoutSeconds ?? RESQ_DEFAULTS.buildTimeoutSeconds,
   });

@@ -16,6 +16,7 @@ import type { Family, Verdict } from "../tasks/types.js";
 import { mapConcurrent } from "./concurrency.js";
 import { summarize } from "./evaluate.js";
 import type { RunEventListener } from "./events.js";
+import { resumeKey, taskFingerprint } from "./resume-key.js";
 import type { ResultsStore } from "./store.js";
 
 export interface AgentRunOptions {
@@ -33,6 +34,8 @@ export interface AgentRunOptions {
   embedder?: Embedder;
   force?: boolean;
   onEvent?: RunEventListener;
+  /** More settings that can change an attempt (grader policies...): part of its resume key with the model and limits. */
+  resumeSettings?: unknown;
 }
 
 export interface TaskRunSummary {
@@ -71,7 +74,14 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
   const { task, module } = discovered;
   const { context, store, onEvent } = options;
   const item = `attempt-${attempt}`;
-  const stored = options.force ? undefined : store.get({ kind: KIND, family: task.family, taskId: task.id, item });
+  // Resumed only when the same task content ran with the same model and settings (resume-key.ts).
+  const contentKey = resumeKey({
+    kind: KIND,
+    family: task.family,
+    task: await taskFingerprint(task),
+    settings: { item, model: options.model.model, baseURL: options.model.baseURL, limits: options.limits, more: options.resumeSettings ?? null },
+  });
+  const stored = options.force ? undefined : store.getCurrent({ kind: KIND, family: task.family, taskId: task.id, item }, contentKey);
   if (stored !== undefined) {
     onEvent?.({ type: "task-skip", family: task.family, taskId: task.id, reason: `${item} finished before; --force to redo` });
     return stored.detail as TaskRunSummary;
@@ -137,7 +147,7 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
       error: outcome.error,
       upstream: verdict.upstream,
     };
-    store.put(KIND, verdict, { item, detail: summary });
+    store.put(KIND, verdict, { item, detail: summary, contentKey });
     onEvent?.({
       type: "task-end",
       family: task.family,

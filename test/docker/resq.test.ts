@@ -76,7 +76,8 @@ describe("RES-Q grading of the bundled tasks", () => {
     const task = withRow(bundledTask(tasks, "1_0"), { testbed_environment: "python3.10" });
     const error = await resqFamily.grade(context, task, task.row.solution_patch).catch((caught: unknown) => caught);
     expect(DynaboxError.isInstance(error) && error.code).toBe("DYNABOX_TASK_INVALID");
-    expect((error as Error).message).toMatch(/python3\.10.*Python 3\.11.*pythonMismatch/s);
+    expect((error as Error).message).toMatch(/python3\.10.*Python 3\.11.*--python-mismatch warn/s);
+    expect((error as Error).message).not.toContain("pythonMismatch");
     const lines: string[] = [];
     const warned = await createResqFamily({ pythonMismatch: "warn" }).grade(
       { ...context, onProgress: (line) => lines.push(line) },

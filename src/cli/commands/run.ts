@@ -146,6 +146,7 @@ export async function runCommand(
     ...(flags.embeddingModel ? { embedder: model.embedder(flags.embeddingModel) } : {}),
     force: flags.force,
     onEvent: (event) => renderer.onEvent(event),
+    resumeSettings: { pythonMismatch: flags.pythonMismatch },
   }).finally(() => renderer.close());
 
   const tables = familyTables(summaries);
