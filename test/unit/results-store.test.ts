@@ -1,7 +1,7 @@
-import path from "node:path";
-import { describe, expect, it } from "vitest";
 import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
 import Database from "better-sqlite3";
+import { describe, expect, it } from "vitest";
 import { ResultsStore, STORE_SCHEMA_VERSION } from "../../src/runs/store.js";
 import { temporaryFolders } from "../temporary-folders.js";
 
