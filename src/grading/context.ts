@@ -56,9 +56,14 @@ export async function withGraderSandbox<T>(
     ...(context.runId ? { runId: context.runId } : {}),
     ...(context.signal ? { signal: context.signal } : {}),
   });
+  // Ctrl-C removes the container at once, so a long test or program stops within seconds
+  // whatever the grader is waiting for (its pending call then fails, and the caller sees the abort).
+  const onAbort = (): void => void sandbox.dispose().catch(() => undefined);
+  context.signal?.addEventListener("abort", onAbort, { once: true });
   try {
     return await body(sandbox);
   } finally {
+    context.signal?.removeEventListener("abort", onAbort);
     await sandbox.dispose();
   }
 }

@@ -1,0 +1,263 @@
+// `dynabox eval` as a batch: resume keyed by what was graded, one item's failure never takes the
+// batch down, results.jsonl and summary.json always written, warnings shown and counted. Real
+// Docker, the built CLI, upstream-shaped RES-Q datasets and submissions written here.
+
+import { readFile, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import path from "node:path";
+import { execa, type ResultPromise } from "execa";
+import { describe, expect, it } from "vitest";
+import { LABEL_OWNER_PID, LABEL_ROLE } from "../../src/sandbox/labels.js";
+import { temporaryFolders } from "../temporary-folders.js";
+import { docker } from "./sandbox-fixture.js";
+
+const cli = path.resolve("dist/cli/main.js");
+const scratch = temporaryFolders("dynabox-eval-batch-");
+
+interface Row {
+  id: string;
+  repo_url: string;
+  solution_patch: string;
+  test_script: string;
+  testbed_environment: string;
+  [field: string]: unknown;
+}
+
+/** The bundled rows, with repo_url made absolute so the dataset can live anywhere. */
+async function bundledRows(): Promise<Row[]> {
+  const rows = JSON.parse(await readFile("tasks/resq/dataset.json", "utf8")) as Row[];
+  return rows.map((row) => ({ ...row, repo_url: path.resolve("tasks/resq", row.repo_url) }));
+}
+
+async function readLines(file: string): Promise<Record<string, unknown>[]> {
+  return (await readFile(file, "utf8"))
+    .trim()
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+async function readSummary(runDirectory: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await readFile(path.join(runDirectory, "summary.json"), "utf8")) as Record<string, unknown>;
+}
+
+function evalResq(dataset: string, submissions: string, runDirectory: string, ...more: string[]): ResultPromise<{ reject: false }> {
+  return execa("node", [cli, "eval", "--resq", dataset, "--submissions", submissions, "--run-dir", runDirectory, "--concurrency", "1", ...more], { reject: false });
+}
+
+/** A loopback port nothing listens on: connections to it are refused. */
+async function refusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
+}
+
+/** The first grading container of `ownerPid` seen alive for `afterMs` (the slow item's); null if none. */
+async function slowGrader(ownerPid: number, afterMs: number, stop: () => boolean): Promise<string | null> {
+  const seen = new Map<string, number>();
+  while (!stop()) {
+    const containers = await docker.listContainers({ filters: { label: [`${LABEL_OWNER_PID}=${ownerPid}`, `${LABEL_ROLE}=grader`] } });
+    for (const container of containers) {
+      const first = seen.get(container.Id) ?? Date.now();
+      seen.set(container.Id, first);
+      if (Date.now() - first >= afterMs) return container.Id;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return null;
+}
+
+describe("eval resumes by content", () => {
+  it("grades a second set of predictions in the same run folder anew, and skips an unchanged one (counted)", async () => {
+    const folder = await scratch();
+    const rows = (await bundledRows()).slice(0, 2);
+    const dataset = path.join(folder, "dataset.json");
+    await writeFile(dataset, JSON.stringify(rows));
+    const runDirectory = path.join(folder, "run");
+    // Set A, as upstream's submit.py reads it: one JSON list. 0_0 solved, 1_0 empty.
+    const setA = path.join(folder, "a.json");
+    await writeFile(setA, JSON.stringify([{ id: rows[0]!.id, patch: rows[0]!.solution_patch }, { id: rows[1]!.id, patch: "" }], null, 2));
+    const first = await evalResq(dataset, setA, runDirectory);
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect((await readLines(path.join(runDirectory, "results.jsonl"))).map((line) => [line.id, line.message])).toEqual([
+      [rows[0]!.id, "PASS"],
+      [rows[1]!.id, "PATCH FAILED"],
+    ]);
+
+    // Set B, as JSON Lines, the other way round: both graded anew, nothing from the store.
+    const setB = path.join(folder, "b.jsonl");
+    await writeFile(setB, [{ id: rows[0]!.id, patch: "" }, { id: rows[1]!.id, patch: rows[1]!.solution_patch }].map((row) => JSON.stringify(row) + "\n").join(""));
+    const second = await evalResq(dataset, setB, runDirectory);
+    expect(second.exitCode, second.stderr).toBe(0);
+    const linesB = await readLines(path.join(runDirectory, "results.jsonl"));
+    expect(linesB.map((line) => [line.id, line.message])).toEqual([
+      [rows[0]!.id, "PATCH FAILED"],
+      [rows[1]!.id, "PASS"],
+    ]);
+    expect(await readSummary(runDirectory)).toMatchObject({ from_store: 0, graded_now: 2, passed: 1 });
+
+    // B again: both from the store, the same lines, and the summary says so.
+    const third = await evalResq(dataset, setB, runDirectory);
+    expect(third.exitCode, third.stderr).toBe(0);
+    expect(third.stderr.match(/skipped/g)?.length).toBe(2);
+    expect(await readLines(path.join(runDirectory, "results.jsonl"))).toEqual(linesB);
+    expect(await readSummary(runDirectory)).toMatchObject({ from_store: 2, graded_now: 0, passed: 1 });
+    expect(third.stderr).toContain("2 from the store");
+
+    // One patch changed by a single byte (a blank instead of empty): only that item is graded again.
+    await writeFile(setB, [{ id: rows[0]!.id, patch: " " }, { id: rows[1]!.id, patch: rows[1]!.solution_patch }].map((row) => JSON.stringify(row) + "\n").join(""));
+    const fourth = await evalResq(dataset, setB, runDirectory);
+    expect(fourth.exitCode, fourth.stderr).toBe(0);
+    expect(await readSummary(runDirectory)).toMatchObject({ from_store: 1, graded_now: 1 });
+    const [blank] = await readLines(path.join(runDirectory, "results.jsonl"));
+    expect(blank).toMatchObject({ id: rows[0]!.id, message: "PATCH FAILED" });
+    expect(blank?.test_suite_feedback).not.toBe("Empty patch");
+
+    // A changed test script (the task's content) is graded again too.
+    await writeFile(dataset, JSON.stringify([rows[0], { ...rows[1]!, test_script: `${rows[1]!.test_script}\n# changed\n` }]));
+    const fifth = await evalResq(dataset, setB, runDirectory);
+    expect(fifth.exitCode, fifth.stderr).toBe(0);
+    expect(await readSummary(runDirectory)).toMatchObject({ from_store: 1, graded_now: 1 });
+  });
+});
+
+describe("eval batches survive a bad item", () => {
+  it("grades the other rows when a repository is unreachable, a repo_url is missing or a Python can not be given", async () => {
+    const folder = await scratch();
+    const rows = await bundledRows();
+    const port = await refusedPort();
+    const dataset = path.join(folder, "dataset.json");
+    const unreachable = { ...rows[1]!, repo_url: `http://127.0.0.1:${port}/textkit.git` };
+    const missing = { ...rows[2]!, repo_url: "file:///nonexistent/repository.git" };
+    const otherPython = { ...rows[3]!, testbed_environment: "python3.10" };
+    await writeFile(dataset, JSON.stringify([rows[0], unreachable, missing, otherPython]));
+    const submissions = path.join(folder, "subs.json");
+    await writeFile(submissions, JSON.stringify(rows.map((row) => ({ id: row.id, patch: row.solution_patch }))));
+    const runDirectory = path.join(folder, "run");
+    const result = await evalResq(dataset, submissions, runDirectory);
+    // Exit 4: finished, but some items could not be graded.
+    expect(result.exitCode, result.stderr).toBe(4);
+    const lines = await readLines(path.join(runDirectory, "results.jsonl"));
+    expect(lines).toHaveLength(4);
+    const byId = new Map(lines.map((line) => [line.id, line]));
+    expect(byId.get(rows[0]!.id)).toEqual({ id: rows[0]!.id, success: true, message: "PASS", test_suite_feedback: "" });
+    expect(String(byId.get(unreachable.id)?.not_graded)).toContain(`127.0.0.1:${port}`);
+    expect(String(byId.get(missing.id)?.not_graded)).toMatch(/nonexistent.*does not exist/);
+    expect(String(byId.get(otherPython.id)?.not_graded)).toMatch(/python3\.10.*--python-mismatch warn/);
+    expect(String(byId.get(otherPython.id)?.not_graded)).not.toContain("pythonMismatch");
+    const summary = await readSummary(runDirectory);
+    // Errors are not failures: pass@1 is over the one task that could be graded.
+    expect(summary).toMatchObject({ errors: 3, graded: 1, passed: 1, "pass@1": 1, dataset_tasks: 4 });
+    expect((summary.errored as { id: string }[]).map((entry) => entry.id).sort()).toEqual([unreachable.id, missing.id, otherPython.id].sort());
+    expect(result.stderr).toContain("3 could not be graded");
+
+    // With --python-mismatch warn the row is graded, and the warning is printed, kept and counted.
+    const warnDirectory = path.join(folder, "warn");
+    const warned = await evalResq(dataset, submissions, warnDirectory, "--python-mismatch", "warn");
+    expect(warned.exitCode, warned.stderr).toBe(4);
+    expect(warned.stderr).toMatch(new RegExp(`warning: .*${otherPython.id}.*python3\\.10`));
+    const warnedLine = (await readLines(path.join(warnDirectory, "results.jsonl"))).find((line) => line.id === otherPython.id);
+    expect(warnedLine).toMatchObject({ message: "PASS" });
+    expect(JSON.stringify(warnedLine?.warnings)).toContain("python3.10");
+    expect(await readSummary(warnDirectory)).toMatchObject({ errors: 2, warnings: 1 });
+  });
+
+  it("a sandbox lost during one item (its container killed) makes that item an error; the batch goes on", async () => {
+    const folder = await scratch();
+    const rows = await bundledRows();
+    const sleeper = { ...rows[1]!, test_script: "import sys, time\ntime.sleep(120)\nsys.exit(0)\n" };
+    const dataset = path.join(folder, "dataset.json");
+    await writeFile(dataset, JSON.stringify([rows[0], sleeper, rows[2]]));
+    const submissions = path.join(folder, "subs.json");
+    await writeFile(submissions, JSON.stringify([rows[0], sleeper, rows[2]].map((row) => ({ id: row!.id, patch: row!.solution_patch }))));
+    const runDirectory = path.join(folder, "run");
+    const child = evalResq(dataset, submissions, runDirectory, "--timeout", "150");
+    let done = false;
+    const killed = slowGrader(child.pid!, 5000, () => done).then(async (id) => {
+      if (id !== null) await docker.getContainer(id).kill();
+      return id;
+    });
+    const result = await child;
+    done = true;
+    expect(await killed).not.toBeNull();
+    expect(result.exitCode, result.stderr).toBe(4);
+    const lines = await readLines(path.join(runDirectory, "results.jsonl"));
+    expect(lines.map((line) => [line.id, line.message ?? "not graded"])).toEqual([
+      [rows[0]!.id, "PASS"],
+      [sleeper.id, "not graded"],
+      [rows[2]!.id, "PASS"],
+    ]);
+    expect(lines[1]?.code).toMatch(/^DYNABOX_/);
+    expect(await readSummary(runDirectory)).toMatchObject({ errors: 1, passed: 2, "pass@1": 1 });
+  });
+
+  it("writes what finished on Ctrl-C and exits 130", async () => {
+    const folder = await scratch();
+    const rows = await bundledRows();
+    const sleeper = { ...rows[1]!, test_script: "import sys, time\ntime.sleep(120)\nsys.exit(0)\n" };
+    const dataset = path.join(folder, "dataset.json");
+    await writeFile(dataset, JSON.stringify([rows[0], sleeper]));
+    const submissions = path.join(folder, "subs.json");
+    await writeFile(submissions, JSON.stringify([rows[0], sleeper].map((row) => ({ id: row!.id, patch: row!.solution_patch }))));
+    const runDirectory = path.join(folder, "run");
+    const child = evalResq(dataset, submissions, runDirectory, "--timeout", "150");
+    let done = false;
+    // Instead of killing the slow grader, interrupt the whole command while it runs.
+    const interrupted = slowGrader(child.pid!, 3000, () => done).then((id) => id !== null && child.kill("SIGINT"));
+    const started = performance.now();
+    const result = await child;
+    done = true;
+    expect(await interrupted).toBe(true);
+    expect(result.exitCode, result.stderr).toBe(130);
+    // The 120 s test was not waited for.
+    expect(performance.now() - started).toBeLessThan(60_000);
+    const lines = await readLines(path.join(runDirectory, "results.jsonl"));
+    expect(lines).toEqual([{ id: rows[0]!.id, success: true, message: "PASS", test_suite_feedback: "" }]);
+    expect(await readSummary(runDirectory)).toMatchObject({ interrupted: true, graded_now: 1 });
+    const left = await docker.listContainers({ all: true, filters: { label: [`${LABEL_OWNER_PID}=${child.pid}`] } });
+    expect(left).toHaveLength(0);
+  });
+});
+
+describe("eval flags", () => {
+  it("refuses a bad limit in one line naming the flag and the fix (exit 2), before any container starts", async () => {
+    for (const [flag, value] of [["--memory", "lots"], ["--cpus", "0"], ["--workspace-size", "1.5"], ["--timeout", "-1"], ["--python-mismatch", "maybe"]] as const) {
+      const result = await execa("node", [cli, "eval", "--resq", "tasks/resq/dataset.json", "--submissions", "nothing.json", flag, value], { reject: false });
+      expect(result.exitCode, `${flag} ${value}: ${result.stderr}`).toBe(2);
+      expect(result.stderr.trim().split("\n")).toHaveLength(1);
+      expect(result.stderr).toContain(`${flag}: expected`);
+      expect(result.stderr).toContain(JSON.stringify(value));
+    }
+  });
+
+  it("gives the grading containers the limits asked for", async () => {
+    const folder = await scratch();
+    const rows = await bundledRows();
+    // The test itself reports the limits it sees: memory from the cgroup, CPUs from the quota.
+    const probe = {
+      ...rows[0]!,
+      test_script: [
+        "import sys",
+        "memory = int(open('/sys/fs/cgroup/memory/memory.limit_in_bytes').read()) // (1024 * 1024)",
+        "quota = int(open('/sys/fs/cgroup/cpu/cpu.cfs_quota_us').read())",
+        "period = int(open('/sys/fs/cgroup/cpu/cpu.cfs_period_us').read())",
+        "print(f'memory={memory} cpus={quota / period}')",
+        "sys.exit(1)",
+        "",
+      ].join("\n"),
+    };
+    const dataset = path.join(folder, "dataset.json");
+    await writeFile(dataset, JSON.stringify([probe]));
+    const submissions = path.join(folder, "subs.json");
+    await writeFile(submissions, JSON.stringify([{ id: probe.id, patch: probe.solution_patch }]));
+    const runDirectory = path.join(folder, "run");
+    const result = await evalResq(dataset, submissions, runDirectory, "--memory", "700", "--cpus", "0.5", "--workspace-size", "300");
+    expect(result.exitCode, result.stderr).toBe(0);
+    const [line] = await readLines(path.join(runDirectory, "results.jsonl"));
+    expect(line).toMatchObject({ message: "FAIL" });
+    expect(String(line?.test_suite_feedback)).toContain("memory=700 cpus=0.5");
+  });
+});
