@@ -145,13 +145,17 @@ describe("dynabox eval", () => {
     expect(JSON.parse(invalid.stdout)).toMatchObject({ task: "wine-mini", score: -1, success: false });
   });
 
-  it("refuses a submissions file with an unknown id, naming the line", async () => {
+  it("reports a submission with an unknown id as that item's error, naming the line (exit 4)", async () => {
     const folder = await scratch();
     const submissions = path.join(folder, "submissions.jsonl");
     await writeFile(submissions, JSON.stringify({ id: "no-such-task", patch: "" }) + "\n");
-    const result = await execa("node", [cli, "eval", "--resq", "tasks/resq/dataset.json", "--submissions", submissions], { reject: false });
-    expect(result.exitCode).toBe(2);
+    const runDirectory = path.join(folder, "run");
+    const result = await execa("node", [cli, "eval", "--resq", "tasks/resq/dataset.json", "--submissions", submissions, "--run-dir", runDirectory], { reject: false });
+    expect(result.exitCode).toBe(4);
     expect(result.stderr).toContain("line 1");
     expect(result.stderr).toContain("no-such-task");
+    const line = JSON.parse(await readFile(path.join(runDirectory, "results.jsonl"), "utf8")) as Record<string, unknown>;
+    expect(line).toMatchObject({ id: "no-such-task", code: "DYNABOX_INVALID_INPUT" });
+    expect(String(line.not_graded)).toContain("line 1");
   });
 });
