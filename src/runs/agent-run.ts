@@ -79,7 +79,7 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
     kind: KIND,
     family: task.family,
     task: await taskFingerprint(task),
-    settings: { item, model: options.model.model, baseURL: options.model.baseURL, limits: options.limits, more: options.resumeSettings ?? null },
+    settings: { item, model: options.model.model, limits: options.limits, more: options.resumeSettings ?? null },
   });
   const stored = options.force ? undefined : store.getCurrent({ kind: KIND, family: task.family, taskId: task.id, item }, contentKey);
   if (stored !== undefined) {
