@@ -131,6 +131,7 @@ async function evaluateOne(item: EvalItem, options: EvalOptions): Promise<EvalRe
       warnings.push(warning);
       onEvent?.({ type: "task-warning", family: task.family, taskId: task.id, message: warning });
     };
+    for (const warning of task.warnings ?? []) addWarning(warning);
     const itemContext: GradingContext = {
       ...context,
       onProgress: (message: string) => {
