@@ -240,11 +240,16 @@ describe("eval flags", () => {
     const probe = {
       ...rows[0]!,
       test_script: [
-        "import sys",
-        "memory = int(open('/sys/fs/cgroup/memory/memory.limit_in_bytes').read()) // (1024 * 1024)",
-        "quota = int(open('/sys/fs/cgroup/cpu/cpu.cfs_quota_us').read())",
-        "period = int(open('/sys/fs/cgroup/cpu/cpu.cfs_period_us').read())",
-        "print(f'memory={memory} cpus={quota / period}')",
+        "import os, sys",
+        "if os.path.exists('/sys/fs/cgroup/memory.max'):  # cgroup v2",
+        "    memory = int(open('/sys/fs/cgroup/memory.max').read())",
+        "    quota, period = (int(part) for part in open('/sys/fs/cgroup/cpu.max').read().split())",
+        "else:",
+        "    memory = int(open('/sys/fs/cgroup/memory/memory.limit_in_bytes').read())",
+        "    quota = int(open('/sys/fs/cgroup/cpu/cpu.cfs_quota_us').read())",
+        "    period = int(open('/sys/fs/cgroup/cpu/cpu.cfs_period_us').read())",
+        "workspace = os.statvfs('/workspace')",
+        "print(f'memory={memory // (1024 * 1024)} cpus={quota / period} workspace={workspace.f_blocks * workspace.f_frsize // (1024 * 1024)}')",
         "sys.exit(1)",
         "",
       ].join("\n"),
@@ -258,6 +263,6 @@ describe("eval flags", () => {
     expect(result.exitCode, result.stderr).toBe(0);
     const [line] = await readLines(path.join(runDirectory, "results.jsonl"));
     expect(line).toMatchObject({ message: "FAIL" });
-    expect(String(line?.test_suite_feedback)).toContain("memory=700 cpus=0.5");
+    expect(String(line?.test_suite_feedback)).toContain("memory=700 cpus=0.5 workspace=300");
   });
 });

@@ -87,33 +87,38 @@ async function planResq(dataset: string, submissionsFile: string | undefined, fl
   const { accepted, problems } = matchSubmissions(parsed, knownIds, dataset);
   const byId = new Map<string, ResqTask>(tasks.map((task) => [task.id, task]));
   const placeholder = (id: string): TaskBase => ({ id, family: "resq", origin: path.resolve(dataset) });
-  const items: EvalItem[] = [];
+  // Items in the submissions file's order, whatever became of each entry.
+  const placed: { where: string; item: EvalItem }[] = [];
   for (const entry of accepted) {
     const task = byId.get(entry.id);
     if (task !== undefined) {
-      items.push({ task, module: resqFamily, submission: entry.patch, item: "" });
+      placed.push({ where: entry.where, item: { task, module: resqFamily, submission: entry.patch, item: "" } });
       continue;
     }
     const rowProblem = rowProblems.find((problem) => problem.id === entry.id);
-    items.push({
+    const item: EvalItem = {
       task: placeholder(entry.id),
       module: resqFamily,
       submission: entry.patch,
       item: "",
       problem: { code: "DYNABOX_TASK_INVALID", message: `the dataset row can not be loaded: ${rowProblem?.messages.join("; ") ?? "unknown"}` },
-    });
+    };
+    placed.push({ where: entry.where, item });
   }
   // Bad submission entries are items too (their own error), so nothing is dropped silently.
-  problems.forEach((problem) => {
-    items.push({
+  for (const problem of problems) {
+    const item: EvalItem = {
       task: placeholder(problem.id ?? `(${problem.where})`),
       module: resqFamily,
       submission: null,
       item: problem.where,
       outsideTotal: true,
       problem: { code: "DYNABOX_INVALID_INPUT", message: `${submissionsFile}: ${problem.message}` },
-    });
-  });
+    };
+    placed.push({ where: problem.where, item });
+  }
+  const position = (where: string): number => Number(/\d+$/.exec(where)?.[0] ?? 0);
+  const items = placed.sort((a, b) => position(a.where) - position(b.where)).map((each) => each.item);
   const submitted = new Set(accepted.map((entry) => entry.id));
   const notes: string[] = [];
   const missing = tasks.filter((task) => !submitted.has(task.id)).length;
