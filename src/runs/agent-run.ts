@@ -88,7 +88,11 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
   }
   onEvent?.({ type: "task-start", family: task.family, taskId: task.id });
   const progress = (message: string): void => onEvent?.({ type: "task-progress", family: task.family, taskId: task.id, message });
-  const taskContext: GradingContext = { ...context, onProgress: progress };
+  const taskContext: GradingContext = {
+    ...context,
+    onProgress: progress,
+    onWarning: (message) => onEvent?.({ type: "task-warning", family: task.family, taskId: task.id, message }),
+  };
   const library = options.library
     ? new TaskLibrary(options.library, {
         runId: context.runId,

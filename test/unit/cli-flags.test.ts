@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { DynaboxError } from "../../src/errors.js";
+import { exitCodeFor, renderError } from "../../src/cli/exit-codes.js";
 import { flagName, numberFlag, parseFlags } from "../../src/cli/flags.js";
 
 const schema = z.object({
@@ -37,5 +38,11 @@ describe("flag values", () => {
     expect(messageOf({ pythonMismatch: "maybe" })).toBe('--python-mismatch: expected error or warn, got "maybe"');
     expect(messageOf({ workspaceSize: "-5" })).toMatch(/^--workspace-size: /);
     expect(messageOf({ memory: "lots" })).not.toContain("\n");
+  });
+
+  it("a command that parses its flags with a bare schema still exits 2 with the flag named", () => {
+    const error = z.object({ maxSteps: z.coerce.number().int() }).safeParse({ maxSteps: "abc" }).error;
+    expect(exitCodeFor(error)).toBe(2);
+    expect(renderError(error)).toMatch(/^dynabox: --max-steps: .* \[DYNABOX_USAGE\]$/);
   });
 });
