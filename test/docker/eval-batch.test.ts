@@ -124,6 +124,27 @@ describe("eval resumes by content", () => {
   });
 });
 
+describe("validate resumes by task content", () => {
+  it("skips an unchanged task, and validates again one whose test script changed", async () => {
+    const folder = await scratch();
+    const [row] = await bundledRows();
+    const dataset = path.join(folder, "dataset.json");
+    await writeFile(dataset, JSON.stringify([row]));
+    const args = [cli, "validate", dataset, "--json", "--run-dir", path.join(folder, "run")];
+    const first = await execa("node", args, { reject: false });
+    expect(first.exitCode, first.stderr).toBe(0);
+    const again = await execa("node", args, { reject: false });
+    expect(again.stderr).toContain("skipped");
+    expect(again.stderr).toContain("1 of 1 result(s) came from the store");
+    // The test now passes at base too: the task is no longer valid, and the store must not say otherwise.
+    await writeFile(dataset, JSON.stringify([{ ...row!, test_script: "import sys\nexit_code = 0\nsys.exit(exit_code)\n" }]));
+    const changed = await execa("node", args, { reject: false });
+    expect(changed.stderr).not.toContain("skipped");
+    expect(changed.exitCode).toBe(1);
+    expect(JSON.parse(changed.stdout)).toMatchObject([{ valid: false, checks: { base: "PASS", solution: "PASS" } }]);
+  });
+});
+
 describe("eval batches survive a bad item", () => {
   it("grades the other rows when a repository is unreachable, a repo_url is missing or a Python can not be given", async () => {
     const folder = await scratch();
