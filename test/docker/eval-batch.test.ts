@@ -2,7 +2,8 @@
 // batch down, results.jsonl and summary.json always written, warnings shown and counted. Real
 // Docker, the built CLI, upstream-shaped RES-Q datasets and submissions written here.
 
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { createServer } from "node:net";
 import path from "node:path";
 import { execa, type ResultPromise } from "execa";
@@ -240,6 +241,69 @@ describe("eval batches survive a bad item", () => {
     expect(await readSummary(runDirectory)).toMatchObject({ interrupted: true, graded_now: 1 });
     const left = await docker.listContainers({ all: true, filters: { label: [`${LABEL_OWNER_PID}=${child.pid}`] } });
     expect(left).toHaveLength(0);
+  });
+});
+
+/** Code a hostile patch adds to a module the test imports: junk into every pipe of the kernel worker. */
+const LOSE_THE_SANDBOX = `
+import os as _os
+for _pid in _os.listdir("/proc"):
+    if not _pid.isdigit() or int(_pid) == _os.getpid():
+        continue
+    try:
+        if b"worker.py" not in open(f"/proc/{_pid}/cmdline", "rb").read():
+            continue
+        for _fd in _os.listdir(f"/proc/{_pid}/fd"):
+            _target = f"/proc/{_pid}/fd/{_fd}"
+            if _os.readlink(_target).startswith("pipe:"):
+                _handle = _os.open(_target, _os.O_WRONLY | _os.O_NONBLOCK)
+                _os.write(_handle, b"[1]\\n")
+                _os.close(_handle)
+    except OSError:
+        pass
+`;
+
+/** The gold patch of a bundled row plus LOSE_THE_SANDBOX appended to `module`, made with real git. */
+async function hostilePatch(row: Row, module: string): Promise<string> {
+  const work = await mkdtemp(path.join(tmpdir(), "dynabox-hostile-patch-"));
+  try {
+    await execa("git", ["clone", "-q", row.repo_url, work]);
+    await execa("git", ["-C", work, "checkout", "-q", String(row.base_commit)]);
+    await writeFile(path.join(work, "gold.patch"), row.solution_patch);
+    await execa("git", ["-C", work, "apply", "gold.patch"]);
+    await rm(path.join(work, "gold.patch"));
+    const file = path.join(work, module);
+    await writeFile(file, (await readFile(file, "utf8")) + LOSE_THE_SANDBOX);
+    return (await execa("git", ["-C", work, "diff", String(row.base_commit)])).stdout + "\n";
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+describe("a hostile submission can not take the batch down (issue 7, item 7)", () => {
+  it("a patch whose code kills its grading sandbox costs only its own item", async () => {
+    const folder = await scratch();
+    const rows = await bundledRows();
+    const textkit = rows.find((row) => row.id === "1_0")!;
+    const dataset = path.join(folder, "dataset.json");
+    await writeFile(dataset, JSON.stringify(rows.slice(0, 3)));
+    const submissions = path.join(folder, "subs.json");
+    const patches = [rows[0]!.solution_patch, await hostilePatch(textkit, "textkit/__init__.py"), rows[2]!.solution_patch];
+    await writeFile(submissions, JSON.stringify(rows.slice(0, 3).map((row, index) => ({ id: row.id, patch: patches[index] }))));
+    const runDirectory = path.join(folder, "run");
+    const result = await evalResq(dataset, submissions, runDirectory);
+    const lines = await readLines(path.join(runDirectory, "results.jsonl"));
+    expect(lines.map((line) => line.id), result.stderr).toEqual(["0_0", "1_0", "2_0"]);
+    expect(lines[0]).toMatchObject({ message: "PASS" });
+    expect(lines[2]).toMatchObject({ message: "PASS" });
+    // The hostile item: an error of its own while the sandbox can be lost (exit 4), or a verdict once it can not.
+    if ("not_graded" in lines[1]!) {
+      expect(lines[1]?.code).toBe("DYNABOX_SANDBOX_LOST");
+      expect(result.exitCode).toBe(4);
+    } else {
+      expect(result.exitCode).toBe(0);
+    }
+    expect(await readSummary(runDirectory)).toMatchObject({ passed: expect.any(Number) as number, interrupted: false });
   });
 });
 
