@@ -92,7 +92,9 @@ const ENTRY_LIMIT = 20_000;
  */
 export async function taskFingerprint(task: TaskBase, extra?: unknown): Promise<unknown> {
   const files = await folderFingerprint(task.origin);
-  return { task, files, extra: extra ?? null };
+  // A row's place in its file says nothing about what is graded: rows added or moved keep their keys.
+  const { rowIndex: _rowIndex, ...content } = task as TaskBase & { rowIndex?: unknown };
+  return { task: content, files, extra: extra ?? null };
 }
 
 async function folderFingerprint(root: string): Promise<unknown> {

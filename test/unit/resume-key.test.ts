@@ -50,4 +50,10 @@ describe("resume keys", () => {
     await writeFile(path.join(folder, "scripts", "eval.py"), "def get_score(folder):\n    return 2.0\n");
     expect(resumeKey({ kind: "validate", family: "mlab", task: await taskFingerprint(folderTask) })).not.toBe(first);
   });
+
+  it("do not depend on a row's place in its file", async () => {
+    const first = await taskFingerprint({ ...task, rowIndex: 0 } as TaskBase);
+    const moved = await taskFingerprint({ ...task, rowIndex: 7 } as TaskBase);
+    expect(resumeKey({ kind: "eval", family: "resq", task: moved })).toBe(resumeKey({ kind: "eval", family: "resq", task: first }));
+  });
 });
