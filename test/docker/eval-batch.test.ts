@@ -173,6 +173,10 @@ describe("eval batches survive a bad item", () => {
     const summary = await readSummary(runDirectory);
     // Errors are not failures: pass@1 is over the one task that could be graded.
     expect(summary).toMatchObject({ errors: 3, graded: 1, passed: 1, "pass@1": 1, dataset_tasks: 4 });
+    // Upstream's results.json (scripts/submit.py's json.dump, indent 4) holds the graded item only.
+    expect(await readFile(path.join(runDirectory, "results.json"), "utf8")).toBe(
+      `[\n    {\n        "id": "${rows[0]!.id}",\n        "success": true,\n        "message": "PASS",\n        "test_suite_feedback": ""\n    }\n]`,
+    );
     expect((summary.errored as { id: string }[]).map((entry) => entry.id).sort()).toEqual([unreachable.id, missing.id, otherPython.id].sort());
     expect(result.stderr).toContain("3 could not be graded");
 

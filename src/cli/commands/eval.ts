@@ -7,7 +7,8 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { UserError } from "../../errors.js";
 import { mlabFamily, submissionFromFolder } from "../../grading/mlab.js";
-import { createResqFamily } from "../../grading/resq.js";
+import { createResqFamily, type ResqResultLine } from "../../grading/resq.js";
+import { resqResultsFileText } from "../../grading/resq-results-file.js";
 import type { SandboxLimits } from "../../sandbox/profile.js";
 import { createSabFamily } from "../../grading/sab.js";
 import { defaultConcurrency } from "../../runs/concurrency.js";
@@ -239,6 +240,11 @@ export function registerEvalCommand(program: Command): void {
       await mkdir(runDirectory, { recursive: true });
       await writeWhole(path.join(runDirectory, "results.jsonl"), lines.map((line) => line + "\n").join(""));
       await writeWhole(path.join(runDirectory, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
+      if (work.family === "resq") {
+        // Upstream's own results file (scripts/submit.py), for scripts written against it: graded items only.
+        const graded = batch.results.flatMap((result) => (result.verdict === null ? [] : [result.verdict.upstream as unknown as ResqResultLine]));
+        await writeWhole(path.join(runDirectory, "results.json"), resqResultsFileText(graded));
+      }
       if (flags.json) {
         process.stdout.write(lines.map((line) => line + "\n").join(""));
       } else {
