@@ -144,11 +144,12 @@ export async function runResqTest(
   const seconds = () => Math.round((performance.now() - started) / 100) / 10;
   const timeoutSeconds = options.testTimeoutSeconds ?? RESQ_DEFAULTS.testTimeoutSeconds;
   const feedbackLimit = options.feedbackLimit ?? RESQ_DEFAULTS.feedbackLimit;
-  const image = await resqEnvironmentImage(context, task, options);
-  const clean = await cleanRepositoryFor(context, task);
   const line = (message: ResqMessage, feedback: string): ResqResultLine => resqResultLine(task.id, message, feedback);
+  // Upstream decides on an empty patch before it sets up any environment (resq/task.py).
   const plan = patch === null ? undefined : planPatch(patch);
   if (plan !== undefined && !plan.apply) return { line: line("PATCH FAILED", plan.feedback), seconds: seconds() };
+  const image = await resqEnvironmentImage(context, task, options);
+  const clean = await cleanRepositoryFor(context, task);
   const graderOptions: GraderSandboxOptions = { image, ...(options.limits ? { limits: options.limits } : {}) };
   const result = await withGraderSandbox(context, graderOptions, async (sandbox) => {
     await putRepository(sandbox, clean);

@@ -10,7 +10,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cleanRepositoryFor, resqFamily } from "../../src/grading/resq.js";
 import type { ResqTask } from "../../src/tasks/resq.js";
-import { bundledTask, bundledTasks, resqContext } from "./resq-helpers.js";
+import { bundledTask, bundledTasks, resqContext, withRow } from "./resq-helpers.js";
 
 let context: Awaited<ReturnType<typeof resqContext>>;
 let tasks: ResqTask[];
@@ -61,6 +61,11 @@ describe("RES-Q patch text as upstream", () => {
     expect((await resqFamily.grade(context, task, "")).upstream).toEqual({
       id: "0_0",
       success: false,
+      message: "PATCH FAILED",
+      test_suite_feedback: "Empty patch",
+    });
+    // Upstream decides before any environment: even a task whose Python can not be given says so.
+    expect((await resqFamily.grade(context, withRow(task, { testbed_environment: "python3.10" }), "")).upstream).toMatchObject({
       message: "PATCH FAILED",
       test_suite_feedback: "Empty patch",
     });
