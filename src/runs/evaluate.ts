@@ -112,7 +112,8 @@ async function evaluateOne(item: EvalItem, options: EvalOptions): Promise<EvalRe
     const contentKey = await evalItemKey(item, options.settings);
     const stored = options.force ? undefined : store?.getCurrent(key, contentKey);
     if (stored !== undefined) {
-      const storedWarnings = warningsOf(stored.detail);
+      const storedWarnings = stringsOf(stored.detail, "warnings");
+      const storedReviewFlags = stringsOf(stored.detail, "reviewFlags");
       onEvent?.({ type: "task-skip", family: task.family, taskId: task.id, reason: "graded before with the same task, submission and grader; --force to redo" });
       for (const warning of storedWarnings) onEvent?.({ type: "task-warning", family: task.family, taskId: task.id, message: warning });
       const verdict: Verdict = {
@@ -122,6 +123,7 @@ async function evaluateOne(item: EvalItem, options: EvalOptions): Promise<EvalRe
         score: stored.score,
         upstream: stored.upstream,
         seconds: stored.seconds,
+        ...(storedReviewFlags.length > 0 ? { reviewFlags: storedReviewFlags } : {}),
       };
       return { item, status: "stored", verdict, error: null, warnings: storedWarnings };
     }
@@ -143,7 +145,7 @@ async function evaluateOne(item: EvalItem, options: EvalOptions): Promise<EvalRe
     };
     const graded: Verdict = await module.grade(itemContext, task, submission);
     const verdict = extra ? { ...graded, upstream: { ...graded.upstream, ...extra } } : graded;
-    store?.put(KIND, verdict, { item: item.item, contentKey, detail: { warnings } });
+    store?.put(KIND, verdict, { item: item.item, contentKey, detail: { warnings, reviewFlags: verdict.reviewFlags ?? [] } });
     onEvent?.({
       type: "task-end",
       family: task.family,
@@ -180,16 +182,23 @@ class ItemProblem extends Error {
   }
 }
 
-function warningsOf(detail: unknown): string[] {
+/** A list of strings kept in a stored row's detail (warnings, review flags); [] when absent. */
+function stringsOf(detail: unknown, field: string): string[] {
   if (detail === null || typeof detail !== "object") return [];
-  const warnings = (detail as { warnings?: unknown }).warnings;
-  return Array.isArray(warnings) ? warnings.filter((each): each is string => typeof each === "string") : [];
+  const values = (detail as Record<string, unknown>)[field];
+  return Array.isArray(values) ? values.filter((each): each is string => typeof each === "string") : [];
 }
 
 /** The line results.jsonl holds for a result: the upstream line, or the reason it is missing. */
 export function resultLine(result: EvalResult): Record<string, unknown> {
   if (result.verdict !== null) {
-    return result.warnings.length > 0 ? { ...result.verdict.upstream, warnings: result.warnings } : result.verdict.upstream;
+    // Added only when present, so a clean line keeps the upstream shape exactly.
+    const flags = result.verdict.reviewFlags ?? [];
+    return {
+      ...result.verdict.upstream,
+      ...(result.warnings.length > 0 ? { warnings: result.warnings } : {}),
+      ...(flags.length > 0 ? { review_flags: flags } : {}),
+    };
   }
   return {
     id: result.item.task.id,
@@ -217,6 +226,8 @@ export function summarizeBatch(family: Family, batch: EvalBatch, total: number):
     errors: errors.length,
     errored: errors.map((result) => ({ id: result.item.task.id, ...(result.item.item ? { item: result.item.item } : {}), code: result.error?.code, reason: result.error?.message })),
     warnings: batch.results.reduce((sum, result) => sum + result.warnings.length, 0),
+    /** Verdicts a person should review (a grader saw signs of tampering). */
+    flagged_for_review: verdicts.filter((verdict) => (verdict.reviewFlags ?? []).length > 0).length,
     interrupted: batch.interrupted,
   };
 }
