@@ -2,6 +2,7 @@
 // shapes: RES-Q patches, ScienceAgentBench programs, an MLAgentBench workspace.
 
 import { mkdir, readFile, readdir, rename, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
@@ -37,7 +38,8 @@ const flagsSchema = z.object({
   concurrency: numberFlag.pipe(z.number().int().min(1)).optional(),
   timeout: numberFlag.pipe(z.number().positive()).optional(),
   memory: numberFlag.pipe(z.number().int().min(64)).optional(),
-  cpus: numberFlag.pipe(z.number().positive().max(1024)).optional(),
+  // Docker refuses a quota above the machine's CPU count when the container starts.
+  cpus: numberFlag.pipe(z.number().positive().max(availableParallelism())).optional(),
   workspaceSize: numberFlag.pipe(z.number().int().min(16)).optional(),
   pythonMismatch: z.enum(["error", "warn"]).default("error"),
   force: z.boolean().default(false),
@@ -48,7 +50,7 @@ const FLAG_FIXES: Record<string, string> = {
   concurrency: "a whole number of items at once, at least 1 (e.g. --concurrency 2)",
   timeout: "a number of seconds above 0 (e.g. --timeout 120)",
   memory: "a whole number of MiB per grading container, at least 64 (e.g. --memory 4096)",
-  cpus: "a number of cores per grading container above 0 (e.g. --cpus 2 or --cpus 0.5)",
+  cpus: `a number of cores per grading container above 0 and at most this machine's ${availableParallelism()} (e.g. --cpus 0.5)`,
   workspaceSize: "a whole number of MiB for the grading container's workspace, at least 16 (e.g. --workspace-size 4096)",
   pythonMismatch: "error or warn (e.g. --python-mismatch warn)",
 };
