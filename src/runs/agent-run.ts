@@ -53,6 +53,8 @@ export interface TaskRunSummary {
   stop_reason: string | null;
   error: string | null;
   upstream: Record<string, unknown> | null;
+  /** Warnings about the attempt's environment or grading (pins not honoured, another Python). */
+  warnings?: string[];
 }
 
 const KIND = "run";
@@ -88,10 +90,14 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
   }
   onEvent?.({ type: "task-start", family: task.family, taskId: task.id });
   const progress = (message: string): void => onEvent?.({ type: "task-progress", family: task.family, taskId: task.id, message });
+  const warnings: string[] = [];
   const taskContext: GradingContext = {
     ...context,
     onProgress: progress,
-    onWarning: (message) => onEvent?.({ type: "task-warning", family: task.family, taskId: task.id, message }),
+    onWarning: (message) => {
+      if (!warnings.includes(message)) warnings.push(message);
+      onEvent?.({ type: "task-warning", family: task.family, taskId: task.id, message });
+    },
   };
   const library = options.library
     ? new TaskLibrary(options.library, {
@@ -150,6 +156,7 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
       stop_reason: outcome.stopReason,
       error: outcome.error,
       upstream: verdict.upstream,
+      warnings,
     };
     store.put(KIND, verdict, { item, detail: summary, contentKey });
     onEvent?.({
@@ -185,6 +192,7 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
       stop_reason: outcome?.stopReason ?? null,
       error: message,
       upstream: null,
+      warnings,
     };
   }
 }
@@ -210,6 +218,7 @@ export function familyTables(summaries: readonly TaskRunSummary[]): Record<strin
     return {
       ...summarize(family, verdicts, byTask.size),
       errors: [...byTask.values()].filter((summary) => summary.outcome === "error").length,
+      warnings: ofFamily.reduce((sum, summary) => sum + (summary.warnings?.length ?? 0), 0),
       tokens: ofFamily.reduce((sum, summary) => sum + summary.tokens, 0),
       cost_usd: round(ofFamily.reduce((sum, summary) => sum + summary.cost_usd, 0), 6),
     };
