@@ -62,6 +62,8 @@ export interface EvalResult {
 export interface EvalBatch {
   /** One per item that finished, in the order of the items. */
   results: EvalResult[];
+  /** Aligned with the items: each item's result, undefined where Ctrl-C stopped it first. */
+  byItem: (EvalResult | undefined)[];
   /** Ctrl-C stopped the batch before every item finished. */
   interrupted: boolean;
 }
@@ -97,7 +99,7 @@ export async function evaluateItems(items: readonly EvalItem[], options: EvalOpt
     if (!isAbortError(error) && !context.signal?.aborted) throw error;
     interrupted = true;
   }
-  return { results: finished.filter((result): result is EvalResult => result !== undefined), interrupted };
+  return { results: finished.filter((result): result is EvalResult => result !== undefined), byItem: finished, interrupted };
 }
 
 /** One item; undefined when Ctrl-C cut it short (neither stored nor reported). */

@@ -27,16 +27,14 @@ describe("eval results and summary", () => {
   });
 
   it("errors are neither passes nor failures: they leave the denominator, and are listed apart", () => {
-    const batch = {
-      results: [
-        graded("0_0", true),
-        { ...graded("1_0", false), status: "stored" as const },
-        failed("2_0", "DYNABOX_TASK_INVALID"),
-        failed("(entry 9)", "DYNABOX_INVALID_INPUT", true),
-        graded("3_0", true, { warnings: ["a", "b"] }),
-      ],
-      interrupted: false,
-    };
+    const results = [
+      graded("0_0", true),
+      { ...graded("1_0", false), status: "stored" as const },
+      failed("2_0", "DYNABOX_TASK_INVALID"),
+      failed("(entry 9)", "DYNABOX_INVALID_INPUT", true),
+      graded("3_0", true, { warnings: ["a", "b"] }),
+    ];
+    const batch = { results, byItem: results, interrupted: false };
     const summary = summarizeBatch("resq", batch, 5);
     // 5 tasks, one errored (the bad entry is not one of the tasks): 2 passed of 4.
     expect(summary).toMatchObject({ tasks: 4, dataset_tasks: 5, graded: 3, passed: 2, "pass@1": 0.5, from_store: 1, graded_now: 2, errors: 2, warnings: 2, interrupted: false });
