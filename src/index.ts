@@ -23,4 +23,5 @@ export { mlabFamily } from "./grading/mlab.js";
 export { ResultsStore } from "./runs/store.js";
 export { runAgentTasks, type TaskRunSummary } from "./runs/agent-run.js";
 export { validateTasks } from "./runs/validate.js";
-export { evaluateItems, summarize, type EvalItem } from "./runs/evaluate.js";
+export { evaluateItems, resultLine, summarize, summarizeBatch, type EvalBatch, type EvalItem, type EvalResult } from "./runs/evaluate.js";
+export { GRADER_VERSIONS, resumeKey, taskFingerprint } from "./runs/resume-key.js";

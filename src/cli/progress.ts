@@ -3,6 +3,7 @@
 // stdout stays clean for results.
 
 import type { RunEvent } from "../runs/events.js";
+import { printableLine } from "./terminal-text.js";
 
 export interface ProgressRenderer {
   onEvent(event: RunEvent): void;
@@ -54,6 +55,9 @@ export function createRenderer(options: { json: boolean; stream?: NodeJS.WriteSt
         case "task-progress":
           running.set(`${event.family}/${event.taskId}`, event.message);
           status();
+          return;
+        case "task-warning":
+          print(`! ${event.family}/${printableLine(event.taskId)}: warning: ${printableLine(event.message)}`);
           return;
         case "step-start":
           for (const key of running.keys()) if (key.endsWith(`/${event.taskId}`)) running.set(key, `step ${event.step}`);

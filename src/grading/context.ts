@@ -13,6 +13,22 @@ export interface GradingContext {
   runId?: string;
   signal?: AbortSignal;
   onProgress?: (line: string) => void;
+  /**
+   * Told each warning about the item being graded (pins not honoured, another Python, assumed
+   * settings): runners keep them in the result row and count them. Use reportWarning().
+   */
+  onWarning?: (warning: string) => void;
+  /**
+   * Limits the user set for every grading container (`eval --memory/--cpus/--workspace-size`);
+   * they win over a family's own limits.
+   */
+  graderLimits?: SandboxOptions["limits"];
+}
+
+/** Reports a warning to onWarning, or as a "warning: ..." progress line when there is none. */
+export function reportWarning(context: Pick<GradingContext, "onWarning" | "onProgress">, warning: string): void {
+  if (context.onWarning) context.onWarning(warning);
+  else context.onProgress?.(`warning: ${warning}`);
 }
 
 export interface GraderSandboxOptions {
@@ -35,14 +51,19 @@ export async function withGraderSandbox<T>(
     image: options.image ?? context.sandboxImage,
     network: false,
     role: "grader",
-    ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.limits || context.graderLimits ? { limits: { ...options.limits, ...context.graderLimits } } : {}),
     ...(options.env ? { env: options.env } : {}),
     ...(context.runId ? { runId: context.runId } : {}),
     ...(context.signal ? { signal: context.signal } : {}),
   });
+  // Ctrl-C removes the container at once, so a long test or program stops within seconds
+  // whatever the grader is waiting for (its pending call then fails, and the caller sees the abort).
+  const onAbort = (): void => void sandbox.dispose().catch(() => undefined);
+  context.signal?.addEventListener("abort", onAbort, { once: true });
   try {
     return await body(sandbox);
   } finally {
+    context.signal?.removeEventListener("abort", onAbort);
     await sandbox.dispose();
   }
 }

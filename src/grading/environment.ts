@@ -24,7 +24,7 @@ import { UserError } from "../errors.js";
 import { imageExists } from "../sandbox/docker.js";
 import { acquireBuildLock, buildImage } from "../sandbox/image.js";
 import { LABEL_MANAGED } from "../sandbox/labels.js";
-import type { GradingContext } from "./context.js";
+import { reportWarning, type GradingContext } from "./context.js";
 
 export const TASK_IMAGE_REPOSITORY = "dynabox-task";
 /** Image label holding the hash a task image was built from. */
@@ -203,7 +203,7 @@ export function taskImageTag(baseImageId: string, dockerfile: string): string {
 export interface EnsureTaskImageOptions {
   /** Longest a build may take (default 900 s). */
   buildTimeoutSeconds?: number;
-  /** Told each warning (also sent to context.onProgress as "warning: ..."). */
+  /** Told each warning (also sent to context.onWarning, or onProgress as "warning: ..."). */
   onWarning?: (warning: string) => void;
 }
 
@@ -216,7 +216,7 @@ export async function ensureTaskImage(
   const plan = planTaskImage(spec);
   for (const warning of plan.warnings) {
     options.onWarning?.(warning);
-    context.onProgress?.(`warning: ${warning}`);
+    reportWarning(context, warning);
   }
   if (plan.empty) return context.sandboxImage;
   const baseImageId = ((await context.docker.getImage(context.sandboxImage).inspect()) as { Id: string }).Id;
@@ -293,10 +293,10 @@ export function checkPythonVersion(requested: string, policy: PythonMismatchPoli
   const message = match
     ? `the task asks for ${text}, but the sandbox image has Python ${SANDBOX_PYTHON_VERSION}`
     : `the task asks for the environment "${text}", which is not a Python version dynabox knows (it has Python ${SANDBOX_PYTHON_VERSION})`;
-  if (policy === "warn") return `${message}; running on Python ${SANDBOX_PYTHON_VERSION} anyway (pythonMismatch: "warn")`;
+  if (policy === "warn") return `${message}; running on Python ${SANDBOX_PYTHON_VERSION} anyway (--python-mismatch warn)`;
   throw new UserError(
     "DYNABOX_TASK_INVALID",
-    `${message}. To run it on Python ${SANDBOX_PYTHON_VERSION} anyway, set pythonMismatch to "warn" ` +
+    `${message}. To run it on Python ${SANDBOX_PYTHON_VERSION} anyway, pass --python-mismatch warn ` +
       "(the test may then fail for reasons that have nothing to do with the agent's work)",
     { details: { requested: text, available: SANDBOX_PYTHON_VERSION } },
   );

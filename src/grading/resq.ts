@@ -4,7 +4,9 @@
 // network-off container built from the task's environment image:
 //   1. the clean repository (base_commit and its history only, never the solution) is copied in
 //      at /workspace/repo, then `git reset --hard <base> && git clean -fdx`;
-//   2. the patch is applied with `git apply --reject --whitespace=fix`; a failure is PATCH FAILED;
+//   2. the patch is applied as upstream does (resq-patch.ts): "" is PATCH FAILED "Empty patch",
+//      anything else goes through upstream's filter to `git apply --reject --whitespace=fix -v`,
+//      unchanged (no newline added); a failure is PATCH FAILED with git's stderr;
 //   3. test_script is written to a fresh random name in the repository root, with a print of a
 //      fresh random secret inserted before its first sys.exit(0) / sys.exit(exit_code);
 //   4. it runs with a timeout: PASS only on exit code 0 with the secret on stdout, TIMED OUT on the
@@ -20,8 +22,9 @@ import type { Sandbox } from "../sandbox/sandbox.js";
 import { RepositoryCache, type CleanRepository } from "../tasks/repo-cache.js";
 import { discoverResqTasks, type ResqTask } from "../tasks/resq.js";
 import type { FamilyModule, ValidationResult, Verdict } from "../tasks/types.js";
-import { withGraderSandbox, type GraderSandboxOptions, type GradingContext } from "./context.js";
+import { reportWarning, withGraderSandbox, type GraderSandboxOptions, type GradingContext } from "./context.js";
 import { checkPythonVersion, ensureTaskImage, type PythonMismatchPolicy, type TaskEnvironmentSpec } from "./environment.js";
+import { applyPatchCommand, planPatch } from "./resq-patch.js";
 import { insertSecretPrint, randomSecret, randomTestFileName, testFeedback, testRunPassed } from "./test-script.js";
 
 /** Where the repository is, in the agent's sandbox and in the grader's container. */
@@ -91,7 +94,7 @@ export function resqEnvironmentSpec(task: ResqTask): TaskEnvironmentSpec {
  */
 export async function resqEnvironmentImage(context: GradingContext, task: ResqTask, options: ResqOptions = {}): Promise<string> {
   const warning = checkPythonVersion(task.row.testbed_environment, options.pythonMismatch ?? RESQ_DEFAULTS.pythonMismatch);
-  if (warning !== undefined) context.onProgress?.(`warning: ${task.id}: ${warning}`);
+  if (warning !== undefined) reportWarning(context, `${task.id}: ${warning}`);
   return ensureTaskImage(context, resqEnvironmentSpec(task), {
     buildTimeoutSeconds: options.buildTimeoutSeconds ?? RESQ_DEFAULTS.buildTimeoutSeconds,
   });
@@ -111,10 +114,13 @@ async function putRepository(sandbox: Sandbox, clean: CleanRepository): Promise<
   }
 }
 
-/** A patch as git apply wants it: empty stays empty, otherwise it ends with a newline. */
-export function normalizePatch(patch: string): string {
-  if (patch.trim() === "") return "";
-  return patch.endsWith("\n") ? patch : patch + "\n";
+/**
+ * The upstream result line (resq/task.py): a PASS and a TIMED OUT carry no feedback; FAIL and
+ * PATCH FAILED carry what the caller gives (the test's output, git's stderr).
+ */
+export function resqResultLine(id: string, message: ResqMessage, feedback: string): ResqResultLine {
+  const silent = message === "PASS" || message === "TIMED OUT";
+  return { id, success: message === "PASS", message, test_suite_feedback: silent ? "" : feedback };
 }
 
 /** Maps a finished test run to the upstream message (pure). */
@@ -123,41 +129,40 @@ export function judgeTestRun(run: Pick<ShellResult, "exitCode" | "stdout" | "tim
   return testRunPassed(run.exitCode, run.stdout, secret) ? "PASS" : "FAIL";
 }
 
-/** Grades one patch; the upstream result line and the seconds it took. */
+/**
+ * Grades one patch; the upstream result line and the seconds it took. `null` runs the test at
+ * base_commit with no patch at all (validation's "fails at base" check; upstream has no such
+ * case, and an empty patch is PATCH FAILED there).
+ */
 export async function runResqTest(
   context: GradingContext,
   task: ResqTask,
-  patch: string,
+  patch: string | null,
   options: ResqOptions = {},
 ): Promise<{ line: ResqResultLine; seconds: number }> {
   const started = performance.now();
   const seconds = () => Math.round((performance.now() - started) / 100) / 10;
   const timeoutSeconds = options.testTimeoutSeconds ?? RESQ_DEFAULTS.testTimeoutSeconds;
   const feedbackLimit = options.feedbackLimit ?? RESQ_DEFAULTS.feedbackLimit;
+  const line = (message: ResqMessage, feedback: string): ResqResultLine => resqResultLine(task.id, message, feedback);
+  // Upstream decides on an empty patch before it sets up any environment (resq/task.py).
+  const plan = patch === null ? undefined : planPatch(patch);
+  if (plan !== undefined && !plan.apply) return { line: line("PATCH FAILED", plan.feedback), seconds: seconds() };
   const image = await resqEnvironmentImage(context, task, options);
   const clean = await cleanRepositoryFor(context, task);
-  const line = (message: ResqMessage, feedback: string): ResqResultLine => ({
-    id: task.id,
-    success: message === "PASS",
-    message,
-    test_suite_feedback: feedback,
-  });
   const graderOptions: GraderSandboxOptions = { image, ...(options.limits ? { limits: options.limits } : {}) };
   const result = await withGraderSandbox(context, graderOptions, async (sandbox) => {
     await putRepository(sandbox, clean);
 
-    const normalized = normalizePatch(patch);
-    if (normalized !== "") {
+    if (plan?.apply) {
       // Outside the repository, so it is neither patched nor seen by the test as a repo file.
       const patchFile = `.dynabox-grading/${randomBytes(8).toString("hex")}.patch`;
-      await sandbox.putFiles([{ path: patchFile, content: normalized }], "/workspace");
-      const applied = await sandbox.shell(`git apply --reject --whitespace=fix /workspace/${patchFile}`, {
+      await sandbox.putFiles([{ path: patchFile, content: plan.text }], "/workspace");
+      const applied = await sandbox.shell(applyPatchCommand(`/workspace/${patchFile}`), {
         cwd: RESQ_REPOSITORY_PATH,
         timeoutSeconds: GIT_STEP_SECONDS,
       });
-      if (applied.exitCode !== 0) {
-        return line("PATCH FAILED", testFeedback(applied.stdout, applied.stderr, { limit: feedbackLimit }));
-      }
+      if (applied.exitCode !== 0) return line("PATCH FAILED", applied.stderr);
     }
 
     const secret = randomSecret();
@@ -197,7 +202,7 @@ export async function gradeResq(context: GradingContext, task: ResqTask, patch: 
 /** Valid when the test fails at base_commit (any message but PASS) and passes with solution_patch. */
 export async function validateResq(context: GradingContext, task: ResqTask, options: ResqOptions = {}): Promise<ValidationResult> {
   const started = performance.now();
-  const base = await runResqTest(context, task, "", options);
+  const base = await runResqTest(context, task, null, options);
   const solution = await runResqTest(context, task, task.row.solution_patch, options);
   return {
     valid: base.line.message !== "PASS" && solution.line.message === "PASS",

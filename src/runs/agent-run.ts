@@ -18,6 +18,7 @@ import { mapConcurrent } from "./concurrency.js";
 import { summarize } from "./evaluate.js";
 import type { RunEventListener } from "./events.js";
 import { sabRunTable } from "./sab-attempts.js";
+import { resumeKey, taskFingerprint } from "./resume-key.js";
 import type { ResultsStore } from "./store.js";
 
 export interface AgentRunOptions {
@@ -35,6 +36,8 @@ export interface AgentRunOptions {
   embedder?: Embedder;
   force?: boolean;
   onEvent?: RunEventListener;
+  /** More settings that can change an attempt (grader policies...): part of its resume key with the model and limits. */
+  resumeSettings?: unknown;
 }
 
 export interface TaskRunSummary {
@@ -52,6 +55,8 @@ export interface TaskRunSummary {
   stop_reason: string | null;
   error: string | null;
   upstream: Record<string, unknown> | null;
+  /** Warnings about the attempt's environment or grading (pins not honoured, another Python). */
+  warnings?: string[];
 }
 
 const KIND = "run";
@@ -75,14 +80,29 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
   const { task, module } = discovered;
   const { context, store, onEvent } = options;
   const item = `attempt-${attempt}`;
-  const stored = options.force ? undefined : store.get({ kind: KIND, family: task.family, taskId: task.id, item });
+  // Resumed only when the same task content ran with the same model and settings (resume-key.ts).
+  const contentKey = resumeKey({
+    kind: KIND,
+    family: task.family,
+    task: await taskFingerprint(task),
+    settings: { item, model: options.model.model, limits: options.limits, more: options.resumeSettings ?? null },
+  });
+  const stored = options.force ? undefined : store.getCurrent({ kind: KIND, family: task.family, taskId: task.id, item }, contentKey);
   if (stored !== undefined) {
     onEvent?.({ type: "task-skip", family: task.family, taskId: task.id, reason: `${item} finished before; --force to redo` });
     return stored.detail as TaskRunSummary;
   }
   onEvent?.({ type: "task-start", family: task.family, taskId: task.id });
   const progress = (message: string): void => onEvent?.({ type: "task-progress", family: task.family, taskId: task.id, message });
-  const taskContext: GradingContext = { ...context, onProgress: progress };
+  const warnings: string[] = [];
+  const taskContext: GradingContext = {
+    ...context,
+    onProgress: progress,
+    onWarning: (message) => {
+      if (!warnings.includes(message)) warnings.push(message);
+      onEvent?.({ type: "task-warning", family: task.family, taskId: task.id, message });
+    },
+  };
   const library =
     options.library && extractor
       ? new TaskLibrary(options.library, {
@@ -145,8 +165,9 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
       stop_reason: outcome.stopReason,
       error: outcome.error,
       upstream: verdict.upstream,
+      warnings,
     };
-    store.put(KIND, verdict, { item, detail: summary });
+    store.put(KIND, verdict, { item, detail: summary, contentKey });
     onEvent?.({
       type: "task-end",
       family: task.family,
@@ -181,6 +202,7 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
       stop_reason: outcome?.stopReason ?? null,
       error: message,
       upstream: null,
+      warnings,
     };
   }
 }
@@ -215,6 +237,7 @@ export function familyTables(summaries: readonly TaskRunSummary[]): Record<strin
     return {
       ...summarize(family, verdicts, byTask.size),
       errors: [...byTask.values()].filter((summary) => summary.outcome === "error").length,
+      warnings: ofFamily.reduce((sum, summary) => sum + (summary.warnings?.length ?? 0), 0),
       tokens: ofFamily.reduce((sum, summary) => sum + summary.tokens, 0),
       cost_usd: round(ofFamily.reduce((sum, summary) => sum + summary.cost_usd, 0), 6),
     };

@@ -9,6 +9,8 @@ export type RunEvent =
   | { type: "task-skip"; family: Family; taskId: string; reason: string }
   | { type: "task-start"; family: Family; taskId: string }
   | { type: "task-progress"; family: Family; taskId: string; message: string }
+  /** Something the user should know about an item's verdict (pins not honoured, another Python). */
+  | { type: "task-warning"; family: Family; taskId: string; message: string }
   | {
       type: "task-end";
       family: Family;

@@ -1,11 +1,13 @@
 // `dynabox validate`: each task's proof of validity, run concurrently in fresh containers, with
-// one row per task in the run's results store (a rerun skips what is there unless forced).
+// one row per task in the run's results store. A rerun skips a task only when its content, the
+// grader version and the settings are those of the stored row (resume-key.ts), unless forced.
 
 import type { GradingContext } from "../grading/context.js";
 import type { DiscoveredTask } from "../tasks/registry.js";
 import type { Family } from "../tasks/types.js";
 import { mapConcurrent } from "./concurrency.js";
 import type { RunEventListener } from "./events.js";
+import { resumeKey, taskFingerprint } from "./resume-key.js";
 import type { ResultsStore } from "./store.js";
 
 export interface ValidationReport {
@@ -14,6 +16,8 @@ export interface ValidationReport {
   valid: boolean;
   checks: Record<string, unknown>;
   seconds: number;
+  /** The result came from the results store (validated before with the same content). */
+  fromStore?: boolean;
 }
 
 export interface ValidateOptions {
@@ -22,6 +26,8 @@ export interface ValidateOptions {
   store?: ResultsStore;
   force?: boolean;
   onEvent?: RunEventListener;
+  /** Settings that can change a result (policies, limits): part of each task's resume key. */
+  settings?: unknown;
 }
 
 const KIND = "validate";
@@ -33,10 +39,11 @@ export async function validateTasks(tasks: readonly DiscoveredTask[], options: V
     options.concurrency,
     async ({ task, module }) => {
       const key = { kind: KIND, family: task.family, taskId: task.id };
-      const stored = options.force ? undefined : store?.get(key);
+      const contentKey = resumeKey({ kind: KIND, family: task.family, task: await taskFingerprint(task), settings: options.settings ?? null });
+      const stored = options.force ? undefined : store?.getCurrent(key, contentKey);
       if (stored !== undefined) {
-        onEvent?.({ type: "task-skip", family: task.family, taskId: task.id, reason: "validated before; --force to redo" });
-        return { id: task.id, family: task.family, valid: stored.passed, checks: stored.upstream, seconds: stored.seconds };
+        onEvent?.({ type: "task-skip", family: task.family, taskId: task.id, reason: "validated before with the same task content; --force to redo" });
+        return { id: task.id, family: task.family, valid: stored.passed, checks: stored.upstream, seconds: stored.seconds, fromStore: true };
       }
       onEvent?.({ type: "task-start", family: task.family, taskId: task.id });
       const started = performance.now();
@@ -44,7 +51,11 @@ export async function validateTasks(tasks: readonly DiscoveredTask[], options: V
       let checks: Record<string, unknown>;
       try {
         const result = await module.validate(
-          { ...context, onProgress: (message) => onEvent?.({ type: "task-progress", family: task.family, taskId: task.id, message }) },
+          {
+            ...context,
+            onProgress: (message) => onEvent?.({ type: "task-progress", family: task.family, taskId: task.id, message }),
+            onWarning: (message) => onEvent?.({ type: "task-warning", family: task.family, taskId: task.id, message }),
+          },
           task,
         );
         valid = result.valid;
@@ -54,7 +65,8 @@ export async function validateTasks(tasks: readonly DiscoveredTask[], options: V
         checks = { error: error instanceof Error ? error.message : String(error) };
       }
       const seconds = round((performance.now() - started) / 1000);
-      store?.put(KIND, { taskId: task.id, family: task.family, passed: valid, score: null, upstream: checks, seconds });
+      // An error (a lost sandbox, an unreachable repository) is not a final result: not stored, so the next run tries again.
+      if (!("error" in checks)) store?.put(KIND, { taskId: task.id, family: task.family, passed: valid, score: null, upstream: checks, seconds }, { contentKey });
       onEvent?.({
         type: "task-end",
         family: task.family,

@@ -119,81 +119,107 @@ function invalid(file: string, problems: string[]): UserError {
   );
 }
 
+/** A row that could not be loaded, for runners that go on with the other rows. */
+export interface ResqRowProblem {
+  /** The row's list index. */
+  index: number;
+  /** Its id when it has a usable one. */
+  id: string | null;
+  /** Every problem of the row, each naming the file, row, field and fix. */
+  messages: string[];
+}
+
 /** Checks parsed JSON as a dataset; every problem is listed, none is loaded unless all rows pass. */
 export function parseResqDataset(file: string, data: unknown): ResqTask[] {
+  const { tasks, rowProblems } = checkResqDataset(file, data);
+  if (rowProblems.length > 0) throw invalid(file, rowProblems.flatMap((problem) => problem.messages));
+  return tasks;
+}
+
+/**
+ * Checks parsed JSON as a dataset row by row: the good rows as tasks, the bad ones with their
+ * problems (eval grades the good rows and reports each bad one as that item's error). A top level
+ * that is not a list throws.
+ */
+export function checkResqDataset(file: string, data: unknown): { tasks: ResqTask[]; rowProblems: ResqRowProblem[] } {
   const absoluteFile = path.resolve(file);
   if (!Array.isArray(data)) {
     throw invalid(file, [`expected a JSON list of rows at the top level, got ${describeValue(data)}; wrap the rows in [ ... ]`]);
   }
-  const problems: string[] = [];
+  const rowProblems: ResqRowProblem[] = [];
   const tasks: ResqTask[] = [];
-  const seen = new Map<string, number>();
+  const firstIndexOfId = new Map<string, number>();
   data.forEach((row: unknown, index) => {
-    const label = rowLabel(index, row);
-    if (row === null || typeof row !== "object" || Array.isArray(row)) {
-      problems.push(`${label}: expected an object with the RES-Q fields, got ${describeValue(row)}`);
-      return;
-    }
-    const rawId = (row as Record<string, unknown>).id;
+    const rawId = valueAt(row, ["id"]);
+    const messages: string[] = [];
     if (typeof rawId === "string") {
-      const firstIndex = seen.get(rawId);
+      const firstIndex = firstIndexOfId.get(rawId);
       if (firstIndex !== undefined) {
-        problems.push(`${label}: field "id": ${JSON.stringify(rawId)} is already the id of row ${firstIndex + 1}. Fix: ${FIELD_HINTS.id}`);
+        messages.push(`${rowLabel(index, row)}: field "id": ${JSON.stringify(rawId)} is already the id of row ${firstIndex + 1}. Fix: ${FIELD_HINTS.id}`);
       } else {
-        seen.set(rawId, index);
+        firstIndexOfId.set(rawId, index);
       }
     }
-    const parsed = resqRowSchema.safeParse(row);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
+    const checked = checkRow(absoluteFile, row, index);
+    messages.push(...checked.messages);
+    if (messages.length > 0) rowProblems.push({ index, id: typeof rawId === "string" && rawId !== "" ? rawId : null, messages });
+    else if (checked.task) tasks.push(checked.task);
+  });
+  return { tasks, rowProblems };
+}
+
+/** One row: the task, or what is wrong with it. */
+function checkRow(absoluteFile: string, row: unknown, index: number): { task?: ResqTask; messages: string[] } {
+  const label = rowLabel(index, row);
+  if (row === null || typeof row !== "object" || Array.isArray(row)) {
+    return { messages: [`${label}: expected an object with the RES-Q fields, got ${describeValue(row)}`] };
+  }
+  const parsed = resqRowSchema.safeParse(row);
+  if (!parsed.success) {
+    return {
+      messages: parsed.error.issues.map((issue) => {
         const field = String(issue.path[0] ?? "");
         const where = issue.path.map(String).join(".");
         const expected = issue.code === "invalid_type" ? `a ${issue.expected}` : issue.message;
         const hint = FIELD_HINTS[field];
-        problems.push(
-          `${label}: field "${where}": expected ${expected}, got ${describeValue(valueAt(row, issue.path))}` +
-            (hint ? `. Fix: ${hint}` : ""),
-        );
-      }
-      return;
-    }
-    const repository = resolveRepositoryUrl(parsed.data.repo_url, path.dirname(absoluteFile));
-    if (repository.kind === "local" && !existsSync(repository.path)) {
-      problems.push(
+        return `${label}: field "${where}": expected ${expected}, got ${describeValue(valueAt(row, issue.path))}` + (hint ? `. Fix: ${hint}` : "");
+      }),
+    };
+  }
+  const datasetFolder = path.dirname(absoluteFile);
+  const repository = resolveRepositoryUrl(parsed.data.repo_url, datasetFolder);
+  if (repository.kind === "local" && !existsSync(repository.path)) {
+    return {
+      messages: [
         `${label}: field "repo_url": ${JSON.stringify(parsed.data.repo_url)} resolves to ${repository.path}, which does not exist. ` +
-          `Fix: relative paths are resolved against the dataset file's folder (${path.dirname(absoluteFile)})`,
-      );
-      return;
-    }
-    tasks.push({
-      id: parsed.data.id,
-      family: "resq",
-      origin: absoluteFile,
-      row: parsed.data,
-      repository,
-      datasetFile: absoluteFile,
-      rowIndex: index,
-    });
-  });
-  if (problems.length > 0) throw invalid(file, problems);
-  return tasks;
+          `Fix: relative paths are resolved against the dataset file's folder (${datasetFolder})`,
+      ],
+    };
+  }
+  return {
+    task: { id: parsed.data.id, family: "resq", origin: absoluteFile, row: parsed.data, repository, datasetFile: absoluteFile, rowIndex: index },
+    messages: [],
+  };
 }
 
-/** Reads and checks one dataset file. */
-export async function loadResqDataset(file: string): Promise<ResqTask[]> {
+/** Reads a dataset file as JSON (a UserError naming the file when it can not). */
+export async function readResqDatasetJson(file: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
     throw new UserError("DYNABOX_INVALID_INPUT", `can not read the RES-Q dataset ${file}: ${(error as Error).message}`, { cause: error });
   }
-  let data: unknown;
   try {
-    data = JSON.parse(text);
+    return JSON.parse(text);
   } catch (error) {
     throw invalid(file, [`not valid JSON: ${(error as Error).message}. Fix: the file must hold one JSON list of rows`]);
   }
-  return parseResqDataset(file, data);
+}
+
+/** Reads and checks one dataset file. */
+export async function loadResqDataset(file: string): Promise<ResqTask[]> {
+  return parseResqDataset(file, await readResqDatasetJson(file));
 }
 
 /**

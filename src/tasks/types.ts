@@ -14,6 +14,8 @@ export interface TaskBase {
   family: Family;
   /** The file or folder it was loaded from, for messages. */
   origin: string;
+  /** Things the user should know about the task as loaded (assumed settings...): runners show, keep and count them. */
+  warnings?: string[];
 }
 
 /** What a grader says about one piece of work. */

@@ -59,7 +59,7 @@ describe("dynabox validate", () => {
 });
 
 describe("dynabox eval", () => {
-  it("grades RES-Q patches with the upstream verdicts: gold PASS, empty FAIL, malformed PATCH FAILED", async () => {
+  it("grades RES-Q patches with the upstream verdicts: gold PASS, empty PATCH FAILED, malformed PATCH FAILED", async () => {
     const folder = await scratch();
     const rows = JSON.parse(await readFile("tasks/resq/dataset.json", "utf8")) as DatasetRow[];
     const submissions = path.join(folder, "submissions.jsonl");
@@ -81,7 +81,7 @@ describe("dynabox eval", () => {
     const lines = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines.map((line) => [line.id, line.success, line.message])).toEqual([
       [rows[0]!.id, true, "PASS"],
-      [rows[1]!.id, false, "FAIL"],
+      [rows[1]!.id, false, "PATCH FAILED"],
       [rows[2]!.id, false, "PATCH FAILED"],
     ]);
     expect(lines.every((line) => Object.keys(line).sort().join() === "id,message,success,test_suite_feedback")).toBe(true);
@@ -145,13 +145,17 @@ describe("dynabox eval", () => {
     expect(JSON.parse(invalid.stdout)).toMatchObject({ task: "wine-mini", score: -1, success: false });
   });
 
-  it("refuses a submissions file with an unknown id, naming the line", async () => {
+  it("reports a submission with an unknown id as that item's error, naming the line (exit 4)", async () => {
     const folder = await scratch();
     const submissions = path.join(folder, "submissions.jsonl");
     await writeFile(submissions, JSON.stringify({ id: "no-such-task", patch: "" }) + "\n");
-    const result = await execa("node", [cli, "eval", "--resq", "tasks/resq/dataset.json", "--submissions", submissions], { reject: false });
-    expect(result.exitCode).toBe(2);
+    const runDirectory = path.join(folder, "run");
+    const result = await execa("node", [cli, "eval", "--resq", "tasks/resq/dataset.json", "--submissions", submissions, "--run-dir", runDirectory], { reject: false });
+    expect(result.exitCode).toBe(4);
     expect(result.stderr).toContain("line 1");
     expect(result.stderr).toContain("no-such-task");
+    const line = JSON.parse(await readFile(path.join(runDirectory, "results.jsonl"), "utf8")) as Record<string, unknown>;
+    expect(line).toMatchObject({ id: "no-such-task", code: "DYNABOX_INVALID_INPUT" });
+    expect(String(line.not_graded)).toContain("line 1");
   });
 });

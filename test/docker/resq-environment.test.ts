@@ -29,12 +29,12 @@ describe("task environment images", () => {
   it("installs requirements_txt as Debian packages, once, and grades in that image", async () => {
     const task = withRow(textkit, {
       requirements_txt: "toml==0.10.2\n",
-      test_script: "import toml\nprint('toml', toml.__version__)\n" + textkit.row.test_script,
+      // A PASS carries no output (upstream's rule), so the version is checked by the test itself.
+      test_script: "import toml\nassert toml.__version__ == '0.10.2', toml.__version__\n" + textkit.row.test_script,
     });
     const lines: string[] = [];
     const first = await resqFamily.grade({ ...context, onProgress: (line) => lines.push(line) }, task, task.row.solution_patch);
     expect(first.upstream).toMatchObject({ message: "PASS" });
-    expect(String(first.upstream.test_suite_feedback)).toContain("toml 0.10.2");
     const text = lines.join("\n");
     expect(text).toMatch(/warning: versions can not be pinned.*toml==0\.10\.2 -> python3-toml/);
 

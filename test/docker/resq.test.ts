@@ -29,18 +29,17 @@ const MALFORMED_PATCH = [
 
 describe("RES-Q grading of the bundled tasks", () => {
   for (const id of ["0_0", "1_0", "2_0", "3_0"]) {
-    it(`${id}: gold patch PASS, empty patch FAIL, malformed patch PATCH FAILED`, async () => {
+    it(`${id}: gold patch PASS, empty patch PATCH FAILED, malformed patch PATCH FAILED`, async () => {
       const task = bundledTask(tasks, id);
       const gold = await resqFamily.grade(context, task, task.row.solution_patch);
       expect(gold.upstream).toMatchObject({ id, success: true, message: "PASS" });
       expect(gold).toMatchObject({ taskId: id, family: "resq", passed: true, score: 1 });
       expect(Object.keys(gold.upstream).sort()).toEqual(["id", "message", "success", "test_suite_feedback"]);
-      expect(gold.upstream.test_suite_feedback).not.toMatch(/[0-9a-f]{32}/);
+      expect(gold.upstream.test_suite_feedback).toBe("");
 
       const empty = await resqFamily.grade(context, task, "");
-      expect(empty.upstream).toMatchObject({ success: false, message: "FAIL" });
+      expect(empty.upstream).toEqual({ id, success: false, message: "PATCH FAILED", test_suite_feedback: "Empty patch" });
       expect(empty).toMatchObject({ passed: false, score: 0 });
-      expect(String(empty.upstream.test_suite_feedback).length).toBeGreaterThan(0);
 
       const malformed = await resqFamily.grade(context, task, MALFORMED_PATCH);
       expect(malformed.upstream).toMatchObject({ success: false, message: "PATCH FAILED" });
@@ -61,7 +60,8 @@ describe("RES-Q grading of the bundled tasks", () => {
     const started = performance.now();
     const verdict = await gradeResq(context, looping, task.row.solution_patch, { testTimeoutSeconds: 2 });
     expect(verdict.upstream).toMatchObject({ success: false, message: "TIMED OUT" });
-    expect(String(verdict.upstream.test_suite_feedback)).toMatch(/starting[\s\S]*timeout of 2 s/);
+    // Upstream (resq/task.py) gives a timed-out test no feedback.
+    expect(verdict.upstream.test_suite_feedback).toBe("");
     expect(performance.now() - started).toBeLessThan(30_000);
     expect((await gradeResq(context, task, task.row.solution_patch)).passed).toBe(true);
   });
@@ -76,7 +76,8 @@ describe("RES-Q grading of the bundled tasks", () => {
     const task = withRow(bundledTask(tasks, "1_0"), { testbed_environment: "python3.10" });
     const error = await resqFamily.grade(context, task, task.row.solution_patch).catch((caught: unknown) => caught);
     expect(DynaboxError.isInstance(error) && error.code).toBe("DYNABOX_TASK_INVALID");
-    expect((error as Error).message).toMatch(/python3\.10.*Python 3\.11.*pythonMismatch/s);
+    expect((error as Error).message).toMatch(/python3\.10.*Python 3\.11.*--python-mismatch warn/s);
+    expect((error as Error).message).not.toContain("pythonMismatch");
     const lines: string[] = [];
     const warned = await createResqFamily({ pythonMismatch: "warn" }).grade(
       { ...context, onProgress: (line) => lines.push(line) },

@@ -63,7 +63,7 @@ describe("testbed_environment against the image's Python", () => {
   });
 
   it("refuses another version by default, naming it and the option", () => {
-    expect(() => checkPythonVersion("python3.10")).toThrow(/asks for python3\.10, but the sandbox image has Python 3\.11.*pythonMismatch to "warn"/s);
+    expect(() => checkPythonVersion("python3.10")).toThrow(/asks for python3\.10, but the sandbox image has Python 3\.11.*pass --python-mismatch warn/s);
     expect(() => checkPythonVersion("python2.7")).toThrow(/python2\.7/);
     expect(() => checkPythonVersion("my-conda-env")).toThrow(/"my-conda-env", which is not a Python version/);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { judgeTestRun, normalizePatch } from "../../src/grading/resq.js";
+import { judgeTestRun } from "../../src/grading/resq.js";
 import { insertSecretPrint, randomSecret, randomTestFileName, testFeedback, testRunPassed } from "../../src/grading/test-script.js";
 
 const SECRET = "0123456789abcdef0123456789abcdef";
@@ -95,11 +95,5 @@ describe("secrets, names and verdicts", () => {
     expect(long.startsWith("aaa")).toBe(true);
     expect(long.endsWith("END")).toBe(true);
     expect(long).toContain("characters cut");
-  });
-
-  it("normalizes patches: empty stays empty, otherwise a final newline", () => {
-    expect(normalizePatch("  \n")).toBe("");
-    expect(normalizePatch("diff --git a/x b/x")).toBe("diff --git a/x b/x\n");
-    expect(normalizePatch("d\n")).toBe("d\n");
   });
 });

@@ -1,22 +1,29 @@
 // `dynabox eval`: grade predictions and patches made elsewhere, safely, in the upstream result
 // shapes: RES-Q patches, ScienceAgentBench programs, an MLAgentBench workspace.
 
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
 import { UserError } from "../../errors.js";
 import { mlabFamily, submissionFromFolder } from "../../grading/mlab.js";
-import { createResqFamily } from "../../grading/resq.js";
+import { createResqFamily, type ResqResultLine } from "../../grading/resq.js";
+import { resqResultsFileText } from "../../grading/resq-results-file.js";
 import { createFigureJudge, type FigureJudge } from "../../grading/sab-judge.js";
+import type { SandboxLimits } from "../../sandbox/profile.js";
 import { defaultConcurrency } from "../../runs/concurrency.js";
-import { evaluateItems, summarize, type EvalItem } from "../../runs/evaluate.js";
+import { evaluateItems, resultLine, summarizeBatch, type EvalItem } from "../../runs/evaluate.js";
 import { ResultsStore } from "../../runs/store.js";
 import { discoverMlabTasks } from "../../tasks/mlab.js";
-import { loadResqDataset } from "../../tasks/resq.js";
-import type { Family } from "../../tasks/types.js";
+import { checkResqDataset, readResqDatasetJson, type ResqTask } from "../../tasks/resq.js";
+import { matchSubmissions, parseResqSubmissions } from "../../tasks/resq-submissions.js";
+import type { Family, TaskBase } from "../../tasks/types.js";
+import { EXIT_ITEM_ERRORS } from "../exit-codes.js";
+import { numberFlag, parseFlags } from "../flags.js";
 import { createRenderer } from "../progress.js";
 import { planSabEval, writeSabEvalOutputs, type SabEvalPlan } from "../sab-eval.js";
+import { printableText } from "../terminal-text.js";
 import { gradingContext, interruptSignal } from "../shared.js";
 
 const flagsSchema = z.object({
@@ -31,15 +38,26 @@ const flagsSchema = z.object({
   mlab: z.string().optional(),
   workspace: z.string().optional(),
   runDir: z.string().optional(),
-  concurrency: z.coerce.number().int().min(1).optional(),
-  timeout: z.coerce.number().positive().optional(),
+  concurrency: numberFlag.pipe(z.number().int().min(1)).optional(),
+  timeout: numberFlag.pipe(z.number().positive()).optional(),
+  memory: numberFlag.pipe(z.number().int().min(64)).optional(),
+  // Docker refuses a quota above the machine's CPU count when the container starts.
+  cpus: numberFlag.pipe(z.number().positive().max(availableParallelism())).optional(),
+  workspaceSize: numberFlag.pipe(z.number().int().min(16)).optional(),
   pythonMismatch: z.enum(["error", "warn"]).default("error"),
   force: z.boolean().default(false),
   json: z.boolean().default(false),
 });
+/** What a good value of each flag looks like, for the one-line usage error. */
+const FLAG_FIXES: Record<string, string> = {
+  concurrency: "a whole number of items at once, at least 1 (e.g. --concurrency 2)",
+  timeout: "a number of seconds above 0 (e.g. --timeout 120)",
+  memory: "a whole number of MiB per grading container, at least 64 (e.g. --memory 4096)",
+  cpus: `a number of cores per grading container above 0 and at most this machine's ${availableParallelism()} (e.g. --cpus 0.5)`,
+  workspaceSize: "a whole number of MiB for the grading container's workspace, at least 16 (e.g. --workspace-size 4096)",
+  pythonMismatch: "error or warn (e.g. --python-mismatch warn)",
+};
 type Flags = z.infer<typeof flagsSchema>;
-
-const submissionRowSchema = z.object({ id: z.union([z.string(), z.number()]).transform(String), patch: z.string() });
 
 interface Plan {
   family: Family;
@@ -49,6 +67,8 @@ interface Plan {
   notes: string[];
   /** ScienceAgentBench: the attempts and their tasks, for the eval logs and best-of-N. */
   sab?: { plan: SabEvalPlan; judge: FigureJudge | undefined };
+  /** The submissions file's format, when there is one. */
+  format?: string;
 }
 
 async function planSab(flags: Flags): Promise<Plan> {
@@ -81,54 +101,64 @@ async function readText(file: string, what: string): Promise<string> {
 
 async function planResq(dataset: string, submissionsFile: string | undefined, flags: Flags): Promise<Plan> {
   if (submissionsFile === undefined) {
-    throw new UserError("DYNABOX_USAGE", "--resq needs --submissions FILE.jsonl (one {\"id\", \"patch\"} per line)");
+    throw new UserError("DYNABOX_USAGE", '--resq needs --submissions FILE (a JSON list of {"id", "patch"} as upstream\'s submit.py reads, or JSONL)');
   }
-  const tasks = await loadResqDataset(dataset);
+  // Rows that can not be loaded are that item's error; the other rows are graded.
+  const { tasks, rowProblems } = checkResqDataset(dataset, await readResqDatasetJson(dataset));
   const resqFamily = createResqFamily({
     pythonMismatch: flags.pythonMismatch,
     ...(flags.timeout !== undefined ? { testTimeoutSeconds: flags.timeout } : {}),
   });
-  const byId = new Map(tasks.map((task) => [task.id, task]));
-  const text = await readText(submissionsFile, "the submissions file");
-  const items: EvalItem[] = [];
-  const problems: string[] = [];
-  const seen = new Set<string>();
-  text.split("\n").forEach((line, index) => {
-    if (line.trim() === "") return;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch {
-      problems.push(`line ${index + 1}: not JSON`);
-      return;
+  const parsed = parseResqSubmissions(await readText(submissionsFile, "the submissions file"), submissionsFile);
+  const badRowIds = new Set(rowProblems.flatMap((problem) => (problem.id === null ? [] : [problem.id])));
+  const knownIds = new Set([...tasks.map((task) => task.id), ...badRowIds]);
+  const { accepted, problems } = matchSubmissions(parsed, knownIds, dataset);
+  const byId = new Map<string, ResqTask>(tasks.map((task) => [task.id, task]));
+  const placeholder = (id: string): TaskBase => ({ id, family: "resq", origin: path.resolve(dataset) });
+  // Items in the submissions file's order, whatever became of each entry.
+  const placed: { where: string; item: EvalItem }[] = [];
+  for (const entry of accepted) {
+    const task = byId.get(entry.id);
+    if (task !== undefined) {
+      placed.push({ where: entry.where, item: { task, module: resqFamily, submission: entry.patch, item: "" } });
+      continue;
     }
-    const row = submissionRowSchema.safeParse(parsed);
-    if (!row.success) {
-      problems.push(`line ${index + 1}: expected {"id": string, "patch": string}: ${row.error.issues.map((issue) => `${issue.path.join(".") || "row"} ${issue.message}`).join("; ")}`);
-      return;
-    }
-    const task = byId.get(row.data.id);
-    if (task === undefined) {
-      problems.push(`line ${index + 1}: id ${JSON.stringify(row.data.id)} is not in ${dataset}`);
-      return;
-    }
-    if (seen.has(row.data.id)) {
-      problems.push(`line ${index + 1}: a second submission for id ${row.data.id}`);
-      return;
-    }
-    seen.add(row.data.id);
-    items.push({ task, module: resqFamily, submission: row.data.patch, item: "" });
-  });
-  if (problems.length > 0) {
-    throw new UserError("DYNABOX_INVALID_INPUT", `${submissionsFile} has ${problems.length} problem(s); nothing was graded:\n  ${problems.join("\n  ")}`);
+    const rowProblem = rowProblems.find((problem) => problem.id === entry.id);
+    const item: EvalItem = {
+      task: placeholder(entry.id),
+      module: resqFamily,
+      submission: entry.patch,
+      item: "",
+      problem: { code: "DYNABOX_TASK_INVALID", message: `the dataset row can not be loaded: ${rowProblem?.messages.join("; ") ?? "unknown"}` },
+    };
+    placed.push({ where: entry.where, item });
   }
-  const missing = tasks.length - items.length;
-  return { family: "resq", items, total: tasks.length, notes: missing > 0 ? [`${missing} task(s) have no submission and count as not passed`] : [] };
+  // Bad submission entries are items too (their own error), so nothing is dropped silently.
+  for (const problem of problems) {
+    const item: EvalItem = {
+      task: placeholder(problem.id ?? `(${problem.where})`),
+      module: resqFamily,
+      submission: null,
+      item: problem.where,
+      outsideTotal: true,
+      problem: { code: "DYNABOX_INVALID_INPUT", message: `${submissionsFile}: ${problem.message}` },
+    };
+    placed.push({ where: problem.where, item });
+  }
+  const position = (where: string): number => Number(/\d+$/.exec(where)?.[0] ?? 0);
+  const items = placed.sort((a, b) => position(a.where) - position(b.where)).map((each) => each.item);
+  const submitted = new Set(accepted.map((entry) => entry.id));
+  const notes: string[] = [];
+  const missing = tasks.filter((task) => !submitted.has(task.id)).length;
+  if (missing > 0) notes.push(`${missing} task(s) have no submission and count as not passed`);
+  const unsubmittedBadRows = rowProblems.filter((problem) => problem.id === null || !submitted.has(problem.id));
+  for (const problem of unsubmittedBadRows) notes.push(`a dataset row can not be loaded (no submission for it either): ${problem.messages.join("; ")}`);
+  return { family: "resq", items, total: tasks.length + rowProblems.length - unsubmittedBadRows.length, notes, format: parsed.format };
 }
 
-async function planMlab(taskPath: string, workspace: string | undefined): Promise<Plan> {
+async function planMlab(taskPath: string, workspace: string | undefined, timeout: number | undefined): Promise<Plan> {
   if (workspace === undefined) throw new UserError("DYNABOX_USAGE", "--mlab needs --workspace DIR (the final workspace to grade)");
-  const tasks = await discoverMlabTasks(taskPath);
+  const tasks = await discoverMlabTasks(taskPath, timeout === undefined ? {} : { timeoutSeconds: Math.ceil(timeout) });
   if (tasks.length !== 1) {
     throw new UserError("DYNABOX_INVALID_INPUT", `--mlab takes one task folder; ${taskPath} holds ${tasks.length} task(s)`);
   }
@@ -146,7 +176,28 @@ async function plan(flags: Flags): Promise<Plan> {
   }
   if (flags.resq !== undefined) return planResq(flags.resq, flags.submissions, flags);
   if (flags.sab !== undefined) return planSab(flags);
-  return planMlab(flags.mlab!, flags.workspace);
+  return planMlab(flags.mlab!, flags.workspace, flags.timeout);
+}
+
+/** The batch counters summarizeBatch adds, kept when a family writes its own summary. */
+function countersOf(summary: Record<string, unknown>): Record<string, unknown> {
+  const keys = ["dataset_tasks", "from_store", "graded_now", "errors", "errored", "warnings", "flagged_for_review", "interrupted"];
+  return Object.fromEntries(keys.filter((key) => key in summary).map((key) => [key, summary[key]]));
+}
+
+/** Writes a file whole or not at all: a reader never sees half a results.jsonl. */
+async function writeWhole(file: string, text: string): Promise<void> {
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, text);
+  await rename(temporary, file);
+}
+
+function graderLimits(flags: Flags): Partial<SandboxLimits> {
+  return {
+    ...(flags.memory !== undefined ? { memoryMb: flags.memory } : {}),
+    ...(flags.cpus !== undefined ? { cpus: flags.cpus } : {}),
+    ...(flags.workspaceSize !== undefined ? { workspaceMb: flags.workspaceSize } : {}),
+  };
 }
 
 export function registerEvalCommand(program: Command): void {
@@ -154,7 +205,7 @@ export function registerEvalCommand(program: Command): void {
     .command("eval")
     .description("grade work made elsewhere in fresh locked-down containers, with the upstream result shapes")
     .option("--resq <dataset>", "a RES-Q dataset (JSON list)")
-    .option("--submissions <file>", "with --resq: JSONL rows {\"id\", \"patch\"}")
+    .option("--submissions <file>", 'with --resq: a JSON list of {"id", "patch"} (as upstream\'s submit.py reads) or JSONL')
     .option("--sab <rows>", "ScienceAgentBench rows: upstream's ScienceAgentBench.csv, JSONL, or a JSON list")
     .option("--benchmark <dir>", "with --sab: the benchmark/ folder (default: beside the rows file, or the rows file's own folder)")
     .option("--programs <dir>", "with --sab: a folder of pred_*.py programs; repeat for several attempts (best-of-N as upstream)", (value: string, previous: string[] = []) => [...previous, value])
@@ -165,42 +216,70 @@ export function registerEvalCommand(program: Command): void {
     .option("--workspace <dir>", "with --mlab: the final workspace to grade")
     .option("--run-dir <dir>", "where results.sqlite, results.jsonl and summary.json go (default: .dynabox/eval/<family>)")
     .option("--concurrency <n>", "items graded at once (default: the CPU count)")
-    .option("--timeout <seconds>", "RES-Q: limit of one test run (60); ScienceAgentBench: limit of one program run (900)")
+    .option("--timeout <seconds>", "RES-Q: limit of one test run (60); ScienceAgentBench: of one program run (900); MLAgentBench: of each script (task.json)")
+    .option("--memory <mb>", "memory limit of each grading container in MiB (2048)")
+    .option("--cpus <n>", "CPU quota of each grading container in cores (1)")
+    .option("--workspace-size <mb>", "size of each grading container's workspace in MiB (1024)")
     .option("--python-mismatch <policy>", "RES-Q: a testbed_environment other than the image's Python 3.11: error, or warn and run on 3.11", "error")
     .option("--force", "grade again items that already have a result in the run folder")
-    .option("--json", "print only the result lines, one JSON object per graded item")
+    .option("--json", "print only the result lines, one JSON object per item")
     .action(async (rawFlags: unknown) => {
-      const flags = flagsSchema.parse(rawFlags);
+      const flags = parseFlags(flagsSchema, rawFlags, FLAG_FIXES);
       const work = await plan(flags);
       const runDirectory = flags.runDir ?? path.join(".dynabox", "eval", work.family);
       const signal = interruptSignal();
-      const context = await gradingContext(signal, { quiet: flags.json });
+      const limits = graderLimits(flags);
+      const context = { ...(await gradingContext(signal, { quiet: flags.json })), ...(Object.keys(limits).length > 0 ? { graderLimits: limits } : {}) };
       const concurrency = flags.concurrency ?? defaultConcurrency();
-      for (const note of work.notes) process.stderr.write(`dynabox: ${note}\n`);
+      for (const note of work.notes) process.stderr.write(`dynabox: ${printableText(note)}\n`);
       const renderer = createRenderer({ json: false });
       using store = ResultsStore.open(path.join(runDirectory, "results.sqlite"));
       renderer.onEvent({ type: "run-start", kind: `eval ${work.family}`, tasks: work.items.length, concurrency, runDirectory });
-      const verdicts = await evaluateItems(work.items, {
+      const batch = await evaluateItems(work.items, {
         context,
         concurrency,
         store,
         force: flags.force,
         onEvent: (event) => renderer.onEvent(event),
+        // What else can change a verdict: part of each item's resume key.
+        settings: { timeout: flags.timeout ?? null, pythonMismatch: flags.pythonMismatch, limits },
       }).finally(() => renderer.close());
-      const lines = verdicts.map((verdict) => JSON.stringify(verdict.upstream));
-      let summary = summarize(work.family, verdicts, work.total);
+      // Written whatever happened to single items, and after Ctrl-C for what finished.
+      const lines = batch.results.map((result) => JSON.stringify(resultLine(result)));
+      let summary = summarizeBatch(work.family, batch, work.total);
       await mkdir(runDirectory, { recursive: true });
-      await writeFile(path.join(runDirectory, "results.jsonl"), lines.map((line) => line + "\n").join(""));
+      await writeWhole(path.join(runDirectory, "results.jsonl"), lines.map((line) => line + "\n").join(""));
       if (work.sab) {
+        // Positional verdicts: an item error or an interrupted item is "not graded" in the eval logs.
+        const verdicts = batch.byItem.map((result) => result?.verdict ?? undefined);
         const written = await writeSabEvalOutputs(runDirectory, work.sab.plan, verdicts, work.sab.judge);
-        summary = written.summary;
-        for (const note of written.notes) process.stderr.write(`dynabox: ${note}\n`);
+        summary = { ...written.summary, ...countersOf(summary) };
+        for (const note of written.notes) process.stderr.write(`dynabox: ${printableText(note)}\n`);
       }
-      await writeFile(path.join(runDirectory, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
+      await writeWhole(path.join(runDirectory, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
+      if (work.family === "resq") {
+        // Upstream's own results file (scripts/submit.py), for scripts written against it: graded items only.
+        const graded = batch.results.flatMap((result) => (result.verdict === null ? [] : [result.verdict.upstream as unknown as ResqResultLine]));
+        await writeWhole(path.join(runDirectory, "results.json"), resqResultsFileText(graded));
+      }
       if (flags.json) {
         process.stdout.write(lines.map((line) => line + "\n").join(""));
       } else {
         process.stdout.write(`${JSON.stringify(summary)}\nresults: ${path.join(runDirectory, "results.jsonl")}\n`);
+      }
+      const errors = Number(summary.errors);
+      const fromStore = Number(summary.from_store);
+      const warnings = Number(summary.warnings);
+      process.stderr.write(
+        `dynabox: ${batch.results.length} of ${work.items.length} item(s) finished: ${Number(summary.graded_now)} graded now, ${fromStore} from the store` +
+          `${errors > 0 ? `, ${errors} could not be graded (see "errored" in summary.json; not counted as failures)` : ""}` +
+          `${warnings > 0 ? `, ${warnings} warning(s)` : ""}\n`,
+      );
+      if (batch.interrupted) {
+        process.stderr.write("dynabox: interrupted; the results of the finished items are written\n");
+        process.exitCode = 130;
+      } else if (errors > 0) {
+        process.exitCode = EXIT_ITEM_ERRORS;
       }
     });
 }

@@ -141,6 +141,7 @@ export async function runCommand(
   using library = ActionStore.open(flags.library ?? defaultLibraryPath());
   await using pool = new SandboxPool(context.docker, { size: Math.min(concurrency, 2) });
   renderer.onEvent({ type: "run-start", kind: `run with ${modelName}`, tasks: tasks.length * flags.attempts, concurrency, runDirectory });
+  let fromStore = 0;
   const summaries = await runAgentTasks(tasks, {
     context,
     model,
@@ -153,7 +154,11 @@ export async function runCommand(
     library,
     ...(flags.embeddingModel ? { embedder: model.embedder(flags.embeddingModel) } : {}),
     force: flags.force,
-    onEvent: (event) => renderer.onEvent(event),
+    onEvent: (event) => {
+      if (event.type === "task-skip") fromStore += 1;
+      renderer.onEvent(event);
+    },
+    resumeSettings: { pythonMismatch: flags.pythonMismatch },
   }).finally(() => renderer.close());
 
   const tables = familyTables(summaries);
@@ -162,6 +167,8 @@ export async function runCommand(
     tokens: summaries.reduce((sum, summary) => sum + summary.tokens, 0),
     cost_usd: summaries.reduce((sum, summary) => sum + summary.cost_usd, 0),
     container_seconds: summaries.reduce((sum, summary) => sum + summary.container_seconds, 0),
+    /** Attempts taken from the results store (finished before with the same task, model and settings). */
+    from_store: fromStore,
   };
   const runEnd = {
     type: "run-end",

@@ -9,12 +9,13 @@ import { defaultConcurrency } from "../../runs/concurrency.js";
 import { ResultsStore } from "../../runs/store.js";
 import { validateTasks } from "../../runs/validate.js";
 import { discoverTasks } from "../../tasks/registry.js";
+import { numberFlag, parseFlags } from "../flags.js";
 import { createRenderer } from "../progress.js";
 import { bundledTasksDirectory, gradingContext, interruptSignal } from "../shared.js";
 
 const flagsSchema = z.object({
   json: z.boolean().default(false),
-  concurrency: z.coerce.number().int().min(1).optional(),
+  concurrency: numberFlag.pipe(z.number().int().min(1)).optional(),
   runDir: z.string().default(path.join(".dynabox", "validate")),
   force: z.boolean().default(false),
   pythonMismatch: z.enum(["error", "warn"]).default("error"),
@@ -31,7 +32,10 @@ export function registerValidateCommand(program: Command): void {
     .option("--python-mismatch <policy>", "RES-Q: a testbed_environment other than the image's Python 3.11: error, or warn and run on 3.11", "error")
     .option("--json", "print one JSON array of {id, family, valid, checks, seconds}")
     .action(async (paths: string[], rawFlags: unknown) => {
-      const flags = flagsSchema.parse(rawFlags);
+      const flags = parseFlags(flagsSchema, rawFlags, {
+        concurrency: "a whole number of tasks at once, at least 1 (e.g. --concurrency 2)",
+        pythonMismatch: "error or warn (e.g. --python-mismatch warn)",
+      });
       const tasks = await discoverTasks(paths.length > 0 ? paths : [bundledTasksDirectory()], {
         resq: { pythonMismatch: flags.pythonMismatch },
       });
@@ -47,9 +51,12 @@ export function registerValidateCommand(program: Command): void {
         store,
         force: flags.force,
         onEvent: (event) => renderer.onEvent(event),
+        settings: { pythonMismatch: flags.pythonMismatch },
       }).finally(() => renderer.close());
       const valid = reports.filter((report) => report.valid).length;
-      if (flags.json) process.stdout.write(JSON.stringify(reports) + "\n");
+      const fromStore = reports.filter((report) => report.fromStore).length;
+      if (fromStore > 0) process.stderr.write(`dynabox: ${fromStore} of ${reports.length} result(s) came from the store (validated before with the same task content)\n`);
+      if (flags.json) process.stdout.write(JSON.stringify(reports.map(({ fromStore: _fromStore, ...report }) => report)) + "\n");
       else process.stdout.write(`${valid} of ${reports.length} task(s) valid\n`);
       if (valid < reports.length) process.exitCode = 1;
     });

@@ -1,0 +1,32 @@
+// Flag values checked with a zod schema; a bad one is a usage error (exit 2) in one line that
+// names the flag as the user typed it and says what would be accepted.
+
+import { z } from "zod";
+import { UserError } from "../errors.js";
+
+/** "workspaceSize" -> "--workspace-size". */
+export function flagName(key: string): string {
+  return `--${key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
+}
+
+/**
+ * Parses commander's options with `schema`. `fixes` says, per option key, what a good value looks
+ * like ("a whole number of MiB, at least 64"); without one, zod's own text is used.
+ */
+export function parseFlags<Schema extends z.ZodType>(schema: Schema, raw: unknown, fixes: Record<string, string> = {}): z.infer<Schema> {
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const key = String(issue.path[0] ?? "");
+  const value = raw !== null && typeof raw === "object" ? (raw as Record<string, unknown>)[key] : undefined;
+  const given = value === undefined ? "" : `, got ${JSON.stringify(value)}`;
+  const fix = fixes[key] ?? issue.message;
+  throw new UserError("DYNABOX_USAGE", `${key ? flagName(key) : "a flag"}: expected ${fix}${given}`);
+}
+
+/** A number from a flag's text: "1.5" -> 1.5; "" and "abc" are not numbers (z.coerce would give 0 / NaN). */
+export const numberFlag = z
+  .string()
+  .trim()
+  .regex(/^[+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/)
+  .transform(Number);

@@ -1,0 +1,93 @@
+// RES-Q patch verdicts and messages as upstream gives them (Qurrent-AI/RES-Q 39399b1,
+// resq/task.py and resq/git/utils.py). The reference is computed here the way upstream does it,
+// with real git on the host: drop "index " lines, write the patch to ../temp.patch, run
+// `git -C repo apply --reject --whitespace=fix -v ../temp.patch`, keep stderr.
+
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cleanRepositoryFor, resqFamily } from "../../src/grading/resq.js";
+import type { ResqTask } from "../../src/tasks/resq.js";
+import { bundledTask, bundledTasks, resqContext, withRow } from "./resq-helpers.js";
+
+let context: Awaited<ReturnType<typeof resqContext>>;
+let tasks: ResqTask[];
+
+beforeAll(async () => {
+  context = await resqContext();
+  tasks = await bundledTasks();
+});
+afterAll(async () => {
+  await context?.dispose();
+});
+
+/** Upstream's apply, on the host: success and git's stderr. */
+async function upstreamApply(task: ResqTask, patch: string): Promise<{ applied: boolean; stderr: string }> {
+  const clean = await cleanRepositoryFor(context, task);
+  const work = await mkdtemp(path.join(tmpdir(), "dynabox-resq-upstream-"));
+  try {
+    const repository = path.join(work, "repo");
+    await execa("git", ["clone", "-q", clean.directory, repository]);
+    await execa("git", ["-C", repository, "reset", "-q", "--hard", clean.baseCommit]);
+    // Upstream's filter drops every line that starts with "index " (no binary parts here).
+    const filtered = patch.split(/(?<=\n)/).filter((line) => !line.startsWith("index ")).join("");
+    await writeFile(path.join(work, "temp.patch"), filtered);
+    const result = await execa("git", ["-C", repository, "apply", "--reject", "--whitespace=fix", "-v", "../temp.patch"], { reject: false });
+    return { applied: result.exitCode === 0, stderr: result.stderr === "" ? "" : result.stderr + "\n" };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+describe("RES-Q patch text as upstream", () => {
+  it("a gold patch without its final newline is PATCH FAILED with git's 'corrupt patch' text, never fixed", async () => {
+    const task = bundledTask(tasks, "1_0");
+    const cut = task.row.solution_patch.replace(/\n$/, "");
+    expect(cut.endsWith("\n")).toBe(false);
+    const verdict = await resqFamily.grade(context, task, cut);
+    const reference = await upstreamApply(task, cut);
+    expect(reference.applied).toBe(false);
+    expect(verdict.upstream).toEqual({ id: "1_0", success: false, message: "PATCH FAILED", test_suite_feedback: reference.stderr });
+    expect(verdict.upstream.test_suite_feedback).toMatch(/^error: corrupt patch at line \d+\n$/);
+    // The same patch with its newline passes, with upstream's empty feedback.
+    const whole = await resqFamily.grade(context, task, task.row.solution_patch);
+    expect(whole.upstream).toEqual({ id: "1_0", success: true, message: "PASS", test_suite_feedback: "" });
+  });
+
+  it("an empty patch is PATCH FAILED 'Empty patch'; a blank one gets git's own error", async () => {
+    const task = bundledTask(tasks, "0_0");
+    expect((await resqFamily.grade(context, task, "")).upstream).toEqual({
+      id: "0_0",
+      success: false,
+      message: "PATCH FAILED",
+      test_suite_feedback: "Empty patch",
+    });
+    // Upstream decides before any environment: even a task whose Python can not be given says so.
+    expect((await resqFamily.grade(context, withRow(task, { testbed_environment: "python3.10" }), "")).upstream).toMatchObject({
+      message: "PATCH FAILED",
+      test_suite_feedback: "Empty patch",
+    });
+    const blank = await resqFamily.grade(context, task, "   \n");
+    const reference = await upstreamApply(task, "   \n");
+    expect(blank.upstream).toEqual({ id: "0_0", success: false, message: "PATCH FAILED", test_suite_feedback: reference.stderr });
+    expect(reference.stderr).toBe('error: No valid patches in input (allow with "--allow-empty")\n');
+  });
+
+  it("a patch that does not apply carries git's verbose stderr, as upstream's -v gives it", async () => {
+    const task = bundledTask(tasks, "2_0");
+    const other = bundledTask(tasks, "1_0");
+    // A patch made for another repository, and one whose hunk does not match (a reject).
+    const foreign = other.row.solution_patch;
+    const mismatched = task.row.solution_patch.replace(/^-(?!--).*$/m, "-a line that is not there");
+    expect(mismatched).not.toBe(task.row.solution_patch);
+    for (const patch of [foreign, mismatched]) {
+      const verdict = await resqFamily.grade(context, task, patch);
+      const reference = await upstreamApply(task, patch);
+      expect(reference.applied).toBe(false);
+      expect(verdict.upstream).toEqual({ id: "2_0", success: false, message: "PATCH FAILED", test_suite_feedback: reference.stderr });
+      expect(reference.stderr).toMatch(/error: /);
+    }
+  });
+});
