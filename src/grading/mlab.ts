@@ -13,6 +13,7 @@ import { packDirectory, safeRelativePath } from "../sandbox/archive.js";
 import { WORKSPACE } from "../sandbox/profile.js";
 import type { Sandbox } from "../sandbox/sandbox.js";
 import { discoverMlabTasks, type MlabDirection, type MlabTask } from "../tasks/mlab.js";
+import { putTaskDirectory, TaskFolder } from "../tasks/task-files.js";
 import type { FamilyModule, ValidationResult, Verdict } from "../tasks/types.js";
 import { withGraderSandbox, type GradingContext } from "./context.js";
 import {
@@ -84,6 +85,10 @@ interface ScoreOutcome {
   error: string | null;
   /** Links or special files removed from the submission before scoring. */
   removed: string[];
+  /** Read-only files missing from the submission, restored from the prepared task. */
+  restored?: string[];
+  /** scripts/eval.py itself could not be loaded (an import it needs is missing): nothing can be graded. */
+  loadFailed?: boolean;
 }
 
 const driverResultSchema = z.object({
@@ -93,6 +98,8 @@ const driverResultSchema = z.object({
   traceback: z.string().nullable(),
   read_only_changed: z.array(z.string()),
   removed: z.array(z.string()),
+  restored: z.array(z.string()),
+  load_failed: z.boolean(),
 });
 
 function signalOption(context: GradingContext): { signal?: AbortSignal } {
@@ -108,11 +115,21 @@ async function runTrain(context: GradingContext, sandbox: Sandbox, folder: strin
   return null;
 }
 
-/** Copies the grader (the task's scripts/ and the driver) into a fresh folder with an unguessable name. */
+/** Puts a part of the prepared task (env, scripts) into a sandbox folder, as regular files only. */
+async function putPrepared(sandbox: Sandbox, prepared: PreparedMlabTask, part: "env" | "scripts", destination: string): Promise<void> {
+  await putTaskDirectory(sandbox, await TaskFolder.open(prepared.directory), part, destination);
+}
+
+/**
+ * Copies the grader into a fresh folder with an unguessable name, laid out as upstream's
+ * benchmark: the prepared scripts/ with the pristine prepared env/ beside it (eval.py files
+ * import `../env` modules), and the driver. The agent's files never stand in for env/.
+ */
 async function installGrader(sandbox: Sandbox, prepared: PreparedMlabTask): Promise<string> {
   const base = `${WORKSPACE}/.dynabox-grader-${randomBytes(8).toString("hex")}`;
-  await sandbox.shell(`mkdir -p ${base}/scripts ${base}/driver`);
-  await sandbox.putDirectory(prepared.scripts, `${base}/scripts`);
+  await sandbox.shell(`mkdir -p ${base}/scripts ${base}/env ${base}/driver`);
+  await putPrepared(sandbox, prepared, "scripts", `${base}/scripts`);
+  await putPrepared(sandbox, prepared, "env", `${base}/env`);
   await sandbox.putFiles([{ path: "driver.py", content: MLAB_DRIVER_PY }], `${base}/driver`);
   return base;
 }
@@ -126,7 +143,7 @@ async function scoreFolders(
   folders: string[],
   timeoutSeconds: number,
 ): Promise<ScoreOutcome[]> {
-  const config: MlabDriverConfig = { submissions: folders, scripts: `${grader}/scripts`, read_only: prepared.readOnlyFiles };
+  const config: MlabDriverConfig = { submissions: folders, scripts: `${grader}/scripts`, env: `${grader}/env`, read_only: prepared.readOnlyFiles };
   const configName = `config-${randomBytes(4).toString("hex")}.json`;
   await sandbox.putFiles([{ path: configName, content: JSON.stringify(config) }], `${grader}/driver`);
   const run = await sandbox.shell(`python3 -I -B ${grader}/driver/driver.py ${grader}/driver/${configName}`, {
@@ -155,7 +172,7 @@ async function scoreFolders(
     if (error !== null && result.removed.length > 0) {
       error += ` (links or special files leading out of the submission were removed: ${result.removed.join(", ")})`;
     }
-    return { score: result.score, error, removed: result.removed };
+    return { score: result.score, error, removed: result.removed, restored: result.restored, loadFailed: result.load_failed };
   });
 }
 
@@ -224,7 +241,7 @@ async function measureStarter(context: GradingContext, task: MlabTask, prepared:
   return withGraderSandbox(context, { image }, async (sandbox) => {
     const folder = `${WORKSPACE}/starter`;
     await sandbox.shell(`mkdir -p ${folder}`);
-    await sandbox.putDirectory(prepared.env, folder);
+    await putPrepared(sandbox, prepared, "env", folder);
     const started = performance.now();
     const trainError = await runTrain(context, sandbox, folder, task.timeoutSeconds);
     const trainSeconds = Math.round(performance.now() - started) / 1000;
@@ -300,6 +317,11 @@ export async function gradeMlab(context: GradingContext, task: MlabTask, submiss
 
 // ---------------------------------------------------------------- validation
 
+/** What went wrong with a scored folder, for messages. */
+function scored(outcome: ScoreOutcome): string {
+  return outcome.error ?? (outcome.score !== null ? `score ${outcome.score}` : "no score");
+}
+
 /**
  * The proof of validity: the starter scores (and, without a fixed baseline, is the baseline;
  * a cached earlier measurement must agree), the untouched starter is not a success, and the
@@ -327,32 +349,45 @@ export async function validateMlab(context: GradingContext, task: MlabTask): Pro
     await sandbox.shell(`mkdir -p ${starterFolder} ${referenceFolder}`);
     const trainErrors = new Map<string, string | null>();
     if (task.hasStarter) {
-      await sandbox.putDirectory(prepared.env, starterFolder);
+      await putPrepared(sandbox, prepared, "env", starterFolder);
       trainErrors.set(starterFolder, await runTrain(context, sandbox, starterFolder, task.timeoutSeconds));
       step("starter_train");
     }
     if (task.hasSolution) {
-      await sandbox.putDirectory(prepared.env, referenceFolder);
-      await sandbox.putDirectory(path.join(task.directory, "solution"), referenceFolder);
+      await putPrepared(sandbox, prepared, "env", referenceFolder);
+      await putTaskDirectory(sandbox, await TaskFolder.open(task.directory), "solution", referenceFolder);
       trainErrors.set(referenceFolder, await runTrain(context, sandbox, referenceFolder, task.timeoutSeconds));
       step("reference_train");
     }
     const grader = await installGrader(sandbox, prepared);
-    const toScore = [...trainErrors].filter(([, error]) => error === null).map(([folder]) => folder);
+    // Every folder is scored, also after a failed train.py: that run shows whether eval.py can
+    // be loaded at all here (an import the environment lacks makes the task ungradable).
+    const toScore = [...trainErrors.keys()];
     const scored = new Map<string, ScoreOutcome>();
     if (toScore.length > 0) {
       const outcomes = await scoreFolders(context, sandbox, grader, prepared, toScore, task.timeoutSeconds);
       toScore.forEach((folder, index) => scored.set(folder, outcomes[index]!));
       step("score");
     }
-    const outcome = (folder: string): ScoreOutcome | null => {
+    const outcome = (folder: string): (ScoreOutcome & { trainError: string | null }) | null => {
       if (!trainErrors.has(folder)) return null;
       const trainError = trainErrors.get(folder) ?? null;
-      return trainError !== null ? { score: null, error: trainError, removed: [] } : scored.get(folder)!;
+      const score = scored.get(folder)!;
+      // A failed train.py is the error even when get_score found an old file to score.
+      return trainError !== null ? { ...score, score: null, error: trainError, trainError } : { ...score, trainError };
     };
     return { starter: outcome(starterFolder), reference: outcome(referenceFolder) };
   });
   step("stop_container");
+
+  const loadFailure = [starter, reference].find((each) => each?.loadFailed === true);
+  if (loadFailure) {
+    const why = scored(loadFailure);
+    problems.push(
+      `scripts/eval.py can not be loaded in the task's environment (${why}), so no submission can be graded: make what it imports ` +
+        'available (scripts/task.json "environment") or remove the import',
+    );
+  }
 
   let baseline = task.baseline;
   if (baseline === null) {
@@ -369,21 +404,29 @@ export async function validateMlab(context: GradingContext, task: MlabTask): Pro
           measuredAt: new Date().toISOString(),
         });
       }
-    } else problems.push(unmeasurableBaseline(task, starter?.error ?? null).message);
+    } else if (!loadFailure) problems.push(unmeasurableBaseline(task, starter?.error ?? null).message);
   }
 
   const checks: Record<string, unknown> = {
     baseline,
-    baseline_source: task.baseline !== null ? "task.json" : "measured",
+    baseline_source: task.baseline !== null ? task.settingsSource : "measured",
     direction: task.direction,
     starter_score: starter && isValidScore(starter) ? starter.score : null,
     starter_error: starter?.error ?? null,
   };
   if (cachedStarter) checks.cached_starter_score = cachedStarter.score;
+  const validationWarnings: string[] = [];
   if (baseline !== null && starter && isValidScore(starter)) {
     const line = mlabResultLine(task.id, starter, baseline, task.direction);
     checks.starter_improvement = line.improvement;
-    if (line.success) problems.push("the unmodified starter already counts as a success: the baseline is too weak");
+    if (line.success) {
+      if (task.timingMetric) {
+        // A time depends on the machine: upstream's fixed baseline was measured on theirs.
+        validationWarnings.push(
+          `the unmodified starter beats upstream's fixed baseline ${baseline} on this machine (${starter.score}); the score is a time, so this machine is faster than upstream's`,
+        );
+      } else problems.push("the unmodified starter already counts as a success: the baseline is too weak");
+    }
   }
   if (reference === null) {
     checks.reference_score = null;
@@ -395,7 +438,7 @@ export async function validateMlab(context: GradingContext, task: MlabTask): Pro
       const line = mlabResultLine(task.id, reference, baseline, task.direction);
       checks.reference_improvement = line.improvement;
       checks.reference_success = line.success;
-      if (!line.success) {
+      if (!line.success && !loadFailure) {
         problems.push(
           line.error !== null
             ? `the reference solution gives no valid score: ${line.error}`
@@ -404,6 +447,16 @@ export async function validateMlab(context: GradingContext, task: MlabTask): Pro
       }
     }
   }
+  // Validity needs one submission that get_score really scored: the starter's output or solution/.
+  const graded = [starter, reference].some((each) => each !== null && isValidScore(each));
+  if (!graded && !loadFailure && problems.length === 0) {
+    problems.push(
+      `no reference submission could be scored (starter: ${starter ? scored(starter) : "env/train.py is missing"}; ` +
+        `${task.hasSolution ? `solution/: ${reference ? scored(reference) : "not run"}` : "there is no solution/"}), so nothing shows ` +
+        "that a submission can be graded: add solution/ with files (a train.py) that write what eval.py reads",
+    );
+  }
+  if (validationWarnings.length > 0) checks.validation_warnings = validationWarnings;
   checks.warnings = task.warnings;
   checks.problems = problems;
   checks.seconds = Math.round(performance.now() - started) / 1000;
@@ -449,7 +502,7 @@ export const mlabFamily: FamilyModule<MlabTask, MlabSubmission> = {
   describe: describeMlab,
   async setUpWorkspace(context, task, sandbox) {
     const prepared = await prepareMlabTask(context, task);
-    await sandbox.putDirectory(prepared.env, WORKSPACE);
+    await putPrepared(sandbox, prepared, "env", WORKSPACE);
   },
   async collectSubmission(_context, _task, sandbox) {
     return { archive: await sandbox.snapshot() };

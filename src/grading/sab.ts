@@ -11,13 +11,14 @@
 // process behind that tampers with them. Its stdout does not count; only eval() decides.
 
 import { randomUUID } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import path from "node:path";
 import { DynaboxError, SandboxError } from "../errors.js";
 import { readArchiveFiles } from "../sandbox/archive.js";
 import { WORKSPACE } from "../sandbox/profile.js";
 import type { Sandbox } from "../sandbox/sandbox.js";
 import type { ShellResult } from "../sandbox/protocol.js";
 import { discoverSabTasks, sabPaths, type SabTask } from "../tasks/sab.js";
+import { putTaskDirectory, TaskFolder } from "../tasks/task-files.js";
 import type { FamilyModule, ValidationResult, Verdict } from "../tasks/types.js";
 import { withGraderSandbox, type GraderSandboxOptions, type GradingContext } from "./context.js";
 
@@ -197,7 +198,7 @@ export async function gradeSabProgram(
   const run = await withGraderSandbox(context, sandboxOptions, async (sandbox) => {
     const folders = [paths.datasetPath, "pred_programs", "pred_results", output.folder].map(shellQuote).join(" ");
     await mustSucceed(sandbox.shell(`mkdir -p ${folders}`, shellOptions), "prepare the task root");
-    await sandbox.putDirectory(paths.datasetDirectory, `${WORKSPACE}/${paths.datasetPath}`);
+    await putBenchmarkDirectory(sandbox, task, paths.datasetDirectory, `${WORKSPACE}/${paths.datasetPath}`);
     await sandbox.putFiles([{ path: paths.programPath, content: submission.source }], WORKSPACE);
     // Upstream keeps benchmark/ read-only. The program owns these files and could undo this;
     // that does not matter, since nothing but the output folder leaves this container.
@@ -218,8 +219,8 @@ export async function gradeSabProgram(
   const evaluated = await withGraderSandbox(context, sandboxOptions, async (sandbox) => {
     const folders = [paths.datasetPath, "benchmark/eval_programs", "pred_results", output.folder].map(shellQuote).join(" ");
     await mustSucceed(sandbox.shell(`mkdir -p ${folders}`, shellOptions), "prepare the task root");
-    await sandbox.putDirectory(paths.datasetDirectory, `${WORKSPACE}/${paths.datasetPath}`);
-    await sandbox.putDirectory(paths.evalProgramsDirectory, `${WORKSPACE}/benchmark/eval_programs`);
+    await putBenchmarkDirectory(sandbox, task, paths.datasetDirectory, `${WORKSPACE}/${paths.datasetPath}`);
+    await putBenchmarkDirectory(sandbox, task, paths.evalProgramsDirectory, `${WORKSPACE}/benchmark/eval_programs`);
     await sandbox.putFiles(
       [
         ...[...outputs].map(([relative, content]) => ({ path: `${output.folder}/${relative}`, content })),
@@ -235,6 +236,12 @@ export async function gradeSabProgram(
   });
   const result = parseEvalOutput(evaluated, marker, evalTimeoutSeconds);
   return finish(1, result.success, result.logInfo);
+}
+
+/** Puts a folder of benchmark/ into a container, refusing links that lead out of benchmark/. */
+async function putBenchmarkDirectory(sandbox: Sandbox, task: SabTask, hostDirectory: string, destination: string): Promise<void> {
+  const benchmark = await TaskFolder.open(task.benchmarkDirectory);
+  await putTaskDirectory(sandbox, benchmark, path.relative(task.benchmarkDirectory, hostDirectory), destination);
 }
 
 async function mustSucceed(pending: Promise<ShellResult>, what: string): Promise<void> {
@@ -296,7 +303,7 @@ export async function setUpSabWorkspace(task: SabTask, sandbox: Sandbox): Promis
   if (made.exitCode !== 0) {
     throw new SandboxError("DYNABOX_SANDBOX_LOST", `could not prepare the agent's workspace: ${made.startError ?? made.stderr}`, { retryable: true });
   }
-  await sandbox.putDirectory(paths.datasetDirectory, `${WORKSPACE}/${paths.datasetPath}`);
+  await putBenchmarkDirectory(sandbox, task, paths.datasetDirectory, `${WORKSPACE}/${paths.datasetPath}`);
   // A hint, as upstream's read-only benchmark/; the agent owns the files and may undo it.
   await sandbox.shell(`chmod -R a-w ${shellQuote(paths.datasetPath)}`, { cwd: WORKSPACE });
 }
@@ -322,7 +329,7 @@ export async function validateSabTask(context: GradingContext, task: SabTask, op
   const started = performance.now();
   const paths = sabPaths(task);
   const fileName = paths.programPath.slice("pred_programs/".length);
-  const gold = await gradeSabProgram(context, task, { fileName: task.row.gold_program_name, source: await readFile(paths.goldProgram, "utf8") }, options);
+  const gold = await gradeSabProgram(context, task, { fileName: task.row.gold_program_name, source: await (await TaskFolder.open(task.benchmarkDirectory)).readText(path.relative(task.benchmarkDirectory, paths.goldProgram)) }, options);
   const empty = await gradeSabProgram(context, task, { fileName, source: "" }, options);
   return {
     valid: gold.line.valid_program === 1 && gold.line.success_rate === 1 && empty.line.valid_program === 0 && empty.line.success_rate === 0,

@@ -7,6 +7,7 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
+import { TaskFolder } from "./task-files.js";
 import type { TaskBase } from "./types.js";
 
 /** The upstream fields, in upstream order. */
@@ -279,6 +280,8 @@ export async function loadSabTasks(file: string, options: LoadSabOptions = {}): 
 
 async function missingBenchmarkFiles(task: SabTask, where: string): Promise<string[]> {
   const paths = sabPaths(task);
+  // Read through the benchmark folder: a datasets/<x> (or any file) that links out of it is refused.
+  const benchmark = await TaskFolder.open(task.benchmarkDirectory);
   const expected: Array<[string, string, "file" | "directory"]> = [
     ["dataset_folder_tree", paths.datasetDirectory, "directory"],
     ["eval_script_name", paths.evalScript, "file"],
@@ -286,7 +289,16 @@ async function missingBenchmarkFiles(task: SabTask, where: string): Promise<stri
   ];
   const problems: string[] = [];
   for (const [field, target, kind] of expected) {
-    const found = await kindOf(target);
+    const relative = path.relative(task.benchmarkDirectory, target);
+    let found: string;
+    try {
+      found = await benchmark.kind(relative);
+      if (found === "directory") await benchmark.walk(relative);
+    } catch (error) {
+      if (!UserError.isInstance(error)) throw error;
+      problems.push(`${where} (instance ${task.id}), field "${field}": ${error.message}`);
+      continue;
+    }
     if (found !== kind) {
       problems.push(
         `${where} (instance ${task.id}), field "${field}": the ${kind} ${target} ${found === "missing" ? "does not exist" : `is not a ${kind}`}. Fix: add it under benchmark/ or correct the field`,
