@@ -93,6 +93,20 @@ export async function mlabTaskImage(context: GradingContext, task: MlabTask): Pr
   return ensureTaskImage(context, task.environment);
 }
 
+/**
+ * How prepare.py may run. Upstream's Kaggle tasks download their data and first ask for consent
+ * with input(); these let a user on a networked machine allow that for prepare.py only (benchmark
+ * code, not agent code). Grading and agent containers never get any of it.
+ */
+export interface MlabPrepareOptions {
+  /** Give the prepare container a network (Docker's bridge). */
+  network?: boolean;
+  /** Answer prepare.py's input() prompts (upstream's Kaggle consent) with empty lines on stdin. */
+  consent?: boolean;
+  /** Environment variables for prepare.py alone, e.g. KAGGLE_USERNAME and KAGGLE_KEY. */
+  credentials?: Record<string, string>;
+}
+
 const preparing = new Map<string, Promise<PreparedMlabTask>>();
 
 /**
@@ -100,12 +114,12 @@ const preparing = new Map<string, Promise<PreparedMlabTask>>();
  * fresh container on a copy of the task, never in the user's folder; the result is kept in the
  * cache and reused while the task files and the image stay the same.
  */
-export async function prepareMlabTask(context: GradingContext, task: MlabTask): Promise<PreparedMlabTask> {
+export async function prepareMlabTask(context: GradingContext, task: MlabTask, options: MlabPrepareOptions = {}): Promise<PreparedMlabTask> {
   const root = path.join(context.cacheDirectory, "mlab");
   const directory = path.join(root, cacheName(task, await taskHash(task, context.sandboxImage)));
   let pending = preparing.get(directory);
   if (!pending) {
-    pending = loadOrPrepare(context, task, root, directory);
+    pending = loadOrPrepare(context, task, root, directory, options);
     preparing.set(directory, pending);
     // Only calls in flight share the work; later calls look at the cache on disk again.
     pending.then(
@@ -130,14 +144,20 @@ async function readPrepared(directory: string): Promise<PreparedMlabTask | undef
   };
 }
 
-async function loadOrPrepare(context: GradingContext, task: MlabTask, root: string, directory: string): Promise<PreparedMlabTask> {
+async function loadOrPrepare(
+  context: GradingContext,
+  task: MlabTask,
+  root: string,
+  directory: string,
+  options: MlabPrepareOptions,
+): Promise<PreparedMlabTask> {
   const cached = await readPrepared(directory);
   if (cached) return cached;
   await mkdir(root, { recursive: true });
   const staging = path.join(root, `.staging-${path.basename(directory)}-${randomBytes(4).toString("hex")}`);
   try {
     const started = performance.now();
-    const ranPrepareScript = await prepareInto(context, task, staging);
+    const ranPrepareScript = await prepareInto(context, task, staging, options);
     const stagingFolder = await TaskFolder.open(staging);
     const envFiles = (await stagingFolder.listFiles("env", SKIP_CACHE_FILES)).map((entry) => entry.relative);
     const readOnlyFiles: Record<string, string> = {};
@@ -169,7 +189,7 @@ async function loadOrPrepare(context: GradingContext, task: MlabTask, root: stri
 }
 
 /** Fills `staging` with the prepared env/ and scripts/; says whether prepare.py ran. */
-async function prepareInto(context: GradingContext, task: MlabTask, staging: string): Promise<boolean> {
+async function prepareInto(context: GradingContext, task: MlabTask, staging: string, options: MlabPrepareOptions): Promise<boolean> {
   const folder = await TaskFolder.open(task.directory);
   const copyTask = async (): Promise<void> => {
     for (const part of ["env", "scripts"]) await folder.copyTo(part, path.join(staging, part), SKIP_CACHE_FILES);
@@ -181,24 +201,32 @@ async function prepareInto(context: GradingContext, task: MlabTask, staging: str
     return false;
   }
   const image = await mlabTaskImage(context, task);
-  context.onProgress?.(`mlab ${task.id}: running prepare.py`);
-  await withGraderSandbox(context, { image }, async (sandbox) => {
+  context.onProgress?.(`mlab ${task.id}: running prepare.py${options.network ? " (with a network)" : ""}`);
+  await withGraderSandbox(context, { image, network: options.network === true }, async (sandbox) => {
     const signal = context.signal;
     const base = `${WORKSPACE}/task`;
     await sandbox.shell(`mkdir -p ${base}/env ${base}/scripts`, { ...(signal ? { signal } : {}) });
     await putTaskDirectory(sandbox, folder, "env", `${base}/env`, SKIP_CACHE_FILES);
     await putTaskDirectory(sandbox, folder, "scripts", `${base}/scripts`, SKIP_CACHE_FILES);
-    const run = await sandbox.shell("python3 -u prepare.py && { test -f prepared || printf success > prepared; }", {
+    // Upstream's consent prompt is `input(...)`: with consent, every prompt reads an empty line.
+    const stdin = options.consent ? "yes '' | " : "";
+    const run = await sandbox.shell(`${stdin}python3 -u prepare.py && { test -f prepared || printf success > prepared; }`, {
       cwd: `${base}/scripts`,
       timeoutSeconds: task.timeoutSeconds,
+      ...(options.credentials ? { env: options.credentials } : {}),
       ...(signal ? { signal } : {}),
     });
     if (run.exitCode !== 0 || run.timedOut) {
       const why = run.timedOut ? `did not finish within ${task.timeoutSeconds} s` : run.oom ? "ran out of memory" : `exited with ${run.exitCode}`;
+      const output = tail(run.stderr || run.stdout);
+      const hints = [
+        options.network ? null : "it ran without a network: --prepare-network lets prepare.py download its data",
+        options.consent || !output.includes("EOFError") ? null : "it asked for input: --prepare-consent answers upstream's consent prompt",
+        "or put the prepared data into env/ (and the hidden answers into scripts/) yourself and create scripts/prepared to skip prepare.py",
+      ].filter((hint): hint is string => hint !== null);
       throw new UserError(
         "DYNABOX_TASK_INVALID",
-        `mlab task ${task.id}: scripts/prepare.py ${why}. It runs with cwd scripts/ and no network, so data it downloads must ` +
-          `already be in env/ (or put it there and create scripts/prepared to skip prepare.py).\n${tail(run.stderr || run.stdout)}`,
+        `mlab task ${task.id}: scripts/prepare.py ${why} (cwd scripts/). ${hints.join("; ")}.\n${output}`,
         { details: { folder: task.directory, file: "scripts/prepare.py" } },
       );
     }

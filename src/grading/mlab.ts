@@ -23,16 +23,19 @@ import {
   readStarter,
   tail,
   writeStarter,
+  type MlabPrepareOptions,
   type PreparedMlabTask,
   type StarterRecord,
 } from "./mlab-cache.js";
 import { MLAB_DRIVER_PY, MLAB_RESULT_MARKER, type MlabDriverConfig } from "./mlab-driver.js";
 
-export { mlabTaskImage, prepareMlabTask, type PreparedMlabTask } from "./mlab-cache.js";
+export { mlabTaskImage, prepareMlabTask, type MlabPrepareOptions, type PreparedMlabTask } from "./mlab-cache.js";
 
 /** A workspace as a tar archive of its contents (what `Sandbox.snapshot()` returns). */
 export interface MlabSubmission {
   archive: Buffer;
+  /** Why there is nothing to grade (an upstream run without traces/step_final_files): invalid, nothing runs. */
+  problem?: string;
 }
 
 /** Makes a submission from a host folder (its contents become the workspace). */
@@ -259,9 +262,13 @@ function isValidScore(outcome: { score: number | null; error: string | null }): 
  * The task's baseline: task.json's number, else the starter's score, measured once (a fresh
  * container runs the unmodified train.py and scores it) and kept in the cache.
  */
-export async function mlabBaseline(context: GradingContext, task: MlabTask): Promise<{ baseline: number; source: "task.json" | "measured" }> {
+export async function mlabBaseline(
+  context: GradingContext,
+  task: MlabTask,
+  options: MlabFamilyOptions = {},
+): Promise<{ baseline: number; source: "task.json" | "measured" }> {
   if (task.baseline !== null) return { baseline: task.baseline, source: "task.json" };
-  const prepared = await prepareMlabTask(context, task);
+  const prepared = await prepareMlabTask(context, task, options.prepare);
   let pending = measuring.get(prepared.directory);
   if (!pending) {
     pending = (async () => {
@@ -293,11 +300,11 @@ export async function mlabBaseline(context: GradingContext, task: MlabTask): Pro
  * files and calls get_score(<submission folder>). train.py is not re-run: as upstream, the
  * files the agent left (submission.csv) are graded.
  */
-export async function gradeMlab(context: GradingContext, task: MlabTask, submission: MlabSubmission): Promise<Verdict> {
+export async function gradeMlab(context: GradingContext, task: MlabTask, submission: MlabSubmission, options: MlabFamilyOptions = {}): Promise<Verdict> {
   const started = performance.now();
-  const prepared = await prepareMlabTask(context, task);
-  const { baseline } = await mlabBaseline(context, task);
-  const archiveProblem = await submissionArchiveProblem(submission.archive);
+  const prepared = await prepareMlabTask(context, task, options.prepare);
+  const { baseline } = await mlabBaseline(context, task, options);
+  const archiveProblem = submission.problem ?? (await submissionArchiveProblem(submission.archive));
   const outcome = archiveProblem !== null ? { score: null, error: archiveProblem } : await withGraderSandbox(context, { image: await mlabTaskImage(context, task) }, async (sandbox) => {
     const folder = `${WORKSPACE}/submission`;
     await restoreArchive(sandbox, submission.archive, folder);
@@ -328,10 +335,10 @@ function scored(outcome: ScoreOutcome): string {
  * reference solution (solution/ over env/, train.py run) succeeds. Both runs share one fresh
  * container: only the task's own code runs there.
  */
-export async function validateMlab(context: GradingContext, task: MlabTask): Promise<ValidationResult> {
+export async function validateMlab(context: GradingContext, task: MlabTask, options: MlabFamilyOptions = {}): Promise<ValidationResult> {
   const started = performance.now();
   const problems: string[] = [];
-  const prepared = await prepareMlabTask(context, task);
+  const prepared = await prepareMlabTask(context, task, options.prepare);
   const cachedStarter = task.baseline === null ? await readStarter(prepared) : undefined;
   const image = await mlabTaskImage(context, task);
   context.onProgress?.(`mlab ${task.id}: validating (starter and reference)`);
@@ -490,23 +497,34 @@ export function describeMlab(task: MlabTask): string {
 }
 
 /** The read-only files of a task's workspace (relative paths), for actions that refuse writes. */
-export async function mlabReadOnlyFiles(context: GradingContext, task: MlabTask): Promise<string[]> {
-  return Object.keys((await prepareMlabTask(context, task)).readOnlyFiles);
+export async function mlabReadOnlyFiles(context: GradingContext, task: MlabTask, options: MlabFamilyOptions = {}): Promise<string[]> {
+  return Object.keys((await prepareMlabTask(context, task, options.prepare)).readOnlyFiles);
 }
 
-export const mlabFamily: FamilyModule<MlabTask, MlabSubmission> = {
-  family: "mlab",
-  discover: (target) => discoverMlabTasks(target),
-  validate: validateMlab,
-  grade: gradeMlab,
-  describe: describeMlab,
-  async setUpWorkspace(context, task, sandbox) {
-    const prepared = await prepareMlabTask(context, task);
-    await putPrepared(sandbox, prepared, "env", WORKSPACE);
-  },
-  async collectSubmission(_context, _task, sandbox) {
-    return { archive: await sandbox.snapshot() };
-  },
-  agentImage: mlabTaskImage,
-  readOnlyPatterns: (task) => task.readOnlyPatterns,
-};
+/** Settings of the mlab family: how prepare.py may run, and where discovery warnings go. */
+export interface MlabFamilyOptions {
+  prepare?: MlabPrepareOptions;
+  /** Told about tasks skipped while discovering (a benchmarks/ folder's ungradable tasks). */
+  onWarning?: (message: string) => void;
+}
+
+export function createMlabFamily(options: MlabFamilyOptions = {}): FamilyModule<MlabTask, MlabSubmission> {
+  return {
+    family: "mlab",
+    discover: (target) => discoverMlabTasks(target, {}, options.onWarning),
+    validate: (context, task) => validateMlab(context, task, options),
+    grade: (context, task, submission) => gradeMlab(context, task, submission, options),
+    describe: describeMlab,
+    async setUpWorkspace(context, task, sandbox) {
+      const prepared = await prepareMlabTask(context, task, options.prepare);
+      await putPrepared(sandbox, prepared, "env", WORKSPACE);
+    },
+    async collectSubmission(_context, _task, sandbox) {
+      return { archive: await sandbox.snapshot() };
+    },
+    agentImage: mlabTaskImage,
+    readOnlyPatterns: (task) => task.readOnlyPatterns,
+  };
+}
+
+export const mlabFamily: FamilyModule<MlabTask, MlabSubmission> = createMlabFamily();

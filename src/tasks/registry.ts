@@ -5,7 +5,7 @@ import { stat } from "node:fs/promises";
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
-import { mlabFamily } from "../grading/mlab.js";
+import { createMlabFamily, mlabFamily, type MlabFamilyOptions } from "../grading/mlab.js";
 import { createResqFamily, resqFamily, type ResqOptions } from "../grading/resq.js";
 import { createSabFamily, sabFamily, type SabOptions } from "../grading/sab.js";
 import type { Family, FamilyModule, TaskBase } from "./types.js";
@@ -23,13 +23,14 @@ export const FAMILY_MODULES: Record<Family, AnyFamilyModule> = {
 
 /** Settings of the families that have some; the defaults otherwise. */
 export interface FamilyOptions {
+  mlab?: MlabFamilyOptions;
   resq?: ResqOptions;
   sab?: SabOptions;
 }
 
 function familyModules(options: FamilyOptions): Record<Family, AnyFamilyModule> {
   return {
-    mlab: mlabFamily,
+    mlab: options.mlab ? createMlabFamily(options.mlab) : mlabFamily,
     sab: options.sab ? createSabFamily(options.sab) : sabFamily,
     resq: options.resq ? createResqFamily(options.resq) : resqFamily,
   };

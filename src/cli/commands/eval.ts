@@ -6,7 +6,8 @@ import path from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
 import { UserError } from "../../errors.js";
-import { mlabFamily, submissionFromFolder } from "../../grading/mlab.js";
+import { createMlabFamily, submissionFromFolder } from "../../grading/mlab.js";
+import { findMlabLogRuns, looksLikeMlabLogFolder, mlabRunSubmission } from "../../grading/mlab-logs.js";
 import { createResqFamily } from "../../grading/resq.js";
 import { createSabFamily } from "../../grading/sab.js";
 import { defaultConcurrency } from "../../runs/concurrency.js";
@@ -16,10 +17,12 @@ import { discoverMlabTasks } from "../../tasks/mlab.js";
 import { loadResqDataset } from "../../tasks/resq.js";
 import { loadSabTasks, sabPaths } from "../../tasks/sab.js";
 import type { Family } from "../../tasks/types.js";
+import { addMlabPrepareOptions, mlabFamilyOptions, mlabPrepareFlagsSchema } from "../mlab-options.js";
 import { createRenderer } from "../progress.js";
+import { printableLine } from "../terminal-text.js";
 import { gradingContext, interruptSignal } from "../shared.js";
 
-const flagsSchema = z.object({
+const flagsSchema = mlabPrepareFlagsSchema.extend({
   resq: z.string().optional(),
   submissions: z.string().optional(),
   sab: z.string().optional(),
@@ -27,6 +30,7 @@ const flagsSchema = z.object({
   programs: z.string().optional(),
   mlab: z.string().optional(),
   workspace: z.string().optional(),
+  logs: z.string().optional(),
   runDir: z.string().optional(),
   concurrency: z.coerce.number().int().min(1).optional(),
   timeout: z.coerce.number().positive().optional(),
@@ -127,14 +131,46 @@ async function planSab(rows: string, benchmark: string | undefined, programs: st
   return { family: "sab", items, total: tasks.length, notes };
 }
 
-async function planMlab(taskPath: string, workspace: string | undefined): Promise<Plan> {
-  if (workspace === undefined) throw new UserError("DYNABOX_USAGE", "--mlab needs --workspace DIR (the final workspace to grade)");
-  const tasks = await discoverMlabTasks(taskPath);
+async function planMlab(taskPath: string, flags: Flags): Promise<Plan> {
+  if ((flags.workspace === undefined) === (flags.logs === undefined)) {
+    throw new UserError("DYNABOX_USAGE", "--mlab needs one of --workspace DIR (a final workspace) or --logs DIR (an upstream MLAgentBench log folder)");
+  }
+  const notes: string[] = [];
+  const options = await mlabFamilyOptions(flags, (message) => notes.push(message));
+  const tasks = await discoverMlabTasks(taskPath, {}, options.onWarning);
   if (tasks.length !== 1) {
     throw new UserError("DYNABOX_INVALID_INPUT", `--mlab takes one task folder; ${taskPath} holds ${tasks.length} task(s)`);
   }
   const task = tasks[0]!;
-  return { family: "mlab", items: [{ task, module: mlabFamily, submission: await submissionFromFolder(workspace), item: "" }], total: 1, notes: [] };
+  const module = createMlabFamily(options);
+  notes.push(...task.warnings.map((warning) => `${task.id}: ${warning}`));
+  // Assumptions (upstream's settings, defaults) stay with each result line.
+  const warnings = task.warnings.length > 0 ? { warnings: task.warnings } : {};
+  let logs = flags.logs;
+  if (logs === undefined && (await looksLikeMlabLogFolder(flags.workspace!))) {
+    notes.push(`${flags.workspace} is an upstream MLAgentBench log folder (it holds trace.json): grading each run's traces/step_final_files`);
+    logs = flags.workspace;
+  }
+  if (logs === undefined) {
+    const submission = await submissionFromFolder(flags.workspace!);
+    return { family: "mlab", items: [{ task, module, submission, item: "", extra: warnings }], total: 1, notes };
+  }
+  // As upstream's MLAgentBench.eval: every trace.json under the folder is one run, graded on its final snapshot.
+  const runs = await findMlabLogRuns(logs);
+  if (runs.length === 0) {
+    throw new UserError("DYNABOX_INVALID_INPUT", `${logs} holds no upstream run (no trace.json, as in <run>/env_log/trace.json): give the log folder of MLAgentBench runs`);
+  }
+  const items: EvalItem[] = [];
+  for (const run of runs) {
+    items.push({
+      task,
+      module,
+      submission: await mlabRunSubmission(run),
+      item: run.run,
+      extra: { run: run.run, submitted_final_answer: run.submittedFinalAnswer, ...warnings },
+    });
+  }
+  return { family: "mlab", items, total: runs.length, notes };
 }
 
 async function plan(flags: Flags): Promise<Plan> {
@@ -142,16 +178,16 @@ async function plan(flags: Flags): Promise<Plan> {
   if (chosen !== 1) {
     throw new UserError(
       "DYNABOX_USAGE",
-      "give exactly one of: --resq DATASET.json --submissions FILE.jsonl | --sab ROWS.jsonl --programs DIR [--benchmark DIR] | --mlab TASK_DIR --workspace DIR",
+      "give exactly one of: --resq DATASET.json --submissions FILE.jsonl | --sab ROWS.jsonl --programs DIR [--benchmark DIR] | --mlab TASK_DIR --workspace DIR | --mlab TASK_DIR --logs LOG_DIR",
     );
   }
   if (flags.resq !== undefined) return planResq(flags.resq, flags.submissions, flags);
   if (flags.sab !== undefined) return planSab(flags.sab, flags.benchmark, flags.programs, flags);
-  return planMlab(flags.mlab!, flags.workspace);
+  return planMlab(flags.mlab!, flags);
 }
 
 export function registerEvalCommand(program: Command): void {
-  program
+  const command = program
     .command("eval")
     .description("grade work made elsewhere in fresh locked-down containers, with the upstream result shapes")
     .option("--resq <dataset>", "a RES-Q dataset (JSON list)")
@@ -161,20 +197,21 @@ export function registerEvalCommand(program: Command): void {
     .option("--programs <dir>", "with --sab: a folder of pred_*.py programs")
     .option("--mlab <task>", "an MLAgentBench task folder")
     .option("--workspace <dir>", "with --mlab: the final workspace to grade")
+    .option("--logs <dir>", "with --mlab: an upstream MLAgentBench log folder; each run's traces/step_final_files is graded")
     .option("--run-dir <dir>", "where results.sqlite, results.jsonl and summary.json go (default: .dynabox/eval/<family>)")
     .option("--concurrency <n>", "items graded at once (default: the CPU count)")
     .option("--timeout <seconds>", "RES-Q: limit of one test run (60); ScienceAgentBench: limit of one program run (900)")
     .option("--python-mismatch <policy>", "RES-Q: a testbed_environment other than the image's Python 3.11: error, or warn and run on 3.11", "error")
     .option("--force", "grade again items that already have a result in the run folder")
-    .option("--json", "print only the result lines, one JSON object per graded item")
-    .action(async (rawFlags: unknown) => {
+    .option("--json", "print only the result lines, one JSON object per graded item");
+  addMlabPrepareOptions(command).action(async (rawFlags: unknown) => {
       const flags = flagsSchema.parse(rawFlags);
       const work = await plan(flags);
       const runDirectory = flags.runDir ?? path.join(".dynabox", "eval", work.family);
       const signal = interruptSignal();
       const context = await gradingContext(signal, { quiet: flags.json });
       const concurrency = flags.concurrency ?? defaultConcurrency();
-      for (const note of work.notes) process.stderr.write(`dynabox: ${note}\n`);
+      for (const note of work.notes) process.stderr.write(`dynabox: ${printableLine(note)}\n`);
       const renderer = createRenderer({ json: false });
       using store = ResultsStore.open(path.join(runDirectory, "results.sqlite"));
       renderer.onEvent({ type: "run-start", kind: `eval ${work.family}`, tasks: work.items.length, concurrency, runDirectory });
