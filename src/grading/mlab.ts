@@ -376,12 +376,12 @@ export async function validateMlab(context: GradingContext, task: MlabTask, opti
       toScore.forEach((folder, index) => scored.set(folder, outcomes[index]!));
       step("score");
     }
-    const outcome = (folder: string): (ScoreOutcome & { trainError: string | null }) | null => {
+    const outcome = (folder: string): (ScoreOutcome & { scoreError: string | null }) | null => {
       if (!trainErrors.has(folder)) return null;
       const trainError = trainErrors.get(folder) ?? null;
       const score = scored.get(folder)!;
       // A failed train.py is the error even when get_score found an old file to score.
-      return trainError !== null ? { ...score, score: null, error: trainError, trainError } : { ...score, trainError };
+      return trainError !== null ? { ...score, score: null, error: trainError, scoreError: score.error } : { ...score, scoreError: score.error };
     };
     return { starter: outcome(starterFolder), reference: outcome(referenceFolder) };
   });
@@ -389,7 +389,7 @@ export async function validateMlab(context: GradingContext, task: MlabTask, opti
 
   const loadFailure = [starter, reference].find((each) => each?.loadFailed === true);
   if (loadFailure) {
-    const why = scored(loadFailure);
+    const why = loadFailure.scoreError ?? scored(loadFailure);
     problems.push(
       `scripts/eval.py can not be loaded in the task's environment (${why}), so no submission can be graded: make what it imports ` +
         'available (scripts/task.json "environment") or remove the import',

@@ -64,8 +64,10 @@ export async function discoverTasks(paths: readonly string[], options: FamilyOpt
       throw new UserError("DYNABOX_INVALID_INPUT", `${given} does not exist: give a task folder, a dataset file, or a folder of them`);
     }
     const found = await discoverAt(target, modules);
-    if (info.isDirectory()) {
-      // A folder of family folders (like the bundled tasks/) holds tasks one level down.
+    if (info.isDirectory() && found.length === 0) {
+      // A folder of family folders (like the bundled tasks/) holds tasks one level down. Not
+      // looked at when the folder itself holds tasks: its children are then those tasks (an
+      // upstream benchmarks/ folder), and ones skipped there must not be loaded on their own.
       const children = (await readdir(target, { withFileTypes: true })).filter((entry) => entry.isDirectory());
       for (const child of children.sort((a, b) => a.name.localeCompare(b.name))) {
         found.push(...(await discoverAt(path.join(target, child.name), modules)));
