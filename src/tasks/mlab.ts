@@ -308,7 +308,7 @@ export async function loadMlabTask(folder: string, overrides: MlabOverrides = {}
     hasPrepareScript,
     hasStarter,
     hasSolution: solutionKind === "directory",
-    timingMetric: upstream?.timing === true && !setInFile.baseline && given.baseline === undefined,
+    timingMetric: upstream?.timing === true,
     settingsSource,
     warnings,
   };

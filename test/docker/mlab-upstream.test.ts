@@ -130,6 +130,16 @@ describe("MLAgentBench as upstream ships it", () => {
       expect(validated.stderr).toContain("bibtex-generation (scripts/eval.py is missing");
     }
 
+    // Asked to measure the baseline instead, a timing task still validates twice: a second time is a warning, not a problem.
+    const measured = path.join(root, "measured", "vectorisation");
+    await writeTree(measured, { ...VECTORIZATION_TASK, "scripts/task.json": '{"direction": "lower", "baseline": null}' });
+    const first = await runCli(["validate", measured, "--json", "--force", "--run-dir", path.join(root, "validate-measured")], cache);
+    expect(first.exitCode, first.stdout).toBe(0);
+    const again = await runCli(["validate", measured, "--json", "--force", "--run-dir", path.join(root, "validate-measured")], cache);
+    expect(again.exitCode, again.stdout).toBe(0);
+    const [againReport] = JSON.parse(again.stdout) as { checks: { baseline: number; cached_starter_score: number; validation_warnings?: string[] } }[];
+    expect(againReport!.checks.baseline).toBe(againReport!.checks.cached_starter_score);
+
     const untouched = path.join(root, "untouched");
     await writeTree(untouched, { "train.py": VECTORIZATION_TASK["env/train.py"]! });
     const task = path.join(benchmarks, "vectorization");
