@@ -268,6 +268,11 @@ export async function loadSabTasks(file: string, options: LoadSabOptions = {}): 
       problems.push(
         `the benchmark folder ${benchmarkDirectory} does not exist. Fix: put benchmark/ (datasets/, gold_programs/, eval_programs/) beside the rows file, or name it explicitly`,
       );
+    } else if (options.benchmarkDirectory === undefined && !(await insideRowsFolder(origin, benchmarkDirectory))) {
+      // Found beside the rows file, not named by the user: it belongs to the download, and a link out of it is refused.
+      problems.push(
+        `the benchmark folder ${benchmarkDirectory} is a link that leads out of the folder of the rows file; dynabox reads task files only from inside it. Fix: replace the link with the folder, or name it explicitly with --benchmark`,
+      );
     } else {
       for (const task of tasks) {
         problems.push(...(await missingBenchmarkFiles(task, lines.get(task) ?? task.origin)));
@@ -276,6 +281,17 @@ export async function loadSabTasks(file: string, options: LoadSabOptions = {}): 
   }
   if (problems.length > 0) throw invalid(origin, problems);
   return tasks;
+}
+
+/** Whether benchmark/ beside the rows file really lies inside the rows file's folder. */
+async function insideRowsFolder(rowsFile: string, benchmarkDirectory: string): Promise<boolean> {
+  try {
+    await (await TaskFolder.open(path.dirname(rowsFile))).resolve(path.relative(path.dirname(rowsFile), benchmarkDirectory));
+    return true;
+  } catch (error) {
+    if (!UserError.isInstance(error)) throw error;
+    return false;
+  }
 }
 
 async function missingBenchmarkFiles(task: SabTask, where: string): Promise<string[]> {

@@ -132,5 +132,17 @@ describe("a downloaded task with symlinks to host files", () => {
     const everything = [result.stdout, result.stderr, await readIfThere(path.join(runDirectory, "results.jsonl"))].join("\n");
     expect(everything).not.toContain(CANARY);
     expect(result.stderr).toContain("the task file datasets/leak in");
+
+    // The same download with benchmark/ itself a link to a host folder laid out as one.
+    const hostBenchmark = path.join(root, "home", "benchmark");
+    await write(path.join(hostBenchmark, "datasets", "leak", "id_rsa"), `${CANARY}\n`);
+    await write(path.join(hostBenchmark, "gold_programs", "copy.py"), copy);
+    await write(path.join(hostBenchmark, "eval_programs", "copy_eval.py"), "def eval():\n    return 0, open('pred_results/out.txt').read()\n");
+    const linked = path.join(root, "downloaded", "sab-linked");
+    await write(path.join(linked, "tasks.jsonl"), `${JSON.stringify(row)}\n`);
+    await symlink(hostBenchmark, path.join(linked, "benchmark"));
+    const second = await runCli(["eval", "--sab", path.join(linked, "tasks.jsonl"), "--programs", programs, "--run-dir", path.join(root, "run-2"), "--json"], path.join(root, "cache"));
+    expect([second.stdout, second.stderr, await readIfThere(path.join(root, "run-2", "results.jsonl"))].join("\n")).not.toContain(CANARY);
+    expect(second.stderr).toContain("is a link that leads out of the folder of the rows file");
   });
 });
