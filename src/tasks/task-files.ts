@@ -7,6 +7,7 @@
 // may share files between its folders; nothing is ever written or packed as a link.
 
 import { createHash } from "node:crypto";
+import { realpathSync } from "node:fs";
 import { copyFile, lstat, mkdir, readdir, readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import tar from "tar-stream";
@@ -214,6 +215,19 @@ export class TaskFolder {
       if (entry.kind === "directory") await mkdir(target, { recursive: true });
       else await copyFile(entry.absolute, target);
     }
+  }
+}
+
+/**
+ * Whether an existing path, after every link, lies inside `root` (also after its links). For
+ * loaders that check synchronously (RES-Q's relative repo_url paths); false when it can not be
+ * resolved.
+ */
+export function resolvesInside(root: string, target: string): boolean {
+  try {
+    return isInside(realpathSync(target), realpathSync(root));
+  } catch {
+    return false;
   }
 }
 

@@ -6,6 +6,7 @@
 import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
+import { simpleGit } from "simple-git";
 import { describe, expect, it } from "vitest";
 import { UserError } from "../../src/errors.js";
 import { describeMlab } from "../../src/grading/mlab.js";
@@ -144,5 +145,41 @@ describe("a downloaded task with symlinks to host files", () => {
     const second = await runCli(["eval", "--sab", path.join(linked, "tasks.jsonl"), "--programs", programs, "--run-dir", path.join(root, "run-2"), "--json"], path.join(root, "cache"));
     expect([second.stdout, second.stderr, await readIfThere(path.join(root, "run-2", "results.jsonl"))].join("\n")).not.toContain(CANARY);
     expect(second.stderr).toContain("is a link that leads out of the folder of the rows file");
+  });
+
+  it("resq: a relative repo_url that links to a repository elsewhere on the host is never cloned, tested or reported", async () => {
+    const root = await scratch();
+    // A private repository of the user's, holding the canary.
+    const privateRepository = path.join(root, "home", "work", "private");
+    await write(path.join(privateRepository, "secret.txt"), `${CANARY}\n`);
+    const git = simpleGit(privateRepository);
+    await git.init().addConfig("user.email", "t@example.com").addConfig("user.name", "t").add(".").commit("private");
+    const base = (await git.revparse(["HEAD"])).trim();
+    const download = path.join(root, "downloaded", "resq");
+    await mkdir(path.join(download, "repos"), { recursive: true });
+    await symlink(privateRepository, path.join(download, "repos", "project"));
+    const row = {
+      id: "0_0",
+      repo_url: "repos/project",
+      instruction: "Fix it.",
+      base_commit: base,
+      test_script: "import sys\nprint(open('secret.txt').read())\nsys.exit(1)\nsys.exit(0)\n",
+      testbed_environment: "python3.11",
+      requirements_txt: "",
+      solution_commit: base,
+      solution_patch: "",
+      modified_files: [],
+      language: "Python",
+    };
+    await write(path.join(download, "dataset.json"), JSON.stringify([row]));
+    const patch = "diff --git a/new.txt b/new.txt\nnew file mode 100644\n--- /dev/null\n+++ b/new.txt\n@@ -0,0 +1 @@\n+x\n";
+    await write(path.join(root, "submissions.jsonl"), `${JSON.stringify({ id: "0_0", patch })}\n`);
+    const runDirectory = path.join(root, "run");
+    const result = await runCli(
+      ["eval", "--resq", path.join(download, "dataset.json"), "--submissions", path.join(root, "submissions.jsonl"), "--run-dir", runDirectory, "--json"],
+      path.join(root, "cache"),
+    );
+    expect([result.stdout, result.stderr, await readIfThere(path.join(runDirectory, "results.jsonl"))].join("\n")).not.toContain(CANARY);
+    expect(result.stderr).toContain("is a link that leads out of the dataset file's folder");
   });
 });
