@@ -133,13 +133,13 @@ function fileProblem(error: unknown): string {
   return error.message;
 }
 
-/** The kind of a task path, or a problem when it leads out of the task folder. */
-async function taskKind(folder: TaskFolder, relative: string, problems: string[]): Promise<"file" | "directory" | "missing" | "other"> {
+/** The kind of a task path; "refused" (and a problem) when it leads out of the task folder. */
+async function taskKind(folder: TaskFolder, relative: string, problems: string[]): Promise<"file" | "directory" | "missing" | "other" | "refused"> {
   try {
     return await folder.kind(relative);
   } catch (error) {
     problems.push(fileProblem(error));
-    return "other";
+    return "refused";
   }
 }
 
@@ -172,12 +172,12 @@ export async function loadMlabTask(folder: string, overrides: MlabOverrides = {}
   // Every task file is read through the folder, which refuses links that lead out of it.
   const files = await TaskFolder.open(directory);
   const envKind = await taskKind(files, "env", problems);
-  if (envKind === "missing" || (envKind !== "directory" && problems.length === 0)) {
+  if (envKind !== "directory" && envKind !== "refused") {
     problems.push("env/ is missing: it holds the starter files the agent sees (train.py, data_description.txt)");
   }
   const scriptsKind = await taskKind(files, "scripts", problems);
   if (scriptsKind !== "directory") {
-    if (scriptsKind !== "other") problems.push("scripts/ is missing: it holds research_problem.txt, eval.py and read_only_files.txt");
+    if (scriptsKind !== "refused") problems.push("scripts/ is missing: it holds research_problem.txt, eval.py and read_only_files.txt");
     throw taskError(directory, problems);
   }
   if (envKind === "directory") await checkPart(files, "env", problems);
