@@ -8,6 +8,7 @@ import { UserError } from "../errors.js";
 import { createMlabFamily, mlabFamily, type MlabFamilyOptions } from "../grading/mlab.js";
 import { createResqFamily, resqFamily, type ResqOptions } from "../grading/resq.js";
 import { createSabFamily, sabFamily, type SabOptions } from "../grading/sab.js";
+import { isMlabTaskFolder } from "./mlab.js";
 import type { Family, FamilyModule, TaskBase } from "./types.js";
 
 // Each family module is typed by its own task and submission; the registry hands them out
@@ -64,13 +65,15 @@ export async function discoverTasks(paths: readonly string[], options: FamilyOpt
       throw new UserError("DYNABOX_INVALID_INPUT", `${given} does not exist: give a task folder, a dataset file, or a folder of them`);
     }
     const found = await discoverAt(target, modules);
-    if (info.isDirectory() && found.length === 0) {
-      // A folder of family folders (like the bundled tasks/) holds tasks one level down. Not
-      // looked at when the folder itself holds tasks: its children are then those tasks (an
-      // upstream benchmarks/ folder), and ones skipped there must not be loaded on their own.
+    if (info.isDirectory()) {
+      // A folder of family folders (like the bundled tasks/) holds tasks one level down. An mlab
+      // task folder is not a family folder: the folder's own discovery already took it (or, in
+      // an upstream benchmarks/ folder, skipped it as ungradable; it must not be loaded alone).
       const children = (await readdir(target, { withFileTypes: true })).filter((entry) => entry.isDirectory());
       for (const child of children.sort((a, b) => a.name.localeCompare(b.name))) {
-        found.push(...(await discoverAt(path.join(target, child.name), modules)));
+        const childPath = path.join(target, child.name);
+        if (await isMlabTaskFolder(childPath)) continue;
+        found.push(...(await discoverAt(childPath, modules)));
       }
     }
     if (found.length === 0) {
