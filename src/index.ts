@@ -19,7 +19,10 @@ export { discoverTasks, FAMILY_MODULES, type DiscoveredTask } from "./tasks/regi
 export { withGraderSandbox, type GradingContext } from "./grading/context.js";
 export { resqFamily, createResqFamily } from "./grading/resq.js";
 export { sabFamily, createSabFamily } from "./grading/sab.js";
-export { mlabFamily } from "./grading/mlab.js";
+export { mlabFamily, createMlabFamily, submissionFromFolder, type MlabFamilyOptions, type MlabPrepareOptions } from "./grading/mlab.js";
+export { findMlabLogRuns, mlabRunSubmission, type MlabLogRun } from "./grading/mlab-logs.js";
+export { discoverMlabTasks, loadMlabTask } from "./tasks/mlab.js";
+export { TaskFolder } from "./tasks/task-files.js";
 export { ResultsStore } from "./runs/store.js";
 export { runAgentTasks, type TaskRunSummary } from "./runs/agent-run.js";
 export { validateTasks } from "./runs/validate.js";

@@ -1,4 +1,5 @@
-// What graders need, and the one way they get a container: fresh, network off, disposed after.
+// What graders need, and the one way they get a container: fresh, network off (unless a caller
+// opts in for benchmark code), disposed after.
 
 import type Dockerode from "dockerode";
 import { startSandbox, type Sandbox, type SandboxOptions } from "../sandbox/sandbox.js";
@@ -36,6 +37,11 @@ export interface GraderSandboxOptions {
   image?: string;
   limits?: SandboxOptions["limits"];
   env?: Record<string, string>;
+  /**
+   * A network (Docker's bridge) for benchmark code the user explicitly lets out, such as an
+   * MLAgentBench prepare.py that downloads its data; never for a submission or an agent's code.
+   */
+  network?: boolean;
 }
 
 /**
@@ -49,7 +55,7 @@ export async function withGraderSandbox<T>(
 ): Promise<T> {
   const sandbox = await startSandbox(context.docker, {
     image: options.image ?? context.sandboxImage,
-    network: false,
+    network: options.network === true,
     role: "grader",
     ...(options.limits || context.graderLimits ? { limits: { ...options.limits, ...context.graderLimits } } : {}),
     ...(options.env ? { env: options.env } : {}),

@@ -3,17 +3,18 @@
 // with the starter's measured score beside it. Entries appear atomically (staged, then renamed).
 
 import { createHash, randomBytes } from "node:crypto";
-import { cp, mkdir, readFile, readdir, readlink, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
 import { WORKSPACE } from "../sandbox/profile.js";
 import { matchReadOnlyFiles, type MlabTask } from "../tasks/mlab.js";
+import { putTaskDirectory, TaskFolder } from "../tasks/task-files.js";
 import { withGraderSandbox, type GradingContext } from "./context.js";
 import { ensureTaskImage } from "./environment.js";
 
 /** Bump when the way tasks are prepared changes, so old cache entries are not reused. */
-const PREPARE_RECIPE = "mlab-prepare-1";
+const PREPARE_RECIPE = "mlab-prepare-2";
 export const CACHE_SCHEMA_VERSION = 1;
 const PREPARED_FILE = "prepared.json";
 const STARTER_FILE = "starter.json";
@@ -49,35 +50,21 @@ export interface PreparedMlabTask {
 }
 
 const SKIPPED_NAMES = new Set(["__pycache__", ".DS_Store"]);
-
-async function listFiles(root: string, relative = ""): Promise<string[]> {
-  const entries = await readdir(path.join(root, relative), { withFileTypes: true }).catch(() => []);
-  const files: string[] = [];
-  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    if (SKIPPED_NAMES.has(entry.name) || entry.name.endsWith(".pyc")) continue;
-    const child = relative ? `${relative}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) files.push(...(await listFiles(root, child)));
-    else if (entry.isFile() || entry.isSymbolicLink()) files.push(child);
-  }
-  return files;
-}
+/** Python's caches are not task content: left out of hashes, copies and packs. */
+export const SKIP_CACHE_FILES = { skip: (name: string) => SKIPPED_NAMES.has(name) || name.endsWith(".pyc") };
 
 async function sha256File(file: string): Promise<string> {
   return createHash("sha256").update(await readFile(file)).digest("hex");
 }
 
-/** Hash of what preparing depends on: the task's env/ and scripts/, the image, the recipe. */
+/**
+ * Hash of what preparing depends on: the task's env/ and scripts/ (read through TaskFolder, so a
+ * link out of the task is refused here, before anything is copied), the image, the recipe.
+ */
 async function taskHash(task: MlabTask, image: string): Promise<string> {
   const hash = createHash("sha256").update(`${PREPARE_RECIPE}\0${image}\0`);
-  for (const part of ["env", "scripts"]) {
-    const root = path.join(task.directory, part);
-    for (const relative of await listFiles(root)) {
-      const full = path.join(root, relative);
-      const info = await stat(full).catch(() => undefined);
-      const content = info?.isFile() ? await sha256File(full) : `link:${await readlink(full).catch(() => "")}`;
-      hash.update(`${part}/${relative}\0${content}\0`);
-    }
-  }
+  const folder = await TaskFolder.open(task.directory);
+  for (const part of ["env", "scripts"]) hash.update(`${part}\0${await folder.hash(part, SKIP_CACHE_FILES)}\0`);
   return hash.digest("hex").slice(0, 16);
 }
 
@@ -106,6 +93,20 @@ export async function mlabTaskImage(context: GradingContext, task: MlabTask): Pr
   return ensureTaskImage(context, task.environment);
 }
 
+/**
+ * How prepare.py may run. Upstream's Kaggle tasks download their data and first ask for consent
+ * with input(); these let a user on a networked machine allow that for prepare.py only (benchmark
+ * code, not agent code). Grading and agent containers never get any of it.
+ */
+export interface MlabPrepareOptions {
+  /** Give the prepare container a network (Docker's bridge). */
+  network?: boolean;
+  /** Answer prepare.py's input() prompts (upstream's Kaggle consent) with empty lines on stdin. */
+  consent?: boolean;
+  /** Environment variables for prepare.py alone, e.g. KAGGLE_USERNAME and KAGGLE_KEY. */
+  credentials?: Record<string, string>;
+}
+
 const preparing = new Map<string, Promise<PreparedMlabTask>>();
 
 /**
@@ -113,12 +114,12 @@ const preparing = new Map<string, Promise<PreparedMlabTask>>();
  * fresh container on a copy of the task, never in the user's folder; the result is kept in the
  * cache and reused while the task files and the image stay the same.
  */
-export async function prepareMlabTask(context: GradingContext, task: MlabTask): Promise<PreparedMlabTask> {
+export async function prepareMlabTask(context: GradingContext, task: MlabTask, options: MlabPrepareOptions = {}): Promise<PreparedMlabTask> {
   const root = path.join(context.cacheDirectory, "mlab");
   const directory = path.join(root, cacheName(task, await taskHash(task, context.sandboxImage)));
   let pending = preparing.get(directory);
   if (!pending) {
-    pending = loadOrPrepare(context, task, root, directory);
+    pending = loadOrPrepare(context, task, root, directory, options);
     preparing.set(directory, pending);
     // Only calls in flight share the work; later calls look at the cache on disk again.
     pending.then(
@@ -143,15 +144,22 @@ async function readPrepared(directory: string): Promise<PreparedMlabTask | undef
   };
 }
 
-async function loadOrPrepare(context: GradingContext, task: MlabTask, root: string, directory: string): Promise<PreparedMlabTask> {
+async function loadOrPrepare(
+  context: GradingContext,
+  task: MlabTask,
+  root: string,
+  directory: string,
+  options: MlabPrepareOptions,
+): Promise<PreparedMlabTask> {
   const cached = await readPrepared(directory);
   if (cached) return cached;
   await mkdir(root, { recursive: true });
   const staging = path.join(root, `.staging-${path.basename(directory)}-${randomBytes(4).toString("hex")}`);
   try {
     const started = performance.now();
-    const ranPrepareScript = await prepareInto(context, task, staging);
-    const envFiles = await listFiles(path.join(staging, "env"));
+    const ranPrepareScript = await prepareInto(context, task, staging, options);
+    const stagingFolder = await TaskFolder.open(staging);
+    const envFiles = (await stagingFolder.listFiles("env", SKIP_CACHE_FILES)).map((entry) => entry.relative);
     const readOnlyFiles: Record<string, string> = {};
     for (const relative of matchReadOnlyFiles(task.readOnlyPatterns, envFiles)) {
       readOnlyFiles[relative] = await sha256File(path.join(staging, "env", relative));
@@ -181,14 +189,10 @@ async function loadOrPrepare(context: GradingContext, task: MlabTask, root: stri
 }
 
 /** Fills `staging` with the prepared env/ and scripts/; says whether prepare.py ran. */
-async function prepareInto(context: GradingContext, task: MlabTask, staging: string): Promise<boolean> {
+async function prepareInto(context: GradingContext, task: MlabTask, staging: string, options: MlabPrepareOptions): Promise<boolean> {
+  const folder = await TaskFolder.open(task.directory);
   const copyTask = async (): Promise<void> => {
-    for (const part of ["env", "scripts"]) {
-      await cp(path.join(task.directory, part), path.join(staging, part), {
-        recursive: true,
-        filter: (source) => !SKIPPED_NAMES.has(path.basename(source)) && !source.endsWith(".pyc"),
-      });
-    }
+    for (const part of ["env", "scripts"]) await folder.copyTo(part, path.join(staging, part), SKIP_CACHE_FILES);
   };
   // As upstream: a task whose scripts/prepared exists (or that has no prepare.py) is used as it is.
   if (!task.hasPrepareScript || (await exists(path.join(task.directory, "scripts", "prepared")))) {
@@ -197,24 +201,32 @@ async function prepareInto(context: GradingContext, task: MlabTask, staging: str
     return false;
   }
   const image = await mlabTaskImage(context, task);
-  context.onProgress?.(`mlab ${task.id}: running prepare.py`);
-  await withGraderSandbox(context, { image }, async (sandbox) => {
+  context.onProgress?.(`mlab ${task.id}: running prepare.py${options.network ? " (with a network)" : ""}`);
+  await withGraderSandbox(context, { image, network: options.network === true }, async (sandbox) => {
     const signal = context.signal;
     const base = `${WORKSPACE}/task`;
     await sandbox.shell(`mkdir -p ${base}/env ${base}/scripts`, { ...(signal ? { signal } : {}) });
-    await sandbox.putDirectory(path.join(task.directory, "env"), `${base}/env`);
-    await sandbox.putDirectory(path.join(task.directory, "scripts"), `${base}/scripts`);
-    const run = await sandbox.shell("python3 -u prepare.py && { test -f prepared || printf success > prepared; }", {
+    await putTaskDirectory(sandbox, folder, "env", `${base}/env`, SKIP_CACHE_FILES);
+    await putTaskDirectory(sandbox, folder, "scripts", `${base}/scripts`, SKIP_CACHE_FILES);
+    // Upstream's consent prompt is `input(...)`: with consent, every prompt reads an empty line.
+    const stdin = options.consent ? "yes '' | " : "";
+    const run = await sandbox.shell(`${stdin}python3 -u prepare.py && { test -f prepared || printf success > prepared; }`, {
       cwd: `${base}/scripts`,
       timeoutSeconds: task.timeoutSeconds,
+      ...(options.credentials ? { env: options.credentials } : {}),
       ...(signal ? { signal } : {}),
     });
     if (run.exitCode !== 0 || run.timedOut) {
       const why = run.timedOut ? `did not finish within ${task.timeoutSeconds} s` : run.oom ? "ran out of memory" : `exited with ${run.exitCode}`;
+      const output = tail(run.stderr || run.stdout);
+      const hints = [
+        options.network ? null : "it ran without a network: --prepare-network lets prepare.py download its data",
+        options.consent || !output.includes("EOFError") ? null : "it asked for input: --prepare-consent answers upstream's consent prompt",
+        "or put the prepared data into env/ (and the hidden answers into scripts/) yourself and create scripts/prepared to skip prepare.py",
+      ].filter((hint): hint is string => hint !== null);
       throw new UserError(
         "DYNABOX_TASK_INVALID",
-        `mlab task ${task.id}: scripts/prepare.py ${why}. It runs with cwd scripts/ and no network, so data it downloads must ` +
-          `already be in env/ (or put it there and create scripts/prepared to skip prepare.py).\n${tail(run.stderr || run.stdout)}`,
+        `mlab task ${task.id}: scripts/prepare.py ${why} (cwd scripts/). ${hints.join("; ")}.\n${output}`,
         { details: { folder: task.directory, file: "scripts/prepare.py" } },
       );
     }

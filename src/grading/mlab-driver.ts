@@ -14,10 +14,16 @@ export interface MlabDriverConfig {
   scripts: string;
   /** Files (relative to the submission) that must equal the prepared originals: sha256 hex. */
   read_only: Record<string, string>;
+  /**
+   * The grader's copy of the prepared env/, beside `scripts` as upstream lays them out: eval.py's
+   * `sys.path.insert(0, dirname(__file__) + "/../env")` imports the pristine module from it, and
+   * read-only files missing from a submission are restored from it.
+   */
+  env: string;
 }
 
 export const MLAB_DRIVER_PY = String.raw`
-import contextlib, hashlib, importlib.util, json, math, os, stat, sys, traceback
+import contextlib, hashlib, importlib.util, json, math, os, shutil, stat, sys, traceback
 
 MARKER = ${JSON.stringify(MLAB_RESULT_MARKER)}
 
@@ -42,17 +48,29 @@ def sanitize(submission, result):
             result["removed"].append(os.path.relpath(full, submission))
 
 
-def check_read_only(submission, expected, result):
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_read_only(submission, expected, env, result):
+    # Upstream's snapshots (traces/step_*_files) leave every read-only file out, so a missing one
+    # is restored from the prepared task; only a present file that differs is a change.
     for relative, digest in sorted(expected.items()):
-        digest_now = hashlib.sha256()
-        try:
-            with open(os.path.join(submission, relative), "rb") as handle:
-                for chunk in iter(lambda: handle.read(1 << 20), b""):
-                    digest_now.update(chunk)
-        except OSError:
-            result["read_only_changed"].append(relative + " (missing)")
+        target = os.path.join(submission, relative)
+        if not os.path.lexists(target):
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copyfile(os.path.join(env, relative), target)
+            result["restored"].append(relative)
             continue
-        if digest_now.hexdigest() != digest:
+        try:
+            same = os.path.isfile(target) and sha256_of(target) == digest
+        except OSError:
+            same = False
+        if not same:
             result["read_only_changed"].append(relative)
 
 
@@ -62,7 +80,11 @@ def score(submission, scripts, result):
     with contextlib.redirect_stdout(sys.stderr):
         spec = importlib.util.spec_from_file_location("dynabox_mlab_eval", os.path.join(scripts, "eval.py"))
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            result["load_failed"] = True
+            raise
         value = module.get_score(submission)
     value = float(value)
     result["score_text"] = repr(value)
@@ -74,18 +96,20 @@ def score(submission, scripts, result):
 
 def grade(config, folder):
     result = {"score": None, "score_text": None, "error": None, "traceback": None,
-              "read_only_changed": [], "removed": []}
+              "read_only_changed": [], "removed": [], "restored": [], "load_failed": False}
     phase = "reading the submission"
     try:
         submission = os.path.realpath(folder)
         sanitize(submission, result)
-        check_read_only(submission, config["read_only"], result)
+        check_read_only(submission, config["read_only"], os.path.realpath(config["env"]), result)
         if result["read_only_changed"]:
             result["error"] = "read-only files were changed: " + ", ".join(result["read_only_changed"])
         else:
             phase = "get_score"
             score(submission, os.path.realpath(config["scripts"]), result)
     except BaseException as error:
+        if result["load_failed"]:
+            phase = "loading scripts/eval.py"
         result["error"] = "%s failed: %s: %s" % (phase, type(error).__name__, error)
         result["traceback"] = traceback.format_exc()[-4000:]
     return result

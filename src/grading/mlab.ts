@@ -13,6 +13,7 @@ import { packDirectory, safeRelativePath } from "../sandbox/archive.js";
 import { WORKSPACE } from "../sandbox/profile.js";
 import type { Sandbox } from "../sandbox/sandbox.js";
 import { discoverMlabTasks, type MlabDirection, type MlabTask } from "../tasks/mlab.js";
+import { putTaskDirectory, TaskFolder } from "../tasks/task-files.js";
 import type { FamilyModule, ValidationResult, Verdict } from "../tasks/types.js";
 import { withGraderSandbox, type GradingContext } from "./context.js";
 import {
@@ -22,16 +23,19 @@ import {
   readStarter,
   tail,
   writeStarter,
+  type MlabPrepareOptions,
   type PreparedMlabTask,
   type StarterRecord,
 } from "./mlab-cache.js";
 import { MLAB_DRIVER_PY, MLAB_RESULT_MARKER, type MlabDriverConfig } from "./mlab-driver.js";
 
-export { mlabTaskImage, prepareMlabTask, type PreparedMlabTask } from "./mlab-cache.js";
+export { mlabTaskImage, prepareMlabTask, type MlabPrepareOptions, type PreparedMlabTask } from "./mlab-cache.js";
 
 /** A workspace as a tar archive of its contents (what `Sandbox.snapshot()` returns). */
 export interface MlabSubmission {
   archive: Buffer;
+  /** Why there is nothing to grade (an upstream run without traces/step_final_files): invalid, nothing runs. */
+  problem?: string;
 }
 
 /** Makes a submission from a host folder (its contents become the workspace). */
@@ -84,6 +88,10 @@ interface ScoreOutcome {
   error: string | null;
   /** Links or special files removed from the submission before scoring. */
   removed: string[];
+  /** Read-only files missing from the submission, restored from the prepared task. */
+  restored?: string[];
+  /** scripts/eval.py itself could not be loaded (an import it needs is missing): nothing can be graded. */
+  loadFailed?: boolean;
 }
 
 const driverResultSchema = z.object({
@@ -93,6 +101,8 @@ const driverResultSchema = z.object({
   traceback: z.string().nullable(),
   read_only_changed: z.array(z.string()),
   removed: z.array(z.string()),
+  restored: z.array(z.string()),
+  load_failed: z.boolean(),
 });
 
 function signalOption(context: GradingContext): { signal?: AbortSignal } {
@@ -108,11 +118,21 @@ async function runTrain(context: GradingContext, sandbox: Sandbox, folder: strin
   return null;
 }
 
-/** Copies the grader (the task's scripts/ and the driver) into a fresh folder with an unguessable name. */
+/** Puts a part of the prepared task (env, scripts) into a sandbox folder, as regular files only. */
+async function putPrepared(sandbox: Sandbox, prepared: PreparedMlabTask, part: "env" | "scripts", destination: string): Promise<void> {
+  await putTaskDirectory(sandbox, await TaskFolder.open(prepared.directory), part, destination);
+}
+
+/**
+ * Copies the grader into a fresh folder with an unguessable name, laid out as upstream's
+ * benchmark: the prepared scripts/ with the pristine prepared env/ beside it (eval.py files
+ * import `../env` modules), and the driver. The agent's files never stand in for env/.
+ */
 async function installGrader(sandbox: Sandbox, prepared: PreparedMlabTask): Promise<string> {
   const base = `${WORKSPACE}/.dynabox-grader-${randomBytes(8).toString("hex")}`;
-  await sandbox.shell(`mkdir -p ${base}/scripts ${base}/driver`);
-  await sandbox.putDirectory(prepared.scripts, `${base}/scripts`);
+  await sandbox.shell(`mkdir -p ${base}/scripts ${base}/env ${base}/driver`);
+  await putPrepared(sandbox, prepared, "scripts", `${base}/scripts`);
+  await putPrepared(sandbox, prepared, "env", `${base}/env`);
   await sandbox.putFiles([{ path: "driver.py", content: MLAB_DRIVER_PY }], `${base}/driver`);
   return base;
 }
@@ -126,7 +146,7 @@ async function scoreFolders(
   folders: string[],
   timeoutSeconds: number,
 ): Promise<ScoreOutcome[]> {
-  const config: MlabDriverConfig = { submissions: folders, scripts: `${grader}/scripts`, read_only: prepared.readOnlyFiles };
+  const config: MlabDriverConfig = { submissions: folders, scripts: `${grader}/scripts`, env: `${grader}/env`, read_only: prepared.readOnlyFiles };
   const configName = `config-${randomBytes(4).toString("hex")}.json`;
   await sandbox.putFiles([{ path: configName, content: JSON.stringify(config) }], `${grader}/driver`);
   const run = await sandbox.shell(`python3 -I -B ${grader}/driver/driver.py ${grader}/driver/${configName}`, {
@@ -155,7 +175,7 @@ async function scoreFolders(
     if (error !== null && result.removed.length > 0) {
       error += ` (links or special files leading out of the submission were removed: ${result.removed.join(", ")})`;
     }
-    return { score: result.score, error, removed: result.removed };
+    return { score: result.score, error, removed: result.removed, restored: result.restored, loadFailed: result.load_failed };
   });
 }
 
@@ -224,7 +244,7 @@ async function measureStarter(context: GradingContext, task: MlabTask, prepared:
   return withGraderSandbox(context, { image }, async (sandbox) => {
     const folder = `${WORKSPACE}/starter`;
     await sandbox.shell(`mkdir -p ${folder}`);
-    await sandbox.putDirectory(prepared.env, folder);
+    await putPrepared(sandbox, prepared, "env", folder);
     const started = performance.now();
     const trainError = await runTrain(context, sandbox, folder, task.timeoutSeconds);
     const trainSeconds = Math.round(performance.now() - started) / 1000;
@@ -242,9 +262,13 @@ function isValidScore(outcome: { score: number | null; error: string | null }): 
  * The task's baseline: task.json's number, else the starter's score, measured once (a fresh
  * container runs the unmodified train.py and scores it) and kept in the cache.
  */
-export async function mlabBaseline(context: GradingContext, task: MlabTask): Promise<{ baseline: number; source: "task.json" | "measured" }> {
+export async function mlabBaseline(
+  context: GradingContext,
+  task: MlabTask,
+  options: MlabFamilyOptions = {},
+): Promise<{ baseline: number; source: "task.json" | "measured" }> {
   if (task.baseline !== null) return { baseline: task.baseline, source: "task.json" };
-  const prepared = await prepareMlabTask(context, task);
+  const prepared = await prepareMlabTask(context, task, options.prepare);
   let pending = measuring.get(prepared.directory);
   if (!pending) {
     pending = (async () => {
@@ -276,11 +300,11 @@ export async function mlabBaseline(context: GradingContext, task: MlabTask): Pro
  * files and calls get_score(<submission folder>). train.py is not re-run: as upstream, the
  * files the agent left (submission.csv) are graded.
  */
-export async function gradeMlab(context: GradingContext, task: MlabTask, submission: MlabSubmission): Promise<Verdict> {
+export async function gradeMlab(context: GradingContext, task: MlabTask, submission: MlabSubmission, options: MlabFamilyOptions = {}): Promise<Verdict> {
   const started = performance.now();
-  const prepared = await prepareMlabTask(context, task);
-  const { baseline } = await mlabBaseline(context, task);
-  const archiveProblem = await submissionArchiveProblem(submission.archive);
+  const prepared = await prepareMlabTask(context, task, options.prepare);
+  const { baseline } = await mlabBaseline(context, task, options);
+  const archiveProblem = submission.problem ?? (await submissionArchiveProblem(submission.archive));
   const outcome = archiveProblem !== null ? { score: null, error: archiveProblem } : await withGraderSandbox(context, { image: await mlabTaskImage(context, task) }, async (sandbox) => {
     const folder = `${WORKSPACE}/submission`;
     await restoreArchive(sandbox, submission.archive, folder);
@@ -300,16 +324,21 @@ export async function gradeMlab(context: GradingContext, task: MlabTask, submiss
 
 // ---------------------------------------------------------------- validation
 
+/** What went wrong with a scored folder, for messages. */
+function scored(outcome: ScoreOutcome): string {
+  return outcome.error ?? (outcome.score !== null ? `score ${outcome.score}` : "no score");
+}
+
 /**
  * The proof of validity: the starter scores (and, without a fixed baseline, is the baseline;
  * a cached earlier measurement must agree), the untouched starter is not a success, and the
  * reference solution (solution/ over env/, train.py run) succeeds. Both runs share one fresh
  * container: only the task's own code runs there.
  */
-export async function validateMlab(context: GradingContext, task: MlabTask): Promise<ValidationResult> {
+export async function validateMlab(context: GradingContext, task: MlabTask, options: MlabFamilyOptions = {}): Promise<ValidationResult> {
   const started = performance.now();
   const problems: string[] = [];
-  const prepared = await prepareMlabTask(context, task);
+  const prepared = await prepareMlabTask(context, task, options.prepare);
   const cachedStarter = task.baseline === null ? await readStarter(prepared) : undefined;
   const image = await mlabTaskImage(context, task);
   context.onProgress?.(`mlab ${task.id}: validating (starter and reference)`);
@@ -327,39 +356,56 @@ export async function validateMlab(context: GradingContext, task: MlabTask): Pro
     await sandbox.shell(`mkdir -p ${starterFolder} ${referenceFolder}`);
     const trainErrors = new Map<string, string | null>();
     if (task.hasStarter) {
-      await sandbox.putDirectory(prepared.env, starterFolder);
+      await putPrepared(sandbox, prepared, "env", starterFolder);
       trainErrors.set(starterFolder, await runTrain(context, sandbox, starterFolder, task.timeoutSeconds));
       step("starter_train");
     }
     if (task.hasSolution) {
-      await sandbox.putDirectory(prepared.env, referenceFolder);
-      await sandbox.putDirectory(path.join(task.directory, "solution"), referenceFolder);
+      await putPrepared(sandbox, prepared, "env", referenceFolder);
+      await putTaskDirectory(sandbox, await TaskFolder.open(task.directory), "solution", referenceFolder);
       trainErrors.set(referenceFolder, await runTrain(context, sandbox, referenceFolder, task.timeoutSeconds));
       step("reference_train");
     }
     const grader = await installGrader(sandbox, prepared);
-    const toScore = [...trainErrors].filter(([, error]) => error === null).map(([folder]) => folder);
+    // Every folder is scored, also after a failed train.py: that run shows whether eval.py can
+    // be loaded at all here (an import the environment lacks makes the task ungradable).
+    const toScore = [...trainErrors.keys()];
     const scored = new Map<string, ScoreOutcome>();
     if (toScore.length > 0) {
       const outcomes = await scoreFolders(context, sandbox, grader, prepared, toScore, task.timeoutSeconds);
       toScore.forEach((folder, index) => scored.set(folder, outcomes[index]!));
       step("score");
     }
-    const outcome = (folder: string): ScoreOutcome | null => {
+    const outcome = (folder: string): (ScoreOutcome & { scoreError: string | null }) | null => {
       if (!trainErrors.has(folder)) return null;
       const trainError = trainErrors.get(folder) ?? null;
-      return trainError !== null ? { score: null, error: trainError, removed: [] } : scored.get(folder)!;
+      const score = scored.get(folder)!;
+      // A failed train.py is the error even when get_score found an old file to score.
+      return trainError !== null ? { ...score, score: null, error: trainError, scoreError: score.error } : { ...score, scoreError: score.error };
     };
     return { starter: outcome(starterFolder), reference: outcome(referenceFolder) };
   });
   step("stop_container");
 
+  const loadFailure = [starter, reference].find((each) => each?.loadFailed === true);
+  if (loadFailure) {
+    const why = loadFailure.scoreError ?? scored(loadFailure);
+    problems.push(
+      `scripts/eval.py can not be loaded in the task's environment (${why}), so no submission can be graded: make what it imports ` +
+        'available (scripts/task.json "environment") or remove the import',
+    );
+  }
+
+  const validationWarnings: string[] = [];
   let baseline = task.baseline;
   if (baseline === null) {
     if (starter && isValidScore(starter)) {
-      baseline = starter.score;
+      baseline = task.timingMetric && cachedStarter ? cachedStarter.score : starter.score;
       if (cachedStarter && cachedStarter.score !== starter.score) {
-        problems.push(`the starter is not deterministic: it scored ${starter.score} now and ${cachedStarter.score} before`);
+        const message = `the starter is not deterministic: it scored ${starter.score} now and ${cachedStarter.score} before`;
+        // A time differs on every run; upstream fixes vectorization's baseline for that reason.
+        if (task.timingMetric) validationWarnings.push(`${message} (the score is a time; the first measurement is kept as the baseline)`);
+        else problems.push(message);
       }
       if (!cachedStarter) {
         await writeStarter(prepared, {
@@ -369,12 +415,12 @@ export async function validateMlab(context: GradingContext, task: MlabTask): Pro
           measuredAt: new Date().toISOString(),
         });
       }
-    } else problems.push(unmeasurableBaseline(task, starter?.error ?? null).message);
+    } else if (!loadFailure) problems.push(unmeasurableBaseline(task, starter?.error ?? null).message);
   }
 
   const checks: Record<string, unknown> = {
     baseline,
-    baseline_source: task.baseline !== null ? "task.json" : "measured",
+    baseline_source: task.baseline !== null ? task.settingsSource : "measured",
     direction: task.direction,
     starter_score: starter && isValidScore(starter) ? starter.score : null,
     starter_error: starter?.error ?? null,
@@ -383,7 +429,14 @@ export async function validateMlab(context: GradingContext, task: MlabTask): Pro
   if (baseline !== null && starter && isValidScore(starter)) {
     const line = mlabResultLine(task.id, starter, baseline, task.direction);
     checks.starter_improvement = line.improvement;
-    if (line.success) problems.push("the unmodified starter already counts as a success: the baseline is too weak");
+    if (line.success) {
+      if (task.timingMetric) {
+        // A time depends on the machine: upstream's fixed baseline was measured on theirs.
+        validationWarnings.push(
+          `the unmodified starter beats upstream's fixed baseline ${baseline} on this machine (${starter.score}); the score is a time, so this machine is faster than upstream's`,
+        );
+      } else problems.push("the unmodified starter already counts as a success: the baseline is too weak");
+    }
   }
   if (reference === null) {
     checks.reference_score = null;
@@ -395,7 +448,7 @@ export async function validateMlab(context: GradingContext, task: MlabTask): Pro
       const line = mlabResultLine(task.id, reference, baseline, task.direction);
       checks.reference_improvement = line.improvement;
       checks.reference_success = line.success;
-      if (!line.success) {
+      if (!line.success && !loadFailure) {
         problems.push(
           line.error !== null
             ? `the reference solution gives no valid score: ${line.error}`
@@ -404,6 +457,16 @@ export async function validateMlab(context: GradingContext, task: MlabTask): Pro
       }
     }
   }
+  // Validity needs one submission that get_score really scored: the starter's output or solution/.
+  const graded = [starter, reference].some((each) => each !== null && isValidScore(each));
+  if (!graded && !loadFailure && problems.length === 0) {
+    problems.push(
+      `no reference submission could be scored (starter: ${starter ? scored(starter) : "env/train.py is missing"}; ` +
+        `${task.hasSolution ? `solution/: ${reference ? scored(reference) : "not run"}` : "there is no solution/"}), so nothing shows ` +
+        "that a submission can be graded: add solution/ with files (a train.py) that write what eval.py reads",
+    );
+  }
+  if (validationWarnings.length > 0) checks.validation_warnings = validationWarnings;
   checks.warnings = task.warnings;
   checks.problems = problems;
   checks.seconds = Math.round(performance.now() - started) / 1000;
@@ -437,23 +500,34 @@ export function describeMlab(task: MlabTask): string {
 }
 
 /** The read-only files of a task's workspace (relative paths), for actions that refuse writes. */
-export async function mlabReadOnlyFiles(context: GradingContext, task: MlabTask): Promise<string[]> {
-  return Object.keys((await prepareMlabTask(context, task)).readOnlyFiles);
+export async function mlabReadOnlyFiles(context: GradingContext, task: MlabTask, options: MlabFamilyOptions = {}): Promise<string[]> {
+  return Object.keys((await prepareMlabTask(context, task, options.prepare)).readOnlyFiles);
 }
 
-export const mlabFamily: FamilyModule<MlabTask, MlabSubmission> = {
-  family: "mlab",
-  discover: (target) => discoverMlabTasks(target),
-  validate: validateMlab,
-  grade: gradeMlab,
-  describe: describeMlab,
-  async setUpWorkspace(context, task, sandbox) {
-    const prepared = await prepareMlabTask(context, task);
-    await sandbox.putDirectory(prepared.env, WORKSPACE);
-  },
-  async collectSubmission(_context, _task, sandbox) {
-    return { archive: await sandbox.snapshot() };
-  },
-  agentImage: mlabTaskImage,
-  readOnlyPatterns: (task) => task.readOnlyPatterns,
-};
+/** Settings of the mlab family: how prepare.py may run, and where discovery warnings go. */
+export interface MlabFamilyOptions {
+  prepare?: MlabPrepareOptions;
+  /** Told about tasks skipped while discovering (a benchmarks/ folder's ungradable tasks). */
+  onWarning?: (message: string) => void;
+}
+
+export function createMlabFamily(options: MlabFamilyOptions = {}): FamilyModule<MlabTask, MlabSubmission> {
+  return {
+    family: "mlab",
+    discover: (target) => discoverMlabTasks(target, {}, options.onWarning),
+    validate: (context, task) => validateMlab(context, task, options),
+    grade: (context, task, submission) => gradeMlab(context, task, submission, options),
+    describe: describeMlab,
+    async setUpWorkspace(context, task, sandbox) {
+      const prepared = await prepareMlabTask(context, task, options.prepare);
+      await putPrepared(sandbox, prepared, "env", WORKSPACE);
+    },
+    async collectSubmission(_context, _task, sandbox) {
+      return { archive: await sandbox.snapshot() };
+    },
+    agentImage: mlabTaskImage,
+    readOnlyPatterns: (task) => task.readOnlyPatterns,
+  };
+}
+
+export const mlabFamily: FamilyModule<MlabTask, MlabSubmission> = createMlabFamily();

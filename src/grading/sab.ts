@@ -11,14 +11,15 @@
 // process behind that tampers with them. Its stdout does not count; only eval() decides.
 
 import { randomUUID } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { z } from "zod";
+import path from "node:path";
 import { DynaboxError, SandboxError } from "../errors.js";
 import { readArchiveFiles } from "../sandbox/archive.js";
 import { WORKSPACE } from "../sandbox/profile.js";
 import type { Sandbox } from "../sandbox/sandbox.js";
 import type { ShellResult } from "../sandbox/protocol.js";
 import { discoverSabTasks, sabPaths, type SabTask } from "../tasks/sab.js";
+import { putTaskDirectory, TaskFolder } from "../tasks/task-files.js";
 import type { FamilyModule, ValidationResult, Verdict } from "../tasks/types.js";
 import { withGraderSandbox, type GraderSandboxOptions, type GradingContext } from "./context.js";
 import {
@@ -137,7 +138,7 @@ export async function gradeSabProgram(
   const run = await withGraderSandbox(context, sandboxOptions, async (sandbox) => {
     const folders = [paths.datasetPath, "pred_programs", "pred_results", output.folder].map(shellQuote).join(" ");
     await mustSucceed(sandbox.shell(`mkdir -p ${folders}`, shellOptions), "prepare the task root");
-    await sandbox.putDirectory(paths.datasetDirectory, `${WORKSPACE}/${paths.datasetPath}`);
+    await putBenchmarkDirectory(sandbox, task, paths.datasetDirectory, `${WORKSPACE}/${paths.datasetPath}`);
     await sandbox.putFiles([{ path: paths.programPath, content: submission.source }], WORKSPACE);
     // Upstream keeps benchmark/ read-only. The program owns these files and could undo this;
     // that does not matter, since nothing but the output folder leaves this container.
@@ -160,8 +161,8 @@ export async function gradeSabProgram(
   const evaluated = await withGraderSandbox(context, sandboxOptions, async (sandbox) => {
     const folders = [paths.datasetPath, "benchmark/eval_programs", "pred_results", output.folder].map(shellQuote).join(" ");
     await mustSucceed(sandbox.shell(`mkdir -p ${folders}`, shellOptions), "prepare the task root");
-    await sandbox.putDirectory(paths.datasetDirectory, `${WORKSPACE}/${paths.datasetPath}`);
-    await sandbox.putDirectory(paths.evalProgramsDirectory, `${WORKSPACE}/benchmark/eval_programs`);
+    await putBenchmarkDirectory(sandbox, task, paths.datasetDirectory, `${WORKSPACE}/${paths.datasetPath}`);
+    await putBenchmarkDirectory(sandbox, task, paths.evalProgramsDirectory, `${WORKSPACE}/benchmark/eval_programs`);
     await sandbox.putFiles(
       [
         ...[...outputs].map(([relative, content]) => ({ path: `${output.folder}/${relative}`, content })),
@@ -255,6 +256,12 @@ function notStarted(what: string, reason: string): SandboxError {
   return new SandboxError("DYNABOX_SANDBOX_LOST", `could not start ${what} in the grading container: ${reason}`, { retryable: true });
 }
 
+/** Puts a folder of benchmark/ into a container, refusing links that lead out of benchmark/. */
+async function putBenchmarkDirectory(sandbox: Sandbox, task: SabTask, hostDirectory: string, destination: string): Promise<void> {
+  const benchmark = await TaskFolder.open(task.benchmarkDirectory);
+  await putTaskDirectory(sandbox, benchmark, path.relative(task.benchmarkDirectory, hostDirectory), destination);
+}
+
 async function mustSucceed(pending: Promise<ShellResult>, what: string): Promise<void> {
   const result = await pending;
   if (result.exitCode !== 0) {
@@ -315,7 +322,7 @@ export async function setUpSabWorkspace(task: SabTask, sandbox: Sandbox): Promis
   if (made.exitCode !== 0) {
     throw new SandboxError("DYNABOX_SANDBOX_LOST", `could not prepare the agent's workspace: ${made.startError ?? made.stderr}`, { retryable: true });
   }
-  await sandbox.putDirectory(paths.datasetDirectory, `${WORKSPACE}/${paths.datasetPath}`);
+  await putBenchmarkDirectory(sandbox, task, paths.datasetDirectory, `${WORKSPACE}/${paths.datasetPath}`);
   // A hint, as upstream's read-only benchmark/; the agent owns the files and may undo it.
   await sandbox.shell(`chmod -R a-w ${shellQuote(paths.datasetPath)}`, { cwd: WORKSPACE });
 }
@@ -341,7 +348,7 @@ export async function validateSabTask(context: GradingContext, task: SabTask, op
   const started = performance.now();
   const paths = sabPaths(task);
   const fileName = paths.programPath.slice("pred_programs/".length);
-  const gold = await gradeSabProgram(context, task, { fileName: task.row.gold_program_name, source: await readFile(paths.goldProgram, "utf8") }, options);
+  const gold = await gradeSabProgram(context, task, { fileName: task.row.gold_program_name, source: await (await TaskFolder.open(task.benchmarkDirectory)).readText(path.relative(task.benchmarkDirectory, paths.goldProgram)) }, options);
   const empty = await gradeSabProgram(context, task, { fileName, source: "" }, options);
   // A figure task's gold output can only be judged with a judge; without one, the gold program
   // running cleanly is all that can be shown, and the checks say the figure was not judged.

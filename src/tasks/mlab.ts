@@ -3,11 +3,13 @@
 // whole folder before anything runs; a task is either fully loaded or an error that names the
 // folder, the file, the field and the fix.
 
-import { readFile, readdir, stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
 import { planTaskImage, type TaskEnvironmentSpec } from "../grading/environment.js";
+import { upstreamMlabSettings } from "./mlab-upstream-settings.js";
+import { TaskFolder } from "./task-files.js";
 import type { TaskBase } from "./types.js";
 
 export const MLAB_DIRECTIONS = ["higher", "lower"] as const;
@@ -82,7 +84,12 @@ export interface MlabTask extends TaskBase {
   /** solution/ exists: reference files laid over env/ for `validate`. */
   hasSolution: boolean;
   /** Where direction, baseline and timeout came from. */
-  settingsSource: "task.json" | "defaults" | "task.json+overrides" | "overrides";
+  settingsSource: "task.json" | "defaults" | "task.json+overrides" | "overrides" | "upstream" | "task.json+upstream";
+  /**
+   * The score is a time measured on the grading machine (upstream's vectorization): a starter
+   * that beats the fixed baseline on a faster machine is a warning in validate, not a problem.
+   */
+  timingMetric?: boolean;
   /** Things the user may want to fix that do not stop the task from loading. */
   warnings: string[];
 }
@@ -120,6 +127,38 @@ function describeIssues(error: z.ZodError): string[] {
   });
 }
 
+/** A task problem found while reading the folder: a link out of it, a FIFO... */
+function fileProblem(error: unknown): string {
+  if (!UserError.isInstance(error)) throw error;
+  return error.message;
+}
+
+/** The kind of a task path; "refused" (and a problem) when it leads out of the task folder. */
+async function taskKind(folder: TaskFolder, relative: string, problems: string[]): Promise<"file" | "directory" | "missing" | "other" | "refused"> {
+  try {
+    return await folder.kind(relative);
+  } catch (error) {
+    problems.push(fileProblem(error));
+    return "refused";
+  }
+}
+
+/** Checks that every file of a task part can be read from inside the task folder. */
+async function checkPart(folder: TaskFolder, relative: string, problems: string[]): Promise<void> {
+  try {
+    await folder.walk(relative);
+  } catch (error) {
+    problems.push(fileProblem(error));
+  }
+}
+
+/** Why a task can not be graded at all (no scripts/eval.py), or null. Used to skip such tasks in a benchmarks/ folder. */
+export async function mlabUngradableReason(folder: string): Promise<string | null> {
+  const task = await TaskFolder.open(folder);
+  const found = await task.kind("scripts/eval.py").catch(() => "other" as const);
+  return found === "missing" ? "scripts/eval.py is missing, so no submission can be graded" : null;
+}
+
 /** Loads one task folder; throws a UserError that lists every problem at once. */
 export async function loadMlabTask(folder: string, overrides: MlabOverrides = {}): Promise<MlabTask> {
   const directory = path.resolve(folder);
@@ -130,50 +169,95 @@ export async function loadMlabTask(folder: string, overrides: MlabOverrides = {}
     throw new UserError("DYNABOX_INVALID_INPUT", `mlab overrides for ${directory}: ${describeIssues(parsedOverrides.error).join("; ")}`);
   }
   if ((await kind(directory)) !== "directory") throw taskError(directory, ["the folder does not exist"]);
-  const scripts = path.join(directory, "scripts");
-  const env = path.join(directory, "env");
-  if ((await kind(env)) !== "directory") problems.push("env/ is missing: it holds the starter files the agent sees (train.py, data_description.txt)");
-  if ((await kind(scripts)) !== "directory") {
-    problems.push("scripts/ is missing: it holds research_problem.txt, eval.py and read_only_files.txt");
+  // Every task file is read through the folder, which refuses links that lead out of it.
+  const files = await TaskFolder.open(directory);
+  const envKind = await taskKind(files, "env", problems);
+  if (envKind !== "directory" && envKind !== "refused") {
+    problems.push("env/ is missing: it holds the starter files the agent sees (train.py, data_description.txt)");
+  }
+  const scriptsKind = await taskKind(files, "scripts", problems);
+  if (scriptsKind !== "directory") {
+    if (scriptsKind !== "refused") problems.push("scripts/ is missing: it holds research_problem.txt, eval.py and read_only_files.txt");
     throw taskError(directory, problems);
   }
+  if (envKind === "directory") await checkPart(files, "env", problems);
+  await checkPart(files, "scripts", problems);
+
+  const readText = async (relative: string): Promise<string | null> => {
+    try {
+      return await files.readText(relative);
+    } catch (error) {
+      problems.push(fileProblem(error));
+      return null;
+    }
+  };
 
   let researchProblem = "";
-  const problemFile = path.join(scripts, "research_problem.txt");
-  if ((await kind(problemFile)) !== "file") problems.push("scripts/research_problem.txt is missing: write the task prompt in it");
-  else {
-    researchProblem = (await readFile(problemFile, "utf8")).trim();
+  const problemKind = await taskKind(files, "scripts/research_problem.txt", problems);
+  if (problemKind === "missing") problems.push("scripts/research_problem.txt is missing: write the task prompt in it");
+  else if (problemKind === "file") {
+    researchProblem = ((await readText("scripts/research_problem.txt")) ?? "").trim();
     if (researchProblem === "") problems.push("scripts/research_problem.txt is empty: write the task prompt in it");
   }
 
-  const evalFile = path.join(scripts, "eval.py");
-  if ((await kind(evalFile)) !== "file") problems.push("scripts/eval.py is missing: it must define get_score(submission_folder) -> float");
-  else if (!/^def\s+get_score\s*\(/m.test(await readFile(evalFile, "utf8"))) {
-    problems.push("scripts/eval.py does not define get_score at top level: add def get_score(submission_folder) -> float");
+  const evalKind = await taskKind(files, "scripts/eval.py", problems);
+  if (evalKind === "missing") problems.push("scripts/eval.py is missing: it must define get_score(submission_folder) -> float");
+  else if (evalKind === "file") {
+    const source = await readText("scripts/eval.py");
+    if (source !== null && !/^def\s+get_score\s*\(/m.test(source)) {
+      problems.push("scripts/eval.py does not define get_score at top level: add def get_score(submission_folder) -> float");
+    }
   }
 
   let readOnlyPatterns: string[] = [];
-  const readOnlyFile = path.join(scripts, "read_only_files.txt");
-  if ((await kind(readOnlyFile)) === "file") readOnlyPatterns = parseReadOnlyPatterns(await readFile(readOnlyFile, "utf8"));
-  else warnings.push("scripts/read_only_files.txt is missing: every file in the workspace is writable");
+  const readOnlyKind = await taskKind(files, "scripts/read_only_files.txt", problems);
+  if (readOnlyKind === "file") readOnlyPatterns = parseReadOnlyPatterns((await readText("scripts/read_only_files.txt")) ?? "");
+  else if (readOnlyKind === "missing") warnings.push("scripts/read_only_files.txt is missing: every file in the workspace is writable");
 
   let settings: MlabTaskJson = { direction: "higher", baseline: null, timeout_seconds: DEFAULT_MLAB_TIMEOUT_SECONDS };
   let settingsSource: MlabTask["settingsSource"] = "defaults";
-  const taskJsonFile = path.join(scripts, "task.json");
-  if ((await kind(taskJsonFile)) === "file") {
+  /** Which of direction and baseline task.json sets; upstream's plot.py settings fill the rest. */
+  const setInFile = { direction: false, baseline: false };
+  const taskJsonKind = await taskKind(files, "scripts/task.json", problems);
+  if (taskJsonKind === "file") {
     settingsSource = "task.json";
     let raw: unknown;
+    const text = await readText("scripts/task.json");
     try {
-      raw = JSON.parse(await readFile(taskJsonFile, "utf8"));
+      if (text !== null) raw = JSON.parse(text);
     } catch (error) {
       problems.push(`scripts/task.json is not valid JSON (${(error as Error).message}): write {"direction": "higher"|"lower", "baseline": number|null, "timeout_seconds": N}`);
     }
     if (raw !== undefined) {
       const parsed = mlabTaskJsonSchema.safeParse(raw);
-      if (parsed.success) settings = parsed.data;
-      else problems.push(...describeIssues(parsed.error).map((issue) => `scripts/task.json ${issue}`));
+      if (parsed.success) {
+        settings = parsed.data;
+        setInFile.direction = true;
+        setInFile.baseline = typeof raw === "object" && raw !== null && "baseline" in raw;
+      } else problems.push(...describeIssues(parsed.error).map((issue) => `scripts/task.json ${issue}`));
     }
-  } else if (overrides.direction === undefined) {
+  }
+  const given = parsedOverrides.data;
+  const upstream = upstreamMlabSettings(path.basename(directory));
+  const fromUpstream: string[] = [];
+  if (upstream !== null) {
+    // Upstream keeps these in MLAgentBench/plot.py, outside the task folders: used where task.json and the caller are silent.
+    if (!setInFile.direction && given.direction === undefined) {
+      settings = { ...settings, direction: upstream.direction };
+      fromUpstream.push(`direction "${upstream.direction}"`);
+    }
+    if (!setInFile.baseline && given.baseline === undefined && upstream.baseline !== null) {
+      settings = { ...settings, baseline: upstream.baseline };
+      fromUpstream.push(`fixed baseline ${upstream.baseline}`);
+    }
+  }
+  if (fromUpstream.length > 0) {
+    settingsSource = settingsSource === "task.json" ? "task.json+upstream" : "upstream";
+    warnings.push(
+      `assumed upstream's settings for "${upstream!.label}" from MLAgentBench/plot.py (the folder name ${path.basename(directory)} matches it): ` +
+        `${fromUpstream.join(", ")}; write them in scripts/task.json to make them explicit or to change them`,
+    );
+  } else if (taskJsonKind === "missing" && given.direction === undefined) {
     warnings.push(
       'scripts/task.json is missing: assuming direction "higher" (a higher score is better), a baseline measured from env/train.py ' +
         `and ${DEFAULT_MLAB_TIMEOUT_SECONDS} s per run; write {"direction": "lower"} there when a lower score is better`,
@@ -190,25 +274,26 @@ export async function loadMlabTask(folder: string, overrides: MlabOverrides = {}
       problems.push(`scripts/task.json field environment: ${error.message}`);
     }
   }
-  const given = parsedOverrides.data;
   if (Object.values(given).some((value) => value !== undefined)) {
-    settingsSource = settingsSource === "task.json" ? "task.json+overrides" : "overrides";
+    settingsSource = settingsSource === "task.json" || settingsSource === "task.json+upstream" ? "task.json+overrides" : "overrides";
     settings = {
       direction: given.direction ?? settings.direction,
       baseline: given.baseline !== undefined ? given.baseline : settings.baseline,
       timeout_seconds: given.timeoutSeconds ?? settings.timeout_seconds,
+      ...(settings.environment !== undefined ? { environment: settings.environment } : {}),
     };
   }
 
-  const hasStarter = (await kind(path.join(env, "train.py"))) === "file";
+  const hasStarter = envKind === "directory" && (await taskKind(files, "env/train.py", problems)) === "file";
   if (!hasStarter && settings.baseline === null) {
     problems.push('env/train.py is missing, so the baseline can not be measured: add the starter train.py, or set "baseline" in scripts/task.json');
   }
-  const hasPrepareScript = (await kind(path.join(scripts, "prepare.py"))) === "file";
-  const solutionKind = await kind(path.join(directory, "solution"));
+  const hasPrepareScript = (await taskKind(files, "scripts/prepare.py", problems)) === "file";
+  const solutionKind = await taskKind(files, "solution", problems);
   if (solutionKind === "missing") warnings.push("solution/ is missing: validate can not prove the task is solvable");
+  else if (solutionKind === "directory") await checkPart(files, "solution", problems);
 
-  if (problems.length > 0) throw taskError(directory, problems);
+  if (problems.length > 0) throw taskError(directory, [...new Set(problems)]);
   return {
     id: path.basename(directory),
     family: "mlab",
@@ -223,6 +308,7 @@ export async function loadMlabTask(folder: string, overrides: MlabOverrides = {}
     hasPrepareScript,
     hasStarter,
     hasSolution: solutionKind === "directory",
+    timingMetric: upstream?.timing === true,
     settingsSource,
     warnings,
   };
@@ -230,10 +316,12 @@ export async function loadMlabTask(folder: string, overrides: MlabOverrides = {}
 
 /**
  * The mlab tasks at a path: the task itself when the path is a task folder (env/ and scripts/),
- * else every task folder directly inside it. [] for a file or a folder without tasks. When any
- * task is broken, throws one error that names all of them (nothing is half-loaded).
+ * else every task folder directly inside it. [] for a file or a folder without tasks. In a
+ * folder of tasks (upstream's benchmarks/), a task that can not be graded (no scripts/eval.py,
+ * like bibtex-generation) is skipped and named through `onWarning`; any other broken task
+ * throws one error that names all of them (nothing is half-loaded).
  */
-export async function discoverMlabTasks(target: string, overrides: MlabOverrides = {}): Promise<MlabTask[]> {
+export async function discoverMlabTasks(target: string, overrides: MlabOverrides = {}, onWarning?: (message: string) => void): Promise<MlabTask[]> {
   const root = path.resolve(target);
   const rootKind = await kind(root);
   if (rootKind === "missing") {
@@ -241,15 +329,22 @@ export async function discoverMlabTasks(target: string, overrides: MlabOverrides
   }
   if (rootKind !== "directory") return [];
   if (await isMlabTaskFolder(root)) return [await loadMlabTask(root, overrides)];
+  // Links are not followed here: a task folder must be a real folder inside the one given.
   const entries = (await readdir(root, { withFileTypes: true }))
     .filter((entry) => entry.isDirectory() && !entry.name.startsWith("."))
     .map((entry) => entry.name)
     .sort();
   const tasks: MlabTask[] = [];
   const failures: string[] = [];
+  const skipped: string[] = [];
   for (const name of entries) {
     const folder = path.join(root, name);
     if (!(await isMlabTaskFolder(folder))) continue;
+    const ungradable = await mlabUngradableReason(folder);
+    if (ungradable !== null) {
+      skipped.push(`${name} (${ungradable})`);
+      continue;
+    }
     try {
       tasks.push(await loadMlabTask(folder, overrides));
     } catch (error) {
@@ -261,6 +356,9 @@ export async function discoverMlabTasks(target: string, overrides: MlabOverrides
     throw new UserError("DYNABOX_TASK_INVALID", `${failures.length} mlab task(s) under ${root} can not be loaded; fix them or move them out:\n${failures.join("\n")}`, {
       details: { folder: root },
     });
+  }
+  if (skipped.length > 0) {
+    onWarning?.(`skipped ${skipped.length} mlab task(s) under ${root} that can not be graded: ${skipped.join("; ")}`);
   }
   return tasks;
 }

@@ -5,9 +5,10 @@ import { stat } from "node:fs/promises";
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
-import { mlabFamily } from "../grading/mlab.js";
+import { createMlabFamily, mlabFamily, type MlabFamilyOptions } from "../grading/mlab.js";
 import { createResqFamily, resqFamily, type ResqOptions } from "../grading/resq.js";
 import { createSabFamily, sabFamily, type SabOptions } from "../grading/sab.js";
+import { isMlabTaskFolder } from "./mlab.js";
 import type { Family, FamilyModule, TaskBase } from "./types.js";
 
 // Each family module is typed by its own task and submission; the registry hands them out
@@ -23,13 +24,14 @@ export const FAMILY_MODULES: Record<Family, AnyFamilyModule> = {
 
 /** Settings of the families that have some; the defaults otherwise. */
 export interface FamilyOptions {
+  mlab?: MlabFamilyOptions;
   resq?: ResqOptions;
   sab?: SabOptions;
 }
 
 function familyModules(options: FamilyOptions): Record<Family, AnyFamilyModule> {
   return {
-    mlab: mlabFamily,
+    mlab: options.mlab ? createMlabFamily(options.mlab) : mlabFamily,
     sab: options.sab ? createSabFamily(options.sab) : sabFamily,
     resq: options.resq ? createResqFamily(options.resq) : resqFamily,
   };
@@ -64,10 +66,14 @@ export async function discoverTasks(paths: readonly string[], options: FamilyOpt
     }
     const found = await discoverAt(target, modules);
     if (info.isDirectory()) {
-      // A folder of family folders (like the bundled tasks/) holds tasks one level down.
+      // A folder of family folders (like the bundled tasks/) holds tasks one level down. An mlab
+      // task folder is not a family folder: the folder's own discovery already took it (or, in
+      // an upstream benchmarks/ folder, skipped it as ungradable; it must not be loaded alone).
       const children = (await readdir(target, { withFileTypes: true })).filter((entry) => entry.isDirectory());
       for (const child of children.sort((a, b) => a.name.localeCompare(b.name))) {
-        found.push(...(await discoverAt(path.join(target, child.name), modules)));
+        const childPath = path.join(target, child.name);
+        if (await isMlabTaskFolder(childPath)) continue;
+        found.push(...(await discoverAt(childPath, modules)));
       }
     }
     if (found.length === 0) {

@@ -8,6 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { UserError } from "../errors.js";
+import { resolvesInside } from "./task-files.js";
 import type { TaskBase } from "./types.js";
 
 const commitHash = z.string().regex(/^[0-9a-fA-F]{7,64}$/, { message: "a commit hash (7 to 64 hex digits)" });
@@ -63,6 +64,11 @@ const FIELD_HINTS: Record<string, string> = {
 };
 
 const MAX_LISTED_PROBLEMS = 20;
+
+/** A repo_url that is a path relative to the dataset file (not a URL, not absolute). */
+function isRelativePath(repoUrl: string): boolean {
+  return !/^file:\/\//i.test(repoUrl) && !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(repoUrl) && !/^[^/\\\s]+@[^/\\\s]+:/.test(repoUrl) && !path.isAbsolute(repoUrl);
+}
 
 /** Resolves a row's repo_url: URLs stay URLs, file:// URLs and paths become absolute paths. */
 export function resolveRepositoryUrl(repoUrl: string, datasetFolder: string): RepositorySource {
@@ -193,6 +199,15 @@ function checkRow(absoluteFile: string, row: unknown, index: number): { task?: R
       messages: [
         `${label}: field "repo_url": ${JSON.stringify(parsed.data.repo_url)} resolves to ${repository.path}, which does not exist. ` +
           `Fix: relative paths are resolved against the dataset file's folder (${datasetFolder})`,
+      ],
+    };
+  }
+  // A relative path belongs to the download: a link in it must not reach a repository elsewhere on the host.
+  if (repository.kind === "local" && isRelativePath(parsed.data.repo_url) && !resolvesInside(datasetFolder, repository.path)) {
+    return {
+      messages: [
+        `${label}: field "repo_url": ${JSON.stringify(parsed.data.repo_url)} is a link that leads out of the dataset file's folder ` +
+          `(${datasetFolder}); dynabox reads task files only from inside it. Fix: replace the link with the repository, or give its absolute path`,
       ],
     };
   }

@@ -8,6 +8,7 @@ import path from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
 import { rowFileFormat, splitRows, type RawRow } from "./sab-rows.js";
+import { TaskFolder } from "./task-files.js";
 import type { TaskBase } from "./types.js";
 
 export { splitRows, type RawRow } from "./sab-rows.js";
@@ -259,6 +260,11 @@ export async function loadSabTasks(file: string, options: LoadSabOptions = {}): 
       problems.push(
         `the benchmark folder ${benchmarkDirectory} does not exist. Fix: put benchmark/ (datasets/, gold_programs/, eval_programs/) beside the rows file, or name it explicitly`,
       );
+    } else if (options.benchmarkDirectory === undefined && !(await insideRowsFolder(origin, benchmarkDirectory))) {
+      // Found beside the rows file, not named by the user: it belongs to the download, and a link out of it is refused.
+      problems.push(
+        `the benchmark folder ${benchmarkDirectory} is a link that leads out of the folder of the rows file; dynabox reads task files only from inside it. Fix: replace the link with the folder, or name it explicitly with --benchmark`,
+      );
     } else {
       const realBenchmark = await realpath(benchmarkDirectory);
       for (const task of tasks) {
@@ -272,8 +278,21 @@ export async function loadSabTasks(file: string, options: LoadSabOptions = {}): 
   return tasks;
 }
 
+/** Whether benchmark/ beside the rows file really lies inside the rows file's folder. */
+async function insideRowsFolder(rowsFile: string, benchmarkDirectory: string): Promise<boolean> {
+  try {
+    await (await TaskFolder.open(path.dirname(rowsFile))).resolve(path.relative(path.dirname(rowsFile), benchmarkDirectory));
+    return true;
+  } catch (error) {
+    if (!UserError.isInstance(error)) throw error;
+    return false;
+  }
+}
+
 async function missingBenchmarkFiles(task: SabTask, where: string): Promise<string[]> {
   const paths = sabPaths(task);
+  // Read through the benchmark folder: a datasets/<x> (or any file) that links out of it is refused.
+  const benchmark = await TaskFolder.open(task.benchmarkDirectory);
   const expected: Array<[string, string, "file" | "directory"]> = [
     ["dataset_folder_tree", paths.datasetDirectory, "directory"],
     ["eval_script_name", paths.evalScript, "file"],
@@ -281,7 +300,16 @@ async function missingBenchmarkFiles(task: SabTask, where: string): Promise<stri
   ];
   const problems: string[] = [];
   for (const [field, target, kind] of expected) {
-    const found = await kindOf(target);
+    const relative = path.relative(task.benchmarkDirectory, target);
+    let found: string;
+    try {
+      found = await benchmark.kind(relative);
+      if (found === "directory") await benchmark.walk(relative);
+    } catch (error) {
+      if (!UserError.isInstance(error)) throw error;
+      problems.push(`${where} (instance ${task.id}), field "${field}": ${error.message}`);
+      continue;
+    }
     if (found !== kind) {
       problems.push(
         `${where} (instance ${task.id}), field "${field}": the ${kind} ${target} ${found === "missing" ? "does not exist" : `is not a ${kind}`}. Fix: add it under benchmark/ or correct the field`,

@@ -147,11 +147,49 @@ describe("mlab loader", () => {
     const root = path.dirname(good);
     await mkdir(path.join(root, "broken", "env"), { recursive: true });
     await mkdir(path.join(root, "broken", "scripts"), { recursive: true });
+    await writeFile(path.join(root, "broken", "scripts", "eval.py"), "def get_score(folder):\n    return 1.0\n");
     await mkdir(path.join(root, "not-a-task"), { recursive: true });
     const error = await loadError(discoverMlabTasks(root));
     expect(error.message).toContain(`1 mlab task(s) under ${root} can not be loaded`);
     expect(error.message).toContain(path.join(root, "broken"));
+    expect(error.message).toContain("scripts/research_problem.txt is missing");
     expect(error.message).not.toContain(path.join(root, "good "));
+  });
+
+  it("skips, with a warning, tasks of a benchmarks/ folder that can not be graded (no eval.py), and loads the rest", async () => {
+    const good = await makeTask(GOOD, "good");
+    const root = path.dirname(good);
+    // Like upstream's bibtex-generation: env/, scripts/research_problem.txt, no eval.py.
+    await mkdir(path.join(root, "bibtex-generation", "env"), { recursive: true });
+    await mkdir(path.join(root, "bibtex-generation", "scripts"), { recursive: true });
+    await writeFile(path.join(root, "bibtex-generation", "scripts", "research_problem.txt"), "Write a tool.\n");
+    const warnings: string[] = [];
+    const tasks = await discoverMlabTasks(root, {}, (message) => warnings.push(message));
+    expect(tasks.map((task) => task.id)).toEqual(["good"]);
+    expect(warnings).toEqual([`skipped 1 mlab task(s) under ${root} that can not be graded: bibtex-generation (scripts/eval.py is missing, so no submission can be graded)`]);
+    // Named on its own, the task is still an error that says what is missing.
+    expect((await loadError(discoverMlabTasks(path.join(root, "bibtex-generation")))).message).toContain("scripts/eval.py is missing");
+  });
+
+  it("applies upstream's plot.py settings to a task named as upstream names it, with a warning, unless task.json says otherwise", async () => {
+    const { "scripts/task.json": _taskJson, ...withoutTaskJson } = GOOD;
+    const vectorization = await loadMlabTask(await makeTask(withoutTaskJson, "vectorization"));
+    expect(vectorization).toMatchObject({ direction: "lower", baseline: 6.1742, settingsSource: "upstream", timingMetric: true });
+    expect(vectorization.warnings.join("\n")).toContain('assumed upstream\'s settings for "vectorization" from MLAgentBench/plot.py');
+    // The benchmark folder name maps to plot.py's label.
+    const parkinsons = await loadMlabTask(await makeTask(withoutTaskJson, "amp-parkinsons-disease-progression-prediction"));
+    expect(parkinsons).toMatchObject({ direction: "lower", baseline: null });
+    const babylm = await loadMlabTask(await makeTask(withoutTaskJson, "babylm"));
+    expect(babylm.direction).toBe("lower");
+    const imdb = await loadMlabTask(await makeTask(withoutTaskJson, "imdb"));
+    expect(imdb).toMatchObject({ direction: "higher", baseline: 0.5 });
+    // task.json's direction wins; its silence on the baseline takes upstream's.
+    const housePrice = await loadMlabTask(await makeTask({ ...withoutTaskJson, "scripts/task.json": '{"direction": "higher"}' }, "house-price"));
+    expect(housePrice).toMatchObject({ direction: "higher", baseline: 1e10, settingsSource: "task.json+upstream" });
+    const explicit = await loadMlabTask(await makeTask({ ...withoutTaskJson, "scripts/task.json": '{"direction": "higher", "baseline": null}' }, "house-price"));
+    expect(explicit).toMatchObject({ direction: "higher", baseline: null, settingsSource: "task.json" });
+    // Other names keep dynabox's defaults.
+    expect((await loadMlabTask(await makeTask(withoutTaskJson, "house-price-mini"))).settingsSource).toBe("defaults");
   });
 
   it("applies task.json defaults", () => {

@@ -7,7 +7,8 @@ import path from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
 import { UserError } from "../../errors.js";
-import { mlabFamily, submissionFromFolder } from "../../grading/mlab.js";
+import { createMlabFamily, submissionFromFolder } from "../../grading/mlab.js";
+import { findMlabLogRuns, looksLikeMlabLogFolder, mlabRunSubmission } from "../../grading/mlab-logs.js";
 import { createResqFamily, type ResqResultLine } from "../../grading/resq.js";
 import { resqResultsFileText } from "../../grading/resq-results-file.js";
 import { createFigureJudge, type FigureJudge } from "../../grading/sab-judge.js";
@@ -22,11 +23,12 @@ import type { Family, TaskBase } from "../../tasks/types.js";
 import { EXIT_ITEM_ERRORS } from "../exit-codes.js";
 import { numberFlag, parseFlags } from "../flags.js";
 import { createRenderer } from "../progress.js";
+import { addMlabPrepareOptions, mlabFamilyOptions, mlabPrepareFlagsSchema } from "../mlab-options.js";
 import { planSabEval, writeSabEvalOutputs, type SabEvalPlan } from "../sab-eval.js";
-import { printableText } from "../terminal-text.js";
+import { printableLine, printableText } from "../terminal-text.js";
 import { gradingContext, interruptSignal } from "../shared.js";
 
-const flagsSchema = z.object({
+const flagsSchema = mlabPrepareFlagsSchema.extend({
   resq: z.string().optional(),
   submissions: z.string().optional(),
   sab: z.string().optional(),
@@ -37,6 +39,7 @@ const flagsSchema = z.object({
   apiKey: z.string().optional(),
   mlab: z.string().optional(),
   workspace: z.string().optional(),
+  logs: z.string().optional(),
   runDir: z.string().optional(),
   concurrency: numberFlag.pipe(z.number().int().min(1)).optional(),
   timeout: numberFlag.pipe(z.number().positive()).optional(),
@@ -156,14 +159,46 @@ async function planResq(dataset: string, submissionsFile: string | undefined, fl
   return { family: "resq", items, total: tasks.length + rowProblems.length - unsubmittedBadRows.length, notes, format: parsed.format };
 }
 
-async function planMlab(taskPath: string, workspace: string | undefined, timeout: number | undefined): Promise<Plan> {
-  if (workspace === undefined) throw new UserError("DYNABOX_USAGE", "--mlab needs --workspace DIR (the final workspace to grade)");
-  const tasks = await discoverMlabTasks(taskPath, timeout === undefined ? {} : { timeoutSeconds: Math.ceil(timeout) });
+async function planMlab(taskPath: string, flags: Flags): Promise<Plan> {
+  if ((flags.workspace === undefined) === (flags.logs === undefined)) {
+    throw new UserError("DYNABOX_USAGE", "--mlab needs one of --workspace DIR (a final workspace) or --logs DIR (an upstream MLAgentBench log folder)");
+  }
+  const notes: string[] = [];
+  const options = await mlabFamilyOptions(flags, (message) => notes.push(message));
+  const tasks = await discoverMlabTasks(taskPath, flags.timeout === undefined ? {} : { timeoutSeconds: Math.ceil(flags.timeout) }, options.onWarning);
   if (tasks.length !== 1) {
     throw new UserError("DYNABOX_INVALID_INPUT", `--mlab takes one task folder; ${taskPath} holds ${tasks.length} task(s)`);
   }
   const task = tasks[0]!;
-  return { family: "mlab", items: [{ task, module: mlabFamily, submission: await submissionFromFolder(workspace), item: "" }], total: 1, notes: [] };
+  const module = createMlabFamily(options);
+  notes.push(...task.warnings.map((warning) => `${task.id}: ${warning}`));
+  // Assumptions (upstream's settings, defaults) stay with each result line.
+  const warnings = task.warnings.length > 0 ? { warnings: task.warnings } : {};
+  let logs = flags.logs;
+  if (logs === undefined && (await looksLikeMlabLogFolder(flags.workspace!))) {
+    notes.push(`${flags.workspace} is an upstream MLAgentBench log folder (it holds trace.json): grading each run's traces/step_final_files`);
+    logs = flags.workspace;
+  }
+  if (logs === undefined) {
+    const submission = await submissionFromFolder(flags.workspace!);
+    return { family: "mlab", items: [{ task, module, submission, item: "", extra: warnings }], total: 1, notes };
+  }
+  // As upstream's MLAgentBench.eval: every trace.json under the folder is one run, graded on its final snapshot.
+  const runs = await findMlabLogRuns(logs);
+  if (runs.length === 0) {
+    throw new UserError("DYNABOX_INVALID_INPUT", `${logs} holds no upstream run (no trace.json, as in <run>/env_log/trace.json): give the log folder of MLAgentBench runs`);
+  }
+  const items: EvalItem[] = [];
+  for (const run of runs) {
+    items.push({
+      task,
+      module,
+      submission: await mlabRunSubmission(run),
+      item: run.run,
+      extra: { run: run.run, submitted_final_answer: run.submittedFinalAnswer, ...warnings },
+    });
+  }
+  return { family: "mlab", items, total: runs.length, notes };
 }
 
 async function plan(flags: Flags): Promise<Plan> {
@@ -171,12 +206,12 @@ async function plan(flags: Flags): Promise<Plan> {
   if (chosen !== 1) {
     throw new UserError(
       "DYNABOX_USAGE",
-      "give exactly one of: --resq DATASET.json --submissions FILE.jsonl | --sab ROWS.csv|.jsonl|.json --programs DIR [--programs DIR ...] [--benchmark DIR] | --mlab TASK_DIR --workspace DIR",
+      "give exactly one of: --resq DATASET.json --submissions FILE.jsonl | --sab ROWS.csv|.jsonl|.json --programs DIR [--programs DIR ...] [--benchmark DIR] | --mlab TASK_DIR --workspace DIR | --mlab TASK_DIR --logs LOG_DIR",
     );
   }
   if (flags.resq !== undefined) return planResq(flags.resq, flags.submissions, flags);
   if (flags.sab !== undefined) return planSab(flags);
-  return planMlab(flags.mlab!, flags.workspace, flags.timeout);
+  return planMlab(flags.mlab!, flags);
 }
 
 /** The batch counters summarizeBatch adds, kept when a family writes its own summary. */
@@ -201,7 +236,7 @@ function graderLimits(flags: Flags): Partial<SandboxLimits> {
 }
 
 export function registerEvalCommand(program: Command): void {
-  program
+  const command = program
     .command("eval")
     .description("grade work made elsewhere in fresh locked-down containers, with the upstream result shapes")
     .option("--resq <dataset>", "a RES-Q dataset (JSON list)")
@@ -214,6 +249,7 @@ export function registerEvalCommand(program: Command): void {
     .option("--api-key <key>", "with --judge-model: the endpoint's key (or OPENAI_API_KEY)")
     .option("--mlab <task>", "an MLAgentBench task folder")
     .option("--workspace <dir>", "with --mlab: the final workspace to grade")
+    .option("--logs <dir>", "with --mlab: an upstream MLAgentBench log folder; each run's traces/step_final_files is graded")
     .option("--run-dir <dir>", "where results.sqlite, results.jsonl and summary.json go (default: .dynabox/eval/<family>)")
     .option("--concurrency <n>", "items graded at once (default: the CPU count)")
     .option("--timeout <seconds>", "RES-Q: limit of one test run (60); ScienceAgentBench: of one program run (900); MLAgentBench: of each script (task.json)")
@@ -222,8 +258,8 @@ export function registerEvalCommand(program: Command): void {
     .option("--workspace-size <mb>", "size of each grading container's workspace in MiB (1024)")
     .option("--python-mismatch <policy>", "RES-Q: a testbed_environment other than the image's Python 3.11: error, or warn and run on 3.11", "error")
     .option("--force", "grade again items that already have a result in the run folder")
-    .option("--json", "print only the result lines, one JSON object per item")
-    .action(async (rawFlags: unknown) => {
+    .option("--json", "print only the result lines, one JSON object per item");
+  addMlabPrepareOptions(command).action(async (rawFlags: unknown) => {
       const flags = parseFlags(flagsSchema, rawFlags, FLAG_FIXES);
       const work = await plan(flags);
       const runDirectory = flags.runDir ?? path.join(".dynabox", "eval", work.family);
@@ -231,7 +267,7 @@ export function registerEvalCommand(program: Command): void {
       const limits = graderLimits(flags);
       const context = { ...(await gradingContext(signal, { quiet: flags.json })), ...(Object.keys(limits).length > 0 ? { graderLimits: limits } : {}) };
       const concurrency = flags.concurrency ?? defaultConcurrency();
-      for (const note of work.notes) process.stderr.write(`dynabox: ${printableText(note)}\n`);
+      for (const note of work.notes) process.stderr.write(`dynabox: ${printableLine(note)}\n`);
       const renderer = createRenderer({ json: false });
       using store = ResultsStore.open(path.join(runDirectory, "results.sqlite"));
       renderer.onEvent({ type: "run-start", kind: `eval ${work.family}`, tasks: work.items.length, concurrency, runDirectory });

@@ -10,10 +10,12 @@ import { ResultsStore } from "../../runs/store.js";
 import { validateTasks } from "../../runs/validate.js";
 import { discoverTasks } from "../../tasks/registry.js";
 import { numberFlag, parseFlags } from "../flags.js";
+import { addMlabPrepareOptions, mlabFamilyOptions, mlabPrepareFlagsSchema } from "../mlab-options.js";
 import { createRenderer } from "../progress.js";
+import { printableLine } from "../terminal-text.js";
 import { bundledTasksDirectory, gradingContext, interruptSignal } from "../shared.js";
 
-const flagsSchema = z.object({
+const flagsSchema = mlabPrepareFlagsSchema.extend({
   json: z.boolean().default(false),
   concurrency: numberFlag.pipe(z.number().int().min(1)).optional(),
   runDir: z.string().default(path.join(".dynabox", "validate")),
@@ -22,7 +24,7 @@ const flagsSchema = z.object({
 });
 
 export function registerValidateCommand(program: Command): void {
-  program
+  const command = program
     .command("validate")
     .description("check that tasks are well-formed and solvable: run each one's proof of validity in fresh containers")
     .argument("[paths...]", "task folders, dataset files or folders of them (default: the bundled tasks)")
@@ -30,14 +32,16 @@ export function registerValidateCommand(program: Command): void {
     .option("--run-dir <dir>", "where the results database goes", path.join(".dynabox", "validate"))
     .option("--force", "validate again tasks that already have a result in the run folder")
     .option("--python-mismatch <policy>", "RES-Q: a testbed_environment other than the image's Python 3.11: error, or warn and run on 3.11", "error")
-    .option("--json", "print one JSON array of {id, family, valid, checks, seconds}")
-    .action(async (paths: string[], rawFlags: unknown) => {
+    .option("--json", "print one JSON array of {id, family, valid, checks, seconds}");
+  addMlabPrepareOptions(command).action(async (paths: string[], rawFlags: unknown) => {
       const flags = parseFlags(flagsSchema, rawFlags, {
         concurrency: "a whole number of tasks at once, at least 1 (e.g. --concurrency 2)",
         pythonMismatch: "error or warn (e.g. --python-mismatch warn)",
       });
+      const warn = (message: string): void => void process.stderr.write(`dynabox: warning: ${printableLine(message)}\n`);
       const tasks = await discoverTasks(paths.length > 0 ? paths : [bundledTasksDirectory()], {
         resq: { pythonMismatch: flags.pythonMismatch },
+        mlab: await mlabFamilyOptions(flags, warn),
       });
       const signal = interruptSignal();
       const context = await gradingContext(signal, { quiet: flags.json });
