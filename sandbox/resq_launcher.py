@@ -1,0 +1,409 @@
+"""dynabox RES-Q test launcher: runs a RES-Q test script so that the patch under test can not
+forge its verdict by reading a secret.
+
+Two processes, both this file run with `python3 -I` (no PYTHON* variables, no user site, no
+script folder on sys.path):
+
+observer (started by the grader, stdin = the payload through a pipe):
+  - makes itself non-dumpable first, so no other process of the sandbox user can read its
+    memory or open its file descriptors through /proc;
+  - reads the payload (report key, test script, file name, probe line), then closes stdin; the
+    report key never leaves this process;
+  - starts the test process (this file again, `--run-test`), hands it the script and a fresh
+    channel token through a pipe, and keeps the only reading end of the channel pipe;
+  - waits for the test process, reads the channel, and writes one report line tagged with the
+    report key to stdout. The host trusts that line only; it decides PASS, not what the test
+    prints.
+
+test process (`--run-test BOOTSTRAP_FD CHANNEL_FD`):
+  - makes itself non-dumpable (other processes can not read its memory), reads the bootstrap
+    pipe to its end and closes it: the script and the token are on no disk, in no argument and in
+    no environment variable;
+  - puts the standard library ahead of the repository on sys.path and refuses to import a
+    standard-library name from anywhere else;
+  - installs an audit hook (before any repository code runs) that holds the token and the
+    channel. It writes the proof to the channel only when the `dynabox.resq.exit-reached` event
+    comes from the probe line of the test's own code; it reports introspection that could find
+    the token (gc scans, other threads' frames, ctypes memory reads, /proc/self/mem, ...);
+  - runs the script as `__main__` under its upstream-looking file name, with sys.argv as
+    `python3 <name>` would set it.
+
+Python 3.8+ syntax and library only.
+"""
+
+import _thread
+import json
+import os
+import select
+import subprocess
+import sys
+
+REPORT_MARKER = "DYNABOX-RESQ-REPORT"
+EXIT_EVENT = "dynabox.resq.exit-reached"
+IMPORT_REFUSED_EVENT = "dynabox.resq.import-refused"
+MAX_FLAGS = 40
+MAX_DETAIL = 200
+CHANNEL_LIMIT = 256 * 1024
+
+
+def make_undumpable():
+    """PR_SET_DUMPABLE 0: /proc/<pid>/mem, fd and environ of this process are closed to others."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(4, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
+
+
+def read_all(fd):
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+# -- observer -------------------------------------------------------------------------------
+
+
+def observe():
+    make_undumpable()
+    payload = json.loads(read_all(0).decode("utf-8"))
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    report_key = payload["report_key"]
+    token = os.urandom(16).hex()
+
+    channel_read, channel_write = os.pipe()
+    bootstrap_read, bootstrap_write = os.pipe()
+    child = subprocess.Popen(
+        # -u and -B as the image's PYTHONUNBUFFERED / PYTHONDONTWRITEBYTECODE, which -I ignores.
+        [sys.executable, "-I", "-u", "-B", os.path.abspath(__file__), "--run-test", str(bootstrap_read), str(channel_write)],
+        pass_fds=(bootstrap_read, channel_write),
+        stdin=subprocess.DEVNULL,
+    )
+    os.close(bootstrap_read)
+    os.close(channel_write)
+    bootstrap = json.dumps({
+        "token": token,
+        "script": payload["script"],
+        "file_name": payload["file_name"],
+        "probe_line": payload["probe_line"],
+        "observer_pid": os.getpid(),
+    }).encode("utf-8")
+    try:
+        view = memoryview(bootstrap)
+        while view:
+            written = os.write(bootstrap_write, view)
+            view = view[written:]
+    except BrokenPipeError:
+        pass  # the test process died before reading: its exit status says so
+    os.close(bootstrap_write)
+    del bootstrap, payload
+
+    received = bytearray()
+    os.set_blocking(channel_read, False)
+    status = None
+    while status is None:
+        ready, _, _ = select.select([channel_read], [], [], 0.05)
+        if ready:
+            drain(channel_read, received)
+        status = child.poll()
+    # The proof is written before the test process exits; what a left-over grandchild writes
+    # later is not waited for.
+    drain(channel_read, received)
+    os.close(channel_read)
+
+    report = judge_channel(bytes(received), token)
+    report["exit_code"] = status
+    line = "\n%s %s %s\n" % (REPORT_MARKER, report_key, json.dumps(report, sort_keys=True))
+    os.write(1, line.encode("utf-8"))  # one write, under PIPE_BUF: never interleaved
+    return status if status >= 0 else 128 - status
+
+
+def drain(fd, received):
+    while len(received) < CHANNEL_LIMIT:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        if not chunk:
+            return
+        received += chunk
+
+
+def judge_channel(data, token):
+    """Each line the hook writes is `<token> <kind> <json detail>`; anything else is forged."""
+    reached = False
+    flags = []
+    forged = []
+    prefix = token + " "
+    for raw in data.split(b"\n"):
+        if raw == b"":
+            continue
+        text = raw.decode("utf-8", "replace")
+        if not text.startswith(prefix):
+            add_unique(forged, "the channel received a line the grader did not write: %r" % text[:80])
+            continue
+        kind, _, detail = text[len(prefix):].partition(" ")
+        try:
+            detail = json.loads(detail) if detail else ""
+        except ValueError:
+            detail = detail[:MAX_DETAIL]
+        if kind == "reached":
+            reached = True
+        elif kind == "flag":
+            add_unique(flags, str(detail)[:MAX_DETAIL])
+        elif kind == "forged":
+            add_unique(forged, str(detail)[:MAX_DETAIL])
+        else:
+            add_unique(forged, "unknown channel message %r" % kind[:40])
+    if len(data) >= CHANNEL_LIMIT:
+        add_unique(forged, "the channel was flooded")
+    return {"reached": reached, "flags": flags, "forged": forged}
+
+
+def add_unique(items, item):
+    if item not in items and len(items) < MAX_FLAGS:
+        items.append(item)
+
+
+# -- test process ---------------------------------------------------------------------------
+
+
+def stdlib_entries():
+    """The leading sys.path entries that hold the standard library (zip, stdlib, lib-dynload)."""
+    import sysconfig
+
+    roots = set()
+    for key in ("stdlib", "platstdlib"):
+        path = sysconfig.get_paths().get(key)
+        if path:
+            roots.add(os.path.realpath(path))
+    roots.add(os.path.realpath(os.path.dirname(os.__file__)))
+    entries = []
+    for entry in sys.path:
+        real = os.path.realpath(entry) if entry else ""
+        if entry.endswith(".zip") or any(real == root or real.startswith(root + os.sep) for root in roots):
+            entries.append(entry)
+        else:
+            break
+    return entries
+
+
+def stdlib_names():
+    names = getattr(sys, "stdlib_module_names", None)  # 3.10+
+    if names is not None:
+        return frozenset(names)
+    found = set(sys.builtin_module_names)
+    for entry in stdlib_entries():
+        if os.path.isdir(entry):
+            for name in os.listdir(entry):
+                base = name.split(".", 1)[0]
+                if name.endswith((".py", ".so")) or os.path.isdir(os.path.join(entry, name)):
+                    found.add(base)
+    found.discard("site-packages")
+    found.discard("dist-packages")
+    return frozenset(found)
+
+
+class StandardLibraryFirst:
+    """A meta path finder: a standard-library name is imported from the standard library only.
+
+    sys.path order alone is not enough: a test (or the patch) may put the repository first again,
+    and a name the standard library lacks here (tkinter, distutils...) would be found in the
+    repository. Such an import fails with ModuleNotFoundError and is reported for review."""
+
+    def __init__(self, names, entries):
+        self.names = names
+        self.entries = list(entries)
+
+    def find_spec(self, name, path=None, target=None):
+        if path is not None or name not in self.names or name in sys.builtin_module_names:
+            return None
+        from importlib.machinery import FrozenImporter, PathFinder
+
+        spec = PathFinder.find_spec(name, self.entries)
+        if spec is None:
+            spec = FrozenImporter.find_spec(name)
+        if spec is not None:
+            return spec
+        elsewhere = PathFinder.find_spec(name, [entry for entry in sys.path if entry not in self.entries])
+        if elsewhere is None or not elsewhere.origin or not is_writable_place(elsewhere.origin):
+            return None  # a site package or nothing: as without this finder
+        # Reported through the audit hook, which alone holds the channel's token.
+        sys.audit(IMPORT_REFUSED_EVENT, "a module named like the standard library's %r was refused: %s" % (name, elsewhere.origin))
+        raise ModuleNotFoundError("No module named %r (dynabox imports standard-library names only from the standard library)" % name, name=name)
+
+
+def is_writable_place(path):
+    """Folders a patch can write to (the repository, scratch space), not the image's site packages."""
+    real = os.path.realpath(path)
+    return any(real == root or real.startswith(root + os.sep) for root in ("/workspace", "/tmp", "/var/tmp", "/dev/shm", os.getcwd()))
+
+
+def code_objects(code):
+    found = [code]
+    for constant in code.co_consts:
+        if type(constant) is type(code):
+            found.extend(code_objects(constant))
+    return tuple(found)
+
+
+PROC_SENSITIVE = ("mem", "maps", "smaps", "pagemap", "fd", "fdinfo", "environ", "syscall", "stack")
+
+
+def proc_path_flag(path):
+    """Paths under /proc that give memory, file descriptors or environment of a process."""
+    if type(path) is bytes:
+        path = path.decode("utf-8", "replace")
+    if type(path) is not str or "/proc" not in path:
+        return None
+    parts = [part for part in os.path.normpath(path).split("/") if part]
+    if len(parts) >= 3 and parts[0] == "proc" and (parts[2] in PROC_SENSITIVE or (len(parts) >= 5 and parts[2] == "task" and parts[4] in PROC_SENSITIVE)):
+        return path[:MAX_DETAIL]
+    return None
+
+
+def make_hook(token, channel, channel_inode, codes, probe_line, main_globals, script_path, observer_pid):
+    """The audit hook. It holds the only references to the token and the script's code objects;
+    nothing reachable from the test's frames or modules points to it (only the interpreter's
+    hook list, which gc.get_objects would reveal: that call is reported first)."""
+    getframe = sys._getframe
+    write = os.write
+    fstat = os.fstat
+    dumps = json.dumps
+    hard_exit = os._exit
+    get_ident = _thread.get_ident
+    # Per thread: a hook call that itself raises events (sys._getframe) must not recurse, and one
+    # thread inside the hook must not make another thread's exit-reached event be skipped.
+    busy = set()
+    state = {"executed": False, "reported": set(), "reached": False}
+    flagged_events = {
+        "gc.get_objects": "gc.get_objects() scanned every object",
+        "gc.get_referrers": "gc.get_referrers() was called",
+        "gc.get_referents": "gc.get_referents() was called",
+        "sys._current_frames": "sys._current_frames() read the frames of other threads",
+        "sys.settrace": "sys.settrace() installed a tracer",
+        "sys.setprofile": "sys.setprofile() installed a profiler",
+        "sys.addaudithook": "another audit hook was added",
+        "ctypes.string_at": "ctypes.string_at() read raw memory",
+        "ctypes.wstring_at": "ctypes.wstring_at() read raw memory",
+        "ctypes.cdata": "ctypes read an object at a raw address (from_address)",
+        "ctypes.call_function": "a C function was called through ctypes",
+    }
+
+    def send(kind, detail):
+        line = ("%s %s %s\n" % (token, kind, dumps(detail))).encode("utf-8")
+        try:
+            # The channel must still be our pipe: a test that closed it or put another file in
+            # its place would lose the reports; stop instead (no proof, so no PASS).
+            if fstat(channel).st_ino != channel_inode:
+                hard_exit(112)
+            write(channel, line)
+        except OSError:
+            hard_exit(112)
+
+    def flag(key, detail):
+        if key in state["reported"] or len(state["reported"]) >= MAX_FLAGS:
+            return
+        state["reported"].add(key)
+        send("flag", "test run: " + detail)
+
+    def hook(event, args):
+        if event == "sys._getframe":
+            return
+        me = get_ident()
+        if me in busy:
+            return
+        busy.add(me)
+        try:
+            if event == EXIT_EVENT:
+                frame = getframe(1)
+                ours = any(frame.f_code is code for code in codes)
+                if ours and frame.f_lineno == probe_line and frame.f_globals is main_globals:
+                    if not state["reached"]:
+                        state["reached"] = True
+                        send("reached", "")
+                else:
+                    send("forged", "test run: the exit-reached event was raised outside the test's exit line")
+            elif event == "exec":
+                if args and any(args[0] is code for code in codes):
+                    if state["executed"]:
+                        send("forged", "test run: the test's own code was executed a second time")
+                    state["executed"] = True
+            elif event in flagged_events:
+                flag(event, flagged_events[event])
+            elif event in ("open", "os.listdir", "os.scandir"):
+                path = args[0] if args else None
+                if type(path) in (str, bytes):
+                    sensitive = proc_path_flag(path)
+                    if sensitive is not None:
+                        flag("proc:" + sensitive, "%s opened %s" % (event, sensitive))
+                    elif type(path) is str and os.path.basename(path) == os.path.basename(script_path):
+                        flag("script", "tried to read the test script's own file (%s)" % path[:MAX_DETAIL])
+            elif event in ("os.kill", "os.killpg", "signal.pthread_kill"):
+                target = args[0] if args else None
+                if type(target) is int and target in (observer_pid, 1, 0, -1):
+                    flag("kill:%d" % target, "%s(%d) signalled the grader" % (event, target))
+            elif event == IMPORT_REFUSED_EVENT:
+                if args and type(args[0]) is str:
+                    flag("import:" + args[0][:MAX_DETAIL], args[0][:MAX_DETAIL])
+        finally:
+            busy.discard(me)
+
+    return hook
+
+
+def run_test(bootstrap_fd, channel):
+    make_undumpable()
+    bootstrap = json.loads(read_all(bootstrap_fd).decode("utf-8"))
+    os.close(bootstrap_fd)
+    os.set_inheritable(channel, False)  # subprocesses of the test do not get it
+    channel_inode = os.fstat(channel).st_ino
+
+    script = bootstrap["script"]
+    file_name = bootstrap["file_name"]
+    probe_line = bootstrap["probe_line"]
+    observer_pid = bootstrap["observer_pid"]
+    script_path = os.path.join(os.getcwd(), file_name)
+
+    import builtins
+    import linecache
+    import types
+
+    entries = stdlib_entries()
+    # `python3 <script>` puts the script's folder first; here it comes right after the
+    # standard library, ahead of the site packages as upstream has it.
+    sys.path.insert(len(entries), os.getcwd())
+    code = compile(script, script_path, "exec", dont_inherit=True)
+    codes = code_objects(code)
+    main = types.ModuleType("__main__")
+    main.__dict__.update({"__file__": script_path, "__builtins__": builtins, "__cached__": None})
+    hook = make_hook(bootstrap.pop("token"), channel, channel_inode, codes, probe_line, main.__dict__, script_path, observer_pid)
+    del bootstrap
+    sys.addaudithook(hook)
+    del hook
+    sys.meta_path.insert(0, StandardLibraryFirst(stdlib_names(), entries))
+
+    # Tracebacks show the script's lines although it is not on disk.
+    lines = script.splitlines(True)
+    linecache.cache[script_path] = (len(script), None, lines, script_path)
+    sys.argv[:] = [file_name]
+    sys.modules["__main__"] = main
+    try:
+        exec(code, main.__dict__)
+    except SystemExit:
+        raise
+    except BaseException as error:  # noqa: BLE001 - shown as the interpreter would, without our frame
+        sys.excepthook(type(error), error, error.__traceback__.tb_next if error.__traceback__ else None)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--run-test":
+        run_test(int(sys.argv[2]), int(sys.argv[3]))
+    else:
+        sys.exit(observe())
