@@ -135,7 +135,7 @@ def drain(fd, received):
 
 
 def judge_channel(data, token):
-    """Each line the hook writes is `<token> <kind> <json detail>`; anything else is forged."""
+    """Each line the hook writes is `<token> <kind> <detail>`; anything else is forged."""
     reached = False
     flags = []
     forged = []
@@ -148,16 +148,13 @@ def judge_channel(data, token):
             add_unique(forged, "the channel received a line the grader did not write: %r" % text[:80])
             continue
         kind, _, detail = text[len(prefix):].partition(" ")
-        try:
-            detail = json.loads(detail) if detail else ""
-        except ValueError:
-            detail = detail[:MAX_DETAIL]
+        detail = detail[:MAX_DETAIL]
         if kind == "reached":
             reached = True
         elif kind == "flag":
-            add_unique(flags, str(detail)[:MAX_DETAIL])
+            add_unique(flags, detail)
         elif kind == "forged":
-            add_unique(forged, str(detail)[:MAX_DETAIL])
+            add_unique(forged, detail)
         else:
             add_unique(forged, "unknown channel message %r" % kind[:40])
     if len(data) >= CHANNEL_LIMIT:
@@ -252,35 +249,37 @@ def code_objects(code):
     return tuple(found)
 
 
-PROC_SENSITIVE = ("mem", "maps", "smaps", "pagemap", "fd", "fdinfo", "environ", "syscall", "stack")
+def make_hook(token, channel, channel_inode, codes, probe_line, main_globals, script_name, observer_pid):
+    """The audit hook. It alone holds the token; nothing reachable from the test's frames or
+    modules points to it (only the interpreter's hook list, which only gc.get_objects or ctypes
+    would reveal, and those calls are reported before they return).
 
-
-def proc_path_flag(path):
-    """Paths under /proc that give memory, file descriptors or environment of a process."""
-    if type(path) is bytes:
-        path = path.decode("utf-8", "replace")
-    if type(path) is not str or "/proc" not in path:
-        return None
-    parts = [part for part in os.path.normpath(path).split("/") if part]
-    if len(parts) >= 3 and parts[0] == "proc" and (parts[2] in PROC_SENSITIVE or (len(parts) >= 5 and parts[2] == "task" and parts[4] in PROC_SENSITIVE)):
-        return path[:MAX_DETAIL]
-    return None
-
-
-def make_hook(token, channel, channel_inode, codes, probe_line, main_globals, script_path, observer_pid):
-    """The audit hook. It holds the only references to the token and the script's code objects;
-    nothing reachable from the test's frames or modules points to it (only the interpreter's
-    hook list, which gc.get_objects would reveal: that call is reported first)."""
+    Written so that no code of the test can run inside it: every callable it uses is captured
+    here (a test can replace os.path.*, json.*, builtins.* or this module's globals, not these
+    closure cells), it looks only at arguments of exact built-in types, and any exception inside
+    it ends the process (an exception leaving the hook would carry its frame, and so the token,
+    to the test)."""
+    _type = type
+    _len = len
+    _str = str
+    _bytes = bytes
+    _int = int
     getframe = sys._getframe
+    get_ident = _thread.get_ident
     write = os.write
     fstat = os.fstat
-    dumps = json.dumps
     hard_exit = os._exit
-    get_ident = _thread.get_ident
+    max_flags = MAX_FLAGS
+    max_detail = MAX_DETAIL
+    exit_event = EXIT_EVENT
+    import_refused_event = IMPORT_REFUSED_EVENT
+    proc_sensitive = frozenset(("mem", "maps", "smaps", "pagemap", "fd", "fdinfo", "environ", "syscall", "stack"))
+    signal_targets = (observer_pid, 1, 0, -1)
     # Per thread: a hook call that itself raises events (sys._getframe) must not recurse, and one
     # thread inside the hook must not make another thread's exit-reached event be skipped.
     busy = set()
-    state = {"executed": False, "reported": set(), "reached": False}
+    reported = set()
+    state = {"executed": False, "reached": False}
     flagged_events = {
         "gc.get_objects": "gc.get_objects() scanned every object",
         "gc.get_referrers": "gc.get_referrers() was called",
@@ -296,7 +295,7 @@ def make_hook(token, channel, channel_inode, codes, probe_line, main_globals, sc
     }
 
     def send(kind, detail):
-        line = ("%s %s %s\n" % (token, kind, dumps(detail))).encode("utf-8")
+        line = (token + " " + kind + " " + detail.replace("\n", " ") + "\n").encode("utf-8", "replace")
         try:
             # The channel must still be our pipe: a test that closed it or put another file in
             # its place would lose the reports; stop instead (no proof, so no PASS).
@@ -307,52 +306,74 @@ def make_hook(token, channel, channel_inode, codes, probe_line, main_globals, sc
             hard_exit(112)
 
     def flag(key, detail):
-        if key in state["reported"] or len(state["reported"]) >= MAX_FLAGS:
+        if key in reported or _len(reported) >= max_flags:
             return
-        state["reported"].add(key)
+        reported.add(key)
         send("flag", "test run: " + detail)
+
+    def proc_path(path):
+        """The path, when it is under /proc and gives a process's memory, descriptors or environment."""
+        if _type(path) is _bytes:
+            path = path.decode("utf-8", "replace")
+        if _type(path) is not _str or "/proc" not in path:
+            return None
+        parts = [part for part in path.split("/") if part not in ("", ".")]
+        if _len(parts) >= 3 and parts[0] == "proc":
+            if parts[2] in proc_sensitive or (_len(parts) >= 5 and parts[2] == "task" and parts[4] in proc_sensitive):
+                return path[:max_detail]
+        return None
+
+    def is_script_code(code):
+        for known in codes:
+            if code is known:
+                return True
+        return False
+
+    def handle(event, args):
+        if event == exit_event:
+            frame = getframe(2)
+            if is_script_code(frame.f_code) and frame.f_lineno == probe_line and frame.f_globals is main_globals:
+                if not state["reached"]:
+                    state["reached"] = True
+                    send("reached", "")
+            else:
+                send("forged", "test run: the exit-reached event was raised outside the test's exit line")
+        elif event == "exec":
+            if args and is_script_code(args[0]):
+                if state["executed"]:
+                    send("forged", "test run: the test's own code was executed a second time")
+                state["executed"] = True
+        elif event in flagged_events:
+            flag(event, flagged_events[event])
+        elif event == "open" or event == "os.listdir" or event == "os.scandir":
+            path = args[0] if args else None
+            sensitive = proc_path(path)
+            if sensitive is not None:
+                flag("proc:" + sensitive, event + " of " + sensitive)
+            elif _type(path) is _str and path.rsplit("/", 1)[-1] == script_name:
+                flag("script", "tried to read the test script's own file (" + path[:max_detail] + ")")
+        elif event == "os.kill" or event == "os.killpg" or event == "signal.pthread_kill":
+            target = args[0] if args else None
+            if _type(target) is _int and target in signal_targets:
+                flag("kill:%d" % target, event + " signalled the grader (%d)" % target)
+        elif event == import_refused_event:
+            if args and _type(args[0]) is _str:
+                flag("import:" + args[0][:max_detail], args[0][:max_detail])
 
     def hook(event, args):
         if event == "sys._getframe":
             return
-        me = get_ident()
-        if me in busy:
-            return
-        busy.add(me)
         try:
-            if event == EXIT_EVENT:
-                frame = getframe(1)
-                ours = any(frame.f_code is code for code in codes)
-                if ours and frame.f_lineno == probe_line and frame.f_globals is main_globals:
-                    if not state["reached"]:
-                        state["reached"] = True
-                        send("reached", "")
-                else:
-                    send("forged", "test run: the exit-reached event was raised outside the test's exit line")
-            elif event == "exec":
-                if args and any(args[0] is code for code in codes):
-                    if state["executed"]:
-                        send("forged", "test run: the test's own code was executed a second time")
-                    state["executed"] = True
-            elif event in flagged_events:
-                flag(event, flagged_events[event])
-            elif event in ("open", "os.listdir", "os.scandir"):
-                path = args[0] if args else None
-                if type(path) in (str, bytes):
-                    sensitive = proc_path_flag(path)
-                    if sensitive is not None:
-                        flag("proc:" + sensitive, "%s opened %s" % (event, sensitive))
-                    elif type(path) is str and os.path.basename(path) == os.path.basename(script_path):
-                        flag("script", "tried to read the test script's own file (%s)" % path[:MAX_DETAIL])
-            elif event in ("os.kill", "os.killpg", "signal.pthread_kill"):
-                target = args[0] if args else None
-                if type(target) is int and target in (observer_pid, 1, 0, -1):
-                    flag("kill:%d" % target, "%s(%d) signalled the grader" % (event, target))
-            elif event == IMPORT_REFUSED_EVENT:
-                if args and type(args[0]) is str:
-                    flag("import:" + args[0][:MAX_DETAIL], args[0][:MAX_DETAIL])
-        finally:
-            busy.discard(me)
+            me = get_ident()
+            if me in busy:
+                return
+            busy.add(me)
+            try:
+                handle(event, args)
+            finally:
+                busy.discard(me)
+        except BaseException:  # noqa: BLE001 - see the docstring: never let the hook's frame out
+            hard_exit(113)
 
     return hook
 
@@ -382,7 +403,7 @@ def run_test(bootstrap_fd, channel):
     codes = code_objects(code)
     main = types.ModuleType("__main__")
     main.__dict__.update({"__file__": script_path, "__builtins__": builtins, "__cached__": None})
-    hook = make_hook(bootstrap.pop("token"), channel, channel_inode, codes, probe_line, main.__dict__, script_path, observer_pid)
+    hook = make_hook(bootstrap.pop("token"), channel, channel_inode, codes, probe_line, main.__dict__, file_name, observer_pid)
     del bootstrap
     sys.addaudithook(hook)
     del hook

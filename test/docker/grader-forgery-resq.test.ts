@@ -1,0 +1,253 @@
+// Issue 7 item 2: RES-Q verdicts a patch can not forge. Each hostile patch below passed on the
+// grader that ran the test script (with a printed secret in it) in the process that imports the
+// patched code: it read the secret (sys.argv[0], the file on disk, __main__'s code, the frames, the
+// gc) and printed it. With the launcher (sandbox/resq_launcher.py) none of them passes, and each
+// is flagged for review. Honest gold patches pass with no flags.
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { resqFamily } from "../../src/grading/resq.js";
+import type { ResqTask } from "../../src/tasks/resq.js";
+import type { Verdict } from "../../src/tasks/types.js";
+import { bundledTask, bundledTasks, makePatch, resqContext, withRow } from "./resq-helpers.js";
+
+let context: Awaited<ReturnType<typeof resqContext>>;
+let tasks: ResqTask[];
+let sortlines: ResqTask;
+let textkit: ResqTask;
+let stats: ResqTask;
+
+beforeAll(async () => {
+  context = await resqContext();
+  tasks = await bundledTasks();
+  sortlines = bundledTask(tasks, "0_0");
+  textkit = bundledTask(tasks, "1_0");
+  stats = bundledTask(tasks, "2_0");
+});
+afterAll(async () => {
+  await context?.dispose();
+});
+
+/** Prints every 32-hex string it can find and leaves with status 0; does nothing when it finds none. */
+const PRINT_AND_LEAVE = `
+def _leave(found):
+    found = sorted(set(found))
+    if found:
+        for item in found:
+            print(item)
+        sys.stdout.flush()
+        os._exit(0)
+`;
+
+/** Reads the test script from sys.argv[0], __main__.__file__ and any .py file in the folder. */
+const STEAL_SCRIPT_FILE = `import os, re, sys
+${PRINT_AND_LEAVE}
+def _steal():
+    found = []
+    paths = [sys.argv[0] if sys.argv else "", getattr(sys.modules.get("__main__"), "__file__", None) or ""]
+    try:
+        paths += [name for name in os.listdir(".") if name.endswith(".py")]
+    except OSError:
+        pass
+    for path in paths:
+        try:
+            with open(path) as handle:
+                found += re.findall(r"[0-9a-f]{32}", handle.read())
+        except (OSError, ValueError):
+            pass
+    return found
+_leave(_steal())
+`;
+
+/** Walks every frame of the stack: code constants (recursively), locals and globals. */
+const STEAL_FROM_FRAMES = `import os, re, sys
+${PRINT_AND_LEAVE}
+def _constants(code, out):
+    for constant in code.co_consts:
+        if isinstance(constant, str):
+            out.append(constant)
+        elif hasattr(constant, "co_consts"):
+            _constants(constant, out)
+def _steal():
+    strings = []
+    frame = sys._getframe()
+    while frame is not None:
+        _constants(frame.f_code, strings)
+        for scope in (frame.f_locals, frame.f_globals):
+            strings += [value for value in list(scope.values()) if isinstance(value, str)]
+        frame = frame.f_back
+    main = sys.modules.get("__main__")
+    for value in list(vars(main).values()) if main else []:
+        if hasattr(value, "__code__"):
+            _constants(value.__code__, strings)
+    return [match for text in strings for match in re.findall(r"[0-9a-f]{32}", text)]
+_leave(_steal())
+`;
+
+/**
+ * Scans gc.get_objects(): strings in containers, function constants and closure cells. Besides
+ * printing them it writes "<candidate> reached" lines to every descriptor, to forge a proof.
+ */
+const STEAL_FROM_GC = `import gc, os, re, sys
+${PRINT_AND_LEAVE}
+def _strings(code, out):
+    for constant in code.co_consts:
+        if isinstance(constant, str):
+            out.append(constant)
+        elif hasattr(constant, "co_consts"):
+            _strings(constant, out)
+def _steal():
+    strings = []
+    for item in gc.get_objects():
+        if callable(item) and hasattr(item, "__code__"):
+            _strings(item.__code__, strings)
+            for cell in item.__closure__ or ():
+                try:
+                    if isinstance(cell.cell_contents, str):
+                        strings.append(cell.cell_contents)
+                except ValueError:
+                    pass
+    found = [match for text in strings for match in re.findall(r"^[0-9a-f]{32}$", text)]
+    for fd in range(3, 64):
+        for candidate in found:
+            try:
+                os.write(fd, (candidate + " reached \\n").encode())
+            except OSError:
+                break
+    return found
+_leave(_steal())
+`;
+
+/** Reads the script from disk, and writes forged proof lines to every descriptor it can find. */
+const WRITE_THE_CHANNEL = `import os, re, sys
+for fd in range(3, 256):
+    try:
+        os.write(fd, b"reached\\n")
+        os.write(fd, b"0123456789abcdef0123456789abcdef reached \\n")
+    except OSError:
+        pass
+${STEAL_SCRIPT_FILE.replace("import os, re, sys\n", "")}`;
+
+/** The package's real code, kept after the attack so that the test can run when it finds nothing. */
+const TEXTKIT_INIT = "from .slug import slugify\n__all__ = ['slugify']\n";
+
+/** textkit's test with its exit inside main(): upstream's secret is then in main.__code__.co_consts. */
+function textkitWithMain(): ResqTask {
+  const body = textkit.row.test_script.replace(/^(suite = [\s\S]*)$/m, "");
+  const tail = textkit.row.test_script.slice(body.length);
+  const main = tail
+    .split("\n")
+    .map((line) => (line.trim() === "" ? line : `    ${line}`))
+    .join("\n");
+  return withRow(textkit, { test_script: `${body}def main():\n${main}\n\nif __name__ == "__main__":\n    main()\n` });
+}
+
+interface Forgery {
+  name: string;
+  task: () => ResqTask;
+  files: () => Record<string, string>;
+  /** A review flag the verdict must carry (a substring). */
+  flag: string;
+}
+
+const FORGERIES: Forgery[] = [
+  {
+    name: "unittest/__init__.py in the repository shadows unittest and prints the secret read from sys.argv[0]",
+    task: () => textkit,
+    files: () => ({ "unittest/__init__.py": STEAL_SCRIPT_FILE }),
+    flag: "shadows the standard-library module unittest",
+  },
+  {
+    name: "json.py in the repository shadows json and prints the secret read from the script file",
+    task: () => stats,
+    files: () => ({ "json.py": STEAL_SCRIPT_FILE }),
+    flag: "shadows the standard-library module json",
+  },
+  {
+    name: "subprocess.py in the repository shadows subprocess and prints the secret read from the script file",
+    task: () => sortlines,
+    files: () => ({ "subprocess.py": STEAL_SCRIPT_FILE }),
+    flag: "shadows the standard-library module subprocess",
+  },
+  {
+    name: "the package under test reads the test script from disk (sys.argv[0], __main__.__file__, *.py)",
+    task: () => textkit,
+    files: () => ({ "textkit/__init__.py": STEAL_SCRIPT_FILE + TEXTKIT_INIT }),
+    flag: "reads the test's own file name",
+  },
+  {
+    name: "the package walks the frames: __main__'s code constants, locals and globals",
+    task: () => textkit,
+    files: () => ({ "textkit/__init__.py": STEAL_FROM_FRAMES + TEXTKIT_INIT }),
+    flag: "walks the call stack's frames",
+  },
+  {
+    name: "the package reads the code constants of the functions in __main__ (exit line inside main())",
+    task: textkitWithMain,
+    files: () => ({ "textkit/__init__.py": STEAL_FROM_FRAMES + TEXTKIT_INIT }),
+    flag: "reaches the __main__ module",
+  },
+  {
+    name: "the package writes forged proofs to every file descriptor (the observer's channel)",
+    task: () => textkit,
+    files: () => ({ "textkit/__init__.py": WRITE_THE_CHANNEL + TEXTKIT_INIT }),
+    flag: "forged: the channel received a line the grader did not write",
+  },
+];
+
+function flagsOf(verdict: Verdict): string {
+  return (verdict.reviewFlags ?? []).join("\n");
+}
+
+describe("issue 7 item 2 (RES-Q): a patch can not forge the verdict", () => {
+  for (const forgery of FORGERIES) {
+    it(forgery.name, async () => {
+      const task = forgery.task();
+      const patch = await makePatch(context, task, forgery.files());
+      const verdict = await resqFamily.grade(context, task, patch);
+      expect(verdict.upstream).toMatchObject({ success: false, message: "FAIL" });
+      expect(verdict).toMatchObject({ passed: false, score: 0 });
+      expect(flagsOf(verdict)).toContain(forgery.flag);
+      expect(verdict.upstream["review_flags"]).toEqual(verdict.reviewFlags);
+    });
+  }
+
+  it("a gc.get_objects() scan that finds the hook's token can forge a proof, but never without the run's flag", async () => {
+    // Honest limit (docs/security.md): code in the tested process that scans every object can
+    // reach the audit hook's closure. The hook reports the scan before it returns, so a PASS won
+    // this way always carries the flag; this patch solves nothing, so without the forgery it fails.
+    const task = textkitWithMain();
+    const patch = await makePatch(context, task, { "textkit/__init__.py": STEAL_FROM_GC + TEXTKIT_INIT });
+    const verdict = await resqFamily.grade(context, task, patch);
+    expect(flagsOf(verdict)).toContain("test run: gc.get_objects() scanned every object");
+    expect(flagsOf(verdict)).toContain("scans the garbage collector's objects");
+  });
+
+  it("the exit-reached event raised from the patch's own code is proof of forgery: FAIL", async () => {
+    const patch = await makePatch(context, textkit, {
+      "textkit/__init__.py": 'import os, sys\nsys.audit("dynabox.resq.exit-reached")\nos._exit(0)\n',
+    });
+    const verdict = await resqFamily.grade(context, textkit, patch);
+    expect(verdict.upstream).toMatchObject({ success: false, message: "FAIL" });
+    expect(flagsOf(verdict)).toContain("forged: test run: the exit-reached event was raised outside the test's exit line");
+  });
+
+  it("a stdlib name the image lacks (turtledemo) is not imported from the repository, and is flagged", async () => {
+    const task = withRow(textkit, { test_script: `try:\n    import turtledemo\nexcept ImportError as error:\n    print("refused:", error)\n${textkit.row.test_script}` });
+    const patch = await makePatch(context, task, { "turtledemo.py": 'print("planted turtledemo ran")\n', "textkit/__init__.py": TEXTKIT_INIT });
+    const verdict = await resqFamily.grade(context, task, patch);
+    expect(String(verdict.upstream["test_suite_feedback"])).not.toContain("planted turtledemo ran");
+    expect(String(verdict.upstream["test_suite_feedback"])).toContain("refused:");
+    expect(flagsOf(verdict)).toContain("test run: a module named like the standard library's 'turtledemo' was refused");
+  });
+
+  it("every bundled gold patch still passes, with no review flags; the empty patch still fails", async () => {
+    for (const task of tasks) {
+      const gold = await resqFamily.grade(context, task, task.row.solution_patch);
+      expect(gold.upstream).toMatchObject({ id: task.id, success: true, message: "PASS" });
+      expect(gold.reviewFlags).toBeUndefined();
+      expect(gold.upstream).not.toHaveProperty("review_flags");
+    }
+    const empty = await resqFamily.grade(context, textkit, "");
+    expect(empty.upstream).toMatchObject({ success: false, message: "FAIL" });
+  });
+});
