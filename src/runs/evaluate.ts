@@ -46,6 +46,7 @@ export async function evaluateItems(items: readonly EvalItem[], options: EvalOpt
           score: stored.score,
           upstream: stored.upstream,
           seconds: stored.seconds,
+          ...reviewFlagsOf(stored.upstream),
         };
       }
       onEvent?.({ type: "task-start", family: task.family, taskId: task.id });
@@ -63,12 +64,18 @@ export async function evaluateItems(items: readonly EvalItem[], options: EvalOpt
         outcome: withExtra.passed ? "passed" : "failed",
         score: withExtra.score,
         seconds: withExtra.seconds,
-        summary: summaryOf(task.family, withExtra.upstream),
+        summary: summaryOf(task.family, withExtra.upstream) + (withExtra.reviewFlags?.length ? ` (${withExtra.reviewFlags.length} review flag(s))` : ""),
       });
       return withExtra;
     },
     context.signal,
   );
+}
+
+/** A stored RES-Q line keeps its review flags in upstream.review_flags; the verdict gets them back. */
+function reviewFlagsOf(upstream: Record<string, unknown>): Pick<Verdict, "reviewFlags"> {
+  const flags = upstream["review_flags"];
+  return Array.isArray(flags) && flags.length > 0 ? { reviewFlags: flags.map(String) } : {};
 }
 
 function summaryOf(family: Family, upstream: Record<string, unknown>): string {
@@ -82,7 +89,15 @@ export function summarize(family: Family, verdicts: readonly Verdict[], total = 
   const mean = (values: number[]): number | null => (total === 0 ? null : values.reduce((sum, value) => sum + value, 0) / total);
   switch (family) {
     case "resq":
-      return { family, tasks: total, graded: verdicts.length, passed: verdicts.filter((v) => v.passed).length, "pass@1": mean(verdicts.map((v) => (v.passed ? 1 : 0))) };
+      return {
+        family,
+        tasks: total,
+        graded: verdicts.length,
+        passed: verdicts.filter((v) => v.passed).length,
+        "pass@1": mean(verdicts.map((v) => (v.passed ? 1 : 0))),
+        // Verdicts a person should review before trusting them (see docs/resq.md, "Review flags").
+        flagged: verdicts.filter((v) => (v.reviewFlags?.length ?? 0) > 0).length,
+      };
     case "sab":
       return {
         family,

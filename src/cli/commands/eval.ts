@@ -11,6 +11,7 @@ import { createResqFamily } from "../../grading/resq.js";
 import { createSabFamily } from "../../grading/sab.js";
 import { defaultConcurrency } from "../../runs/concurrency.js";
 import { evaluateItems, summarize, type EvalItem } from "../../runs/evaluate.js";
+import { reviewFlagLines } from "../review-flags.js";
 import { ResultsStore } from "../../runs/store.js";
 import { discoverMlabTasks } from "../../tasks/mlab.js";
 import { loadResqDataset } from "../../tasks/resq.js";
@@ -194,6 +195,7 @@ export function registerEvalCommand(program: Command): void {
         process.stdout.write(lines.map((line) => line + "\n").join(""));
       } else {
         process.stdout.write(`${JSON.stringify(summary)}\nresults: ${path.join(runDirectory, "results.jsonl")}\n`);
+        for (const line of reviewFlagLines(verdicts)) process.stdout.write(`${line}\n`);
       }
     });
 }
