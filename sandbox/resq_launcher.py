@@ -419,7 +419,15 @@ def run_test(bootstrap_fd, channel):
     except SystemExit:
         raise
     except BaseException as error:  # noqa: BLE001 - shown as the interpreter would, without our frame
-        sys.excepthook(type(error), error, error.__traceback__.tb_next if error.__traceback__ else None)
+        shown = error.with_traceback(error.__traceback__.tb_next if error.__traceback__ else None)
+        if sys.excepthook is sys.__excepthook__:
+            # The traceback module reads the script's lines from linecache; the interpreter's own
+            # printer would look for the file on disk, where it is not.
+            import traceback
+
+            traceback.print_exception(type(shown), shown, shown.__traceback__)
+        else:
+            sys.excepthook(type(shown), shown, shown.__traceback__)
         sys.exit(1)
 
 

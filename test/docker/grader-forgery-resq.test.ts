@@ -127,6 +127,61 @@ for fd in range(3, 256):
         pass
 ${STEAL_SCRIPT_FILE.replace("import os, re, sys\n", "")}`;
 
+/** Scans process memory through /proc/<pid>/mem for 32-hex strings (a regex over readable maps). */
+const MEMORY_SCANNER = String.raw`import os, re, sys
+def scan(pid):
+    found = set()
+    with open("/proc/%d/maps" % pid) as maps:
+        regions = maps.read().splitlines()
+    with open("/proc/%d/mem" % pid, "rb", 0) as memory:
+        for region in regions:
+            fields = region.split()
+            if not fields[1].startswith("r"):
+                continue
+            start, end = (int(part, 16) for part in fields[0].split("-"))
+            if end - start > 64 * 1024 * 1024:
+                continue
+            try:
+                memory.seek(start)
+                data = memory.read(end - start)
+            except (OSError, ValueError, OverflowError):
+                continue
+            found.update(match.decode() for match in re.findall(rb"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])", data))
+    return sorted(found)
+`;
+
+const HELPER_MAIN = [
+  "try:",
+  "    print(chr(10).join(scan(int(sys.argv[1]))))",
+  "except OSError as error:",
+  "    print('helper:', error, file=sys.stderr)",
+  "",
+].join("\n");
+
+/** A helper process reads the test process's memory (it is the helper's parent) and hands back what it finds. */
+const STEAL_WITH_HELPER_PROCESS = `import os, subprocess, sys
+${PRINT_AND_LEAVE}
+_helper = ${JSON.stringify(MEMORY_SCANNER + HELPER_MAIN)}
+_found = subprocess.run([sys.executable, "-c", _helper, str(os.getpid())], capture_output=True, text=True).stdout.split()
+_leave(_found)
+`;
+
+/** The test process reads its own memory, and writes each candidate as a proof to every descriptor. */
+const STEAL_FROM_OWN_MEMORY = `${MEMORY_SCANNER}
+${PRINT_AND_LEAVE}
+try:
+    _found = scan(os.getpid())
+except OSError:
+    _found = []
+for _fd in range(3, 64):
+    for _candidate in _found:
+        try:
+            os.write(_fd, (_candidate + " reached \\n").encode())
+        except OSError:
+            break
+_leave(_found)
+`;
+
 /** The package's real code, kept after the attack so that the test can run when it finds nothing. */
 const TEXTKIT_INIT = "from .slug import slugify\n__all__ = ['slugify']\n";
 
@@ -185,6 +240,18 @@ const FORGERIES: Forgery[] = [
     task: textkitWithMain,
     files: () => ({ "textkit/__init__.py": STEAL_FROM_FRAMES + TEXTKIT_INIT }),
     flag: "reaches the __main__ module",
+  },
+  {
+    name: "the package starts a helper process that reads the test process's memory through /proc/<pid>/mem",
+    task: textkitWithMain,
+    files: () => ({ "textkit/__init__.py": STEAL_WITH_HELPER_PROCESS + TEXTKIT_INIT }),
+    flag: "reads /proc",
+  },
+  {
+    name: "the package reads its own process's memory through /proc/self/mem and writes the candidates as proofs",
+    task: textkitWithMain,
+    files: () => ({ "textkit/__init__.py": STEAL_FROM_OWN_MEMORY + TEXTKIT_INIT }),
+    flag: "test run: open of /proc/",
   },
   {
     name: "the package writes forged proofs to every file descriptor (the observer's channel)",
@@ -249,5 +316,23 @@ describe("issue 7 item 2 (RES-Q): a patch can not forge the verdict", () => {
     }
     const empty = await resqFamily.grade(context, textkit, "");
     expect(empty.upstream).toMatchObject({ success: false, message: "FAIL" });
+    expect(empty.reviewFlags).toBeUndefined();
+  });
+
+  it("an honest test that dies with an exception shows its own source lines and gets no flags", async () => {
+    const task = withRow(textkit, { test_script: `import sys
+
+def broken():
+    raise ValueError("boom")
+
+broken()
+${textkit.row.test_script}` });
+    const verdict = await resqFamily.grade(context, task, task.row.solution_patch);
+    expect(verdict.upstream).toMatchObject({ success: false, message: "FAIL" });
+    const feedback = String(verdict.upstream["test_suite_feedback"]);
+    expect(feedback).toMatch(/File "\/workspace\/repo\/[0-9a-f-]{36}\.py", line 6, in <module>\n    broken\(\)/);
+    expect(feedback).toContain('    raise ValueError("boom")');
+    expect(feedback).not.toContain("resq_launcher");
+    expect(verdict.reviewFlags).toBeUndefined();
   });
 });
