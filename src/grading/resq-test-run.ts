@@ -20,6 +20,8 @@ import { insertExitProbe, randomSecret, randomTestFileName, testFeedback } from 
 /** Where the image keeps the launcher (the Dockerfile copies sandbox/ to /opt/dynabox). */
 export const RESQ_LAUNCHER_PATH = "/opt/dynabox/resq_launcher.py";
 const REPORT_MARKER = "DYNABOX-RESQ-REPORT";
+/** The launcher's audit hook ends the test process with this status when its channel is gone. */
+const CHANNEL_LOST_STATUS = 112;
 /** Linux caps one command-line argument (the command bash -c gets) at 128 KiB. */
 const MAX_COMMAND_BYTES = 120 * 1024;
 
@@ -132,6 +134,9 @@ export function resqRunFeedback(test: ResqTestRun, timeoutSeconds: number, limit
   else if (test.report === null) notes.push("the grader's observer gave no report (it was killed, or the output was lost), so the run does not count");
   else if (test.report.forged.length > 0) notes.push(`the run forged the grader's proof: ${test.report.forged.join("; ")}`);
   else if (test.report.exitCode === 0 && !test.report.reached) notes.push("the test exited with status 0 without reaching its own exit line");
+  else if (test.report.exitCode === CHANNEL_LOST_STATUS && !test.report.reached) {
+    notes.push(`the test process ended with status ${CHANNEL_LOST_STATUS}: the grader's channel was closed or replaced (file descriptors the test did not open must stay open)`);
+  }
   return notes.reduce((text, note) => `${text}\n[${note}]`, feedback);
 }
 

@@ -298,6 +298,14 @@ describe("issue 7 item 2 (RES-Q): a patch can not forge the verdict", () => {
     expect(flagsOf(verdict)).toContain("forged: test run: the exit-reached event was raised outside the test's exit line");
   });
 
+  it("closing every descriptor (the channel with them) ends the run as FAIL, even with the gold patch", async () => {
+    // The gold patch changes textkit/slug.py only; this adds a change of textkit/__init__.py.
+    const closing = await makePatch(context, textkit, { "textkit/__init__.py": "import os\nos.closerange(3, 1024)\n" + TEXTKIT_INIT });
+    const verdict = await resqFamily.grade(context, textkit, textkit.row.solution_patch + closing);
+    expect(verdict.upstream).toMatchObject({ success: false, message: "FAIL" });
+    expect(String(verdict.upstream["test_suite_feedback"])).toContain("the grader's channel was closed or replaced");
+  });
+
   it("a stdlib name the image lacks (turtledemo) is not imported from the repository, and is flagged", async () => {
     const task = withRow(textkit, { test_script: `try:\n    import turtledemo\nexcept ImportError as error:\n    print("refused:", error)\n${textkit.row.test_script}` });
     const patch = await makePatch(context, task, { "turtledemo.py": 'print("planted turtledemo ran")\n', "textkit/__init__.py": TEXTKIT_INIT });
