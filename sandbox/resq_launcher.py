@@ -287,6 +287,7 @@ def make_hook(token, channel, channel_inode, codes, probe_line, main_globals, sc
         "sys._current_frames": "sys._current_frames() read the frames of other threads",
         "sys.settrace": "sys.settrace() installed a tracer",
         "sys.setprofile": "sys.setprofile() installed a profiler",
+        "sys.monitoring.register_callback": "sys.monitoring (3.12+) registered a callback that sees frames",
         "sys.addaudithook": "another audit hook was added",
         "ctypes.string_at": "ctypes.string_at() read raw memory",
         "ctypes.wstring_at": "ctypes.wstring_at() read raw memory",

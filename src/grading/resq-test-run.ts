@@ -12,6 +12,7 @@
 //     was reached with exit_code 0, and nothing forged on the channel. What the test prints is
 //     only feedback.
 
+import { UserError } from "../errors.js";
 import type { ShellResult } from "../sandbox/protocol.js";
 import type { Sandbox } from "../sandbox/sandbox.js";
 import { reviewPatch } from "./patch-review.js";
@@ -65,11 +66,16 @@ export function makeLauncherPayload(testScript: string): LauncherPayload {
  * The shell command: the launcher reads the payload (one line of JSON) from a here-document.
  * JSON escapes every newline, so the random terminator can not appear inside it.
  */
-export function launcherCommand(payload: LauncherPayload): string {
+export function launcherCommand(payload: LauncherPayload, taskId = "?"): string {
   const terminator = `DYNABOX_PAYLOAD_END_${randomSecret()}`;
   const command = `exec python3 -I ${RESQ_LAUNCHER_PATH} <<'${terminator}'\n${JSON.stringify(payload)}\n${terminator}\n`;
   if (Buffer.byteLength(command) > MAX_COMMAND_BYTES) {
-    throw new RangeError(`the test script is too large to hand to the launcher (${Buffer.byteLength(payload.script)} bytes; at most about ${MAX_COMMAND_BYTES - 1024})`);
+    throw new UserError(
+      "DYNABOX_TASK_INVALID",
+      `task ${taskId}: its test_script is too large for dynabox's RES-Q test launcher (${Buffer.byteLength(payload.script)} bytes as JSON-escaped ` +
+        `text must stay under ${MAX_COMMAND_BYTES - 1024}; the script is handed over in one command line, never as a file). ` +
+        "Fix: shorten the test script, e.g. move large test data into the repository",
+    );
   }
   return command;
 }
@@ -112,10 +118,10 @@ export function judgeLauncherRun(run: Pick<ShellResult, "exitCode" | "timedOut">
 export async function runResqTestScript(
   sandbox: Sandbox,
   testScript: string,
-  options: { cwd: string; timeoutSeconds: number; outputLimitBytes: number },
+  options: { cwd: string; timeoutSeconds: number; outputLimitBytes: number; taskId?: string },
 ): Promise<ResqTestRun> {
   const payload = makeLauncherPayload(testScript);
-  const shell = await sandbox.shell(launcherCommand(payload), {
+  const shell = await sandbox.shell(launcherCommand(payload, options.taskId), {
     cwd: options.cwd,
     timeoutSeconds: options.timeoutSeconds,
     outputLimitBytes: options.outputLimitBytes,

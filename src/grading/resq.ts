@@ -163,6 +163,7 @@ export async function runResqTest(
       cwd: RESQ_REPOSITORY_PATH,
       timeoutSeconds,
       outputLimitBytes: TEST_OUTPUT_LIMIT,
+      taskId: task.id,
     });
     return line(test.message, resqRunFeedback(test, timeoutSeconds, feedbackLimit), resqReviewFlags(normalized, test.report));
   });

@@ -4,11 +4,18 @@
 // gc) and printed it. With the launcher (sandbox/resq_launcher.py) none of them passes, and each
 // is flagged for review. Honest gold patches pass with no flags.
 
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resqFamily } from "../../src/grading/resq.js";
 import type { ResqTask } from "../../src/tasks/resq.js";
 import type { Verdict } from "../../src/tasks/types.js";
+import { temporaryFolders } from "../temporary-folders.js";
 import { bundledTask, bundledTasks, makePatch, resqContext, withRow } from "./resq-helpers.js";
+
+const cli = path.resolve("dist/cli/main.js");
+const scratch = temporaryFolders("dynabox-resq-forgery-");
 
 let context: Awaited<ReturnType<typeof resqContext>>;
 let tasks: ResqTask[];
@@ -342,5 +349,29 @@ ${textkit.row.test_script}` });
     expect(feedback).toContain('    raise ValueError("boom")');
     expect(feedback).not.toContain("resq_launcher");
     expect(verdict.reviewFlags).toBeUndefined();
+  });
+
+  it("dynabox eval counts flagged verdicts and prints each flag, escaped, after its summary", async () => {
+    const folder = await scratch();
+    const submissions = path.join(folder, "submissions.jsonl");
+    const hostile = await makePatch(context, stats, { "json.py": STEAL_SCRIPT_FILE });
+    const rows = [
+      { id: stats.id, patch: hostile },
+      { id: textkit.id, patch: textkit.row.solution_patch },
+    ];
+    await writeFile(submissions, rows.map((row) => JSON.stringify(row)).join("\n") + "\n");
+    const runDirectory = path.join(folder, "run");
+    const result = await execa("node", [cli, "eval", "--resq", "tasks/resq/dataset.json", "--submissions", submissions, "--run-dir", runDirectory], {
+      reject: false,
+    });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`review: resq/${stats.id}: patch: adds json.py, which shadows the standard-library module json`);
+    expect(result.stdout).not.toContain(`review: resq/${textkit.id}`);
+    const summary = JSON.parse(await readFile(path.join(runDirectory, "summary.json"), "utf8")) as Record<string, unknown>;
+    expect(summary).toMatchObject({ family: "resq", graded: 2, passed: 1, flagged: 1 });
+    const lines = (await readFile(path.join(runDirectory, "results.jsonl"), "utf8")).trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+    const flaggedLine = lines.find((line) => line.id === stats.id);
+    expect(flaggedLine).toMatchObject({ success: false, message: "FAIL" });
+    expect(flaggedLine?.review_flags).toEqual(expect.arrayContaining([expect.stringContaining("shadows the standard-library module json")]));
   });
 });

@@ -61,7 +61,7 @@ describe("the launcher command", () => {
   });
 
   it("refuses a script too large for one command line", () => {
-    expect(() => launcherCommand(makeLauncherPayload("x = 1\n".repeat(40_000)))).toThrow(/too large/);
+    expect(() => launcherCommand(makeLauncherPayload("x = 1\n".repeat(40_000)), "7_0")).toThrow(/task 7_0: its test_script is too large.*Fix:/);
   });
 });
 
