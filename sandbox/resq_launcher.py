@@ -249,7 +249,35 @@ def code_objects(code):
     return tuple(found)
 
 
-def make_hook(token, channel, channel_inode, codes, probe_line, main_globals, script_name, observer_pid):
+def machinery_snapshot():
+    """The functions a test relies on to judge (unittest's methods, builtins, sys.exit), by
+    identity, taken before any repository code runs. Python raises no audit event when a patch
+    replaces one of them, so the hook compares them when the exit line is reached."""
+    import builtins
+    import types
+    import unittest  # noqa: F401 - imported from the standard library before the test can shadow it
+    import unittest.case
+    import unittest.loader
+    import unittest.result
+    import unittest.runner
+    import unittest.suite
+
+    watched = []
+    for module in (unittest.case, unittest.result, unittest.runner, unittest.suite, unittest.loader):
+        for owner in list(vars(module).values()):
+            if type(owner) is type and owner.__module__ == module.__name__:
+                for name, value in list(vars(owner).items()):
+                    if type(value) is types.FunctionType:
+                        watched.append((owner, "unittest's %s.%s" % (owner.__qualname__, name), name, value))
+    for name, value in list(vars(builtins).items()):
+        if type(value) is types.BuiltinFunctionType or type(value) is type:
+            watched.append((builtins, "builtins.%s" % name, name, value))
+    for name in ("exit", "excepthook"):
+        watched.append((sys, "sys.%s" % name, name, getattr(sys, name)))
+    return tuple(watched)
+
+
+def make_hook(token, channel, channel_inode, codes, probe_line, main_globals, script_name, observer_pid, watched):
     """The audit hook. It alone holds the token; nothing reachable from the test's frames or
     modules points to it (only the interpreter's hook list, which only gc.get_objects or ctypes
     would reveal, and those calls are reported before they return).
@@ -260,6 +288,9 @@ def make_hook(token, channel, channel_inode, codes, probe_line, main_globals, sc
     it ends the process (an exception leaving the hook would carry its frame, and so the token,
     to the test)."""
     _type = type
+    _type_type = type
+    _module_type = _type(sys)
+    _vars = vars
     _len = len
     _str = str
     _bytes = bytes
@@ -330,12 +361,32 @@ def make_hook(token, channel, channel_inode, codes, probe_line, main_globals, sc
                 return True
         return False
 
+    def machinery_changes():
+        """Labels of watched functions replaced since the snapshot. Identity only, and dicts are
+        read only after checking their keys are exact strings: no code of the test runs here."""
+        changed = []
+        for owner, label, name, original in watched:
+            kind = _type(owner)
+            if kind is not _type_type and kind is not _module_type:
+                changed.append(label + " (its owner's type was changed)")
+                continue
+            namespace = _vars(owner)
+            if kind is _module_type:
+                for key in namespace:
+                    if _type(key) is not _str:
+                        return changed + [label + " (a non-string name was planted next to it)"]
+            if namespace.get(name) is not original:
+                changed.append(label)
+        return changed
+
     def handle(event, args):
         if event == exit_event:
             frame = getframe(2)
             if is_script_code(frame.f_code) and frame.f_lineno == probe_line and frame.f_globals is main_globals:
                 if not state["reached"]:
                     state["reached"] = True
+                    for label in machinery_changes():
+                        flag("replaced:" + label, label + " was replaced before the exit line")
                     send("reached", "")
             else:
                 send("forged", "test run: the exit-reached event was raised outside the test's exit line")
@@ -386,6 +437,8 @@ def run_test(bootstrap_fd, channel):
     os.set_inheritable(channel, False)  # subprocesses of the test do not get it
     channel_inode = os.fstat(channel).st_ino
 
+    # Before the repository is on sys.path: unittest comes from the standard library.
+    watched = machinery_snapshot()
     script = bootstrap["script"]
     file_name = bootstrap["file_name"]
     probe_line = bootstrap["probe_line"]
@@ -404,7 +457,8 @@ def run_test(bootstrap_fd, channel):
     codes = code_objects(code)
     main = types.ModuleType("__main__")
     main.__dict__.update({"__file__": script_path, "__builtins__": builtins, "__cached__": None})
-    hook = make_hook(bootstrap.pop("token"), channel, channel_inode, codes, probe_line, main.__dict__, file_name, observer_pid)
+    hook = make_hook(bootstrap.pop("token"), channel, channel_inode, codes, probe_line, main.__dict__, file_name, observer_pid, watched)
+    del watched
     del bootstrap
     sys.addaudithook(hook)
     del hook

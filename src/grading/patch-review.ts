@@ -36,10 +36,13 @@ const RULES: Rule[] = [
   { pattern: /\bos\._exit\b/, meaning: "ends the process with os._exit (skips the test's own exit)" },
   { pattern: /\batexit\b/, meaning: "registers exit handlers (atexit)" },
   {
-    pattern: /\bsys\.exit\s*=[^=]|setattr\(\s*sys\s*,|\bbuiltins\.\w+\s*=[^=]|\b__builtins__\b/,
+    pattern: /\bsys\.exit\s*=[^=]|setattr\(\s*(sys|builtins)\s*,|\bbuiltins\.\w+\s*=[^=]|\b__builtins__\b/,
     meaning: "replaces sys.exit or built-in functions",
   },
-  { pattern: /\bunittest\.[\w.]+\s*=[^=]|\bTestCase\.\w+\s*=[^=]|\bTestResult\.\w+\s*=[^=]/, meaning: "replaces unittest's machinery" },
+  {
+    pattern: /\bunittest\.[\w.]+\s*=[^=]|\b(TestCase|TestResult|TextTestRunner|TestSuite|TestLoader)\.\w+\s*=[^=]|setattr\(\s*(unittest\b|TestCase|TestResult|TextTestRunner|TestSuite|TestLoader)/,
+    meaning: "replaces unittest's machinery",
+  },
   { pattern: /\baddaudithook\b|\bsys\.audit\b|\bdynabox\b/, meaning: "touches audit hooks or the grader" },
   { pattern: /\bctypes\b/, meaning: "uses ctypes (raw memory, C calls)" },
   { pattern: /\bsettrace\b|\bsetprofile\b/, meaning: "installs a tracer or profiler" },

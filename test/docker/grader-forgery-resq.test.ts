@@ -296,6 +296,24 @@ describe("issue 7 item 2 (RES-Q): a patch can not forge the verdict", () => {
     expect(flagsOf(verdict)).toContain("scans the garbage collector's objects");
   });
 
+  it("replacing unittest's assertions or builtins passes (in-process tampering), but is flagged from the text and the run", async () => {
+    // Honest limit (docs/security.md): no in-process harness can stop a patch from bending the
+    // test's own checks. The static review names it; the hook finds the replaced functions by
+    // identity when the exit line is reached (Python raises no audit event for the replacement).
+    const patch = await makePatch(context, textkit, {
+      "textkit/__init__.py":
+        "import builtins, unittest\nsetattr(unittest.TestCase, 'assertEqual', lambda self, first, second, msg=None: None)\n" +
+        "builtins.all = lambda items: True\n" +
+        TEXTKIT_INIT,
+    });
+    const verdict = await resqFamily.grade(context, textkit, patch);
+    expect(verdict.upstream).toMatchObject({ success: true, message: "PASS" });
+    expect(flagsOf(verdict)).toContain("patch: textkit/__init__.py replaces unittest's machinery");
+    expect(flagsOf(verdict)).toContain("patch: textkit/__init__.py replaces sys.exit or built-in functions");
+    expect(flagsOf(verdict)).toContain("test run: unittest's TestCase.assertEqual was replaced before the exit line");
+    expect(flagsOf(verdict)).toContain("test run: builtins.all was replaced before the exit line");
+  });
+
   it("the exit-reached event raised from the patch's own code is proof of forgery: FAIL", async () => {
     const patch = await makePatch(context, textkit, {
       "textkit/__init__.py": 'import os, sys\nsys.audit("dynabox.resq.exit-reached")\nos._exit(0)\n',
