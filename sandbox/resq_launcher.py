@@ -41,6 +41,7 @@ import sys
 REPORT_MARKER = "DYNABOX-RESQ-REPORT"
 EXIT_EVENT = "dynabox.resq.exit-reached"
 IMPORT_REFUSED_EVENT = "dynabox.resq.import-refused"
+TOKEN_BYTES = 16
 MAX_FLAGS = 40
 MAX_DETAIL = 200
 CHANNEL_LIMIT = 256 * 1024
@@ -64,6 +65,16 @@ def read_all(fd):
         chunks.append(chunk)
 
 
+def read_exactly(fd, count):
+    data = b""
+    while len(data) < count:
+        chunk = os.read(fd, count - len(data))
+        if not chunk:
+            raise EOFError("the bootstrap pipe ended early")
+        data += chunk
+    return data
+
+
 # -- observer -------------------------------------------------------------------------------
 
 
@@ -74,7 +85,8 @@ def observe():
     os.dup2(null, 0)
     os.close(null)
     report_key = payload["report_key"]
-    token = os.urandom(16).hex()
+    # Raw random bytes, never hex: nothing in the test process's memory looks like it.
+    token = os.urandom(TOKEN_BYTES)
 
     channel_read, channel_write = os.pipe()
     bootstrap_read, bootstrap_write = os.pipe()
@@ -86,8 +98,7 @@ def observe():
     )
     os.close(bootstrap_read)
     os.close(channel_write)
-    bootstrap = json.dumps({
-        "token": token,
+    bootstrap = token + json.dumps({
         "script": payload["script"],
         "file_name": payload["file_name"],
         "probe_line": payload["probe_line"],
@@ -140,19 +151,20 @@ def drain(fd, received):
 
 
 def judge_channel(data, token):
-    """Each line the hook writes is `<token> <kind> <detail>`; anything else is forged."""
+    """Each message the hook writes is the raw token, then `<kind> <detail>` and a newline; any
+    other byte is forged (and puts every later message out of step, so it is forged too)."""
     reached = False
     flags = []
     forged = []
-    prefix = token + " "
-    for raw in data.split(b"\n"):
-        if raw == b"":
+    rest = data[:CHANNEL_LIMIT]
+    while rest:
+        head, rest = rest[:TOKEN_BYTES], rest[TOKEN_BYTES:]
+        line, _, rest = rest.partition(b"\n")
+        text = line.decode("utf-8", "replace")
+        if head != token:
+            add_unique(forged, "the channel received bytes the grader did not write: %r" % (head + line)[:80])
             continue
-        text = raw.decode("utf-8", "replace")
-        if not text.startswith(prefix):
-            add_unique(forged, "the channel received a line the grader did not write: %r" % text[:80])
-            continue
-        kind, _, detail = text[len(prefix):].partition(" ")
+        kind, _, detail = text.partition(" ")
         detail = detail[:MAX_DETAIL]
         if kind == "reached":
             reached = True
@@ -301,8 +313,9 @@ def make_hook(token, channel, channel_inode, codes, probe_line, main_globals, sc
     _bytes = bytes
     _int = int
     getframe = sys._getframe
+    current_frames = sys._current_frames
     get_ident = _thread.get_ident
-    write = os.write
+    writev = os.writev
     fstat = os.fstat
     hard_exit = os._exit
     max_flags = MAX_FLAGS
@@ -332,13 +345,15 @@ def make_hook(token, channel, channel_inode, codes, probe_line, main_globals, sc
     }
 
     def send(kind, detail):
-        line = (token + " " + kind + " " + detail.replace("\n", " ") + "\n").encode("utf-8", "replace")
+        message = (kind + " " + detail.replace("\n", " ") + "\n").encode("utf-8", "replace")
         try:
             # The channel must still be our pipe: a test that closed it or put another file in
             # its place would lose the reports; stop instead (no proof, so no PASS).
             if fstat(channel).st_ino != channel_inode:
                 hard_exit(112)
-            write(channel, line)
+            # Two buffers, one write (atomic on a pipe): no object ever holds the token next to
+            # a message a memory scan could look for.
+            writev(channel, (token, message))
         except OSError:
             hard_exit(112)
 
@@ -392,6 +407,10 @@ def make_hook(token, channel, channel_inode, codes, probe_line, main_globals, sc
                     state["reached"] = True
                     for label in machinery_changes():
                         flag("replaced:" + label, label + " was replaced before the exit line")
+                    # Another thread could have set the test's exit_code just before the probe.
+                    others = _len(current_frames()) - 1
+                    if others > 0:
+                        flag("threads", "%d other thread(s) were running when the exit line was reached" % others)
                     send("reached", "")
             else:
                 send("forged", "test run: the exit-reached event was raised outside the test's exit line")
@@ -437,6 +456,7 @@ def make_hook(token, channel, channel_inode, codes, probe_line, main_globals, sc
 
 def run_test(bootstrap_fd, channel):
     make_undumpable()
+    token = read_exactly(bootstrap_fd, TOKEN_BYTES)
     bootstrap = json.loads(read_all(bootstrap_fd).decode("utf-8"))
     os.close(bootstrap_fd)
     os.set_inheritable(channel, False)  # subprocesses of the test do not get it
@@ -462,9 +482,8 @@ def run_test(bootstrap_fd, channel):
     codes = code_objects(code)
     main = types.ModuleType("__main__")
     main.__dict__.update({"__file__": script_path, "__builtins__": builtins, "__cached__": None})
-    hook = make_hook(bootstrap.pop("token"), channel, channel_inode, codes, probe_line, main.__dict__, file_name, observer_pid, watched)
-    del watched
-    del bootstrap
+    hook = make_hook(token, channel, channel_inode, codes, probe_line, main.__dict__, file_name, observer_pid, watched)
+    del watched, token, bootstrap
     sys.addaudithook(hook)
     del hook
     sys.meta_path.insert(0, StandardLibraryFirst(stdlib_names(), entries))

@@ -42,7 +42,7 @@ export interface LauncherReport {
   reached: boolean;
   /** Introspection and shadowing the audit hook saw: for review, the verdict stands. */
   flags: string[];
-  /** Proof of forgery on the channel (a line without the token, the probe raised elsewhere...). */
+  /** Proof of forgery on the channel (bytes without the token, the probe raised elsewhere...). */
   forged: string[];
 }
 

@@ -91,8 +91,9 @@ _leave(_steal())
 `;
 
 /**
- * Scans gc.get_objects(): strings in containers, function constants and closure cells. Besides
- * printing them it writes "<candidate> reached" lines to every descriptor, to forge a proof.
+ * Scans gc.get_objects() for closures: prints the 32-hex strings it finds (upstream's secret is in
+ * main()'s constants) and writes every bytes value held by a closure cell named "token", followed
+ * by a proof message, to every descriptor: a forged proof, if the hook's closure is found.
  */
 const STEAL_FROM_GC = `import gc, os, re, sys
 ${PRINT_AND_LEAVE}
@@ -104,23 +105,24 @@ def _strings(code, out):
             _strings(constant, out)
 def _steal():
     strings = []
+    tokens = []
     for item in gc.get_objects():
         if callable(item) and hasattr(item, "__code__"):
             _strings(item.__code__, strings)
-            for cell in item.__closure__ or ():
+            for name, cell in zip(item.__code__.co_freevars, item.__closure__ or ()):
                 try:
-                    if isinstance(cell.cell_contents, str):
-                        strings.append(cell.cell_contents)
+                    value = cell.cell_contents
                 except ValueError:
-                    pass
-    found = [match for text in strings for match in re.findall(r"^[0-9a-f]{32}$", text)]
+                    continue
+                if name == "token" and isinstance(value, bytes) and value not in tokens:
+                    tokens.append(value)
     for fd in range(3, 64):
-        for candidate in found:
+        for token in tokens:
             try:
-                os.write(fd, (candidate + " reached \\n").encode())
+                os.write(fd, token + b"reached \\n")
             except OSError:
                 break
-    return found
+    return [match for text in strings for match in re.findall(r"^[0-9a-f]{32}$", text)] + ["x" for _ in tokens]
 _leave(_steal())
 `;
 
@@ -129,7 +131,7 @@ const WRITE_THE_CHANNEL = `import os, re, sys
 for fd in range(3, 256):
     try:
         os.write(fd, b"reached\\n")
-        os.write(fd, b"0123456789abcdef0123456789abcdef reached \\n")
+        os.write(fd, b"0123456789abcdef reached \\n")
     except OSError:
         pass
 ${STEAL_SCRIPT_FILE.replace("import os, re, sys\n", "")}`;
@@ -264,7 +266,7 @@ const FORGERIES: Forgery[] = [
     name: "the package writes forged proofs to every file descriptor (the observer's channel)",
     task: () => textkit,
     files: () => ({ "textkit/__init__.py": WRITE_THE_CHANNEL + TEXTKIT_INIT }),
-    flag: "forged: the channel received a line the grader did not write",
+    flag: "forged: the channel received bytes the grader did not write",
   },
 ];
 
@@ -294,6 +296,8 @@ describe("issue 7 item 2 (RES-Q): a patch can not forge the verdict", () => {
     const verdict = await resqFamily.grade(context, task, patch);
     expect(flagsOf(verdict)).toContain("test run: gc.get_objects() scanned every object");
     expect(flagsOf(verdict)).toContain("scans the garbage collector's objects");
+    // It does forge the proof today (the limit docs/security.md states); the flag is what stays.
+    expect(verdict.upstream).toMatchObject({ success: true, message: "PASS" });
   });
 
   it("replacing unittest's assertions or builtins passes (in-process tampering), but is flagged from the text and the run", async () => {
@@ -312,6 +316,15 @@ describe("issue 7 item 2 (RES-Q): a patch can not forge the verdict", () => {
     expect(flagsOf(verdict)).toContain("patch: textkit/__init__.py replaces sys.exit or built-in functions");
     expect(flagsOf(verdict)).toContain("test run: unittest's TestCase.assertEqual was replaced before the exit line");
     expect(flagsOf(verdict)).toContain("test run: builtins.all was replaced before the exit line");
+  });
+
+  it("a thread left running at the exit line (it could set the test's exit_code) is flagged", async () => {
+    const patch = await makePatch(context, textkit, {
+      "textkit/__init__.py": "import threading, time\nthreading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n" + TEXTKIT_INIT,
+    });
+    const verdict = await resqFamily.grade(context, textkit, textkit.row.solution_patch + patch);
+    expect(verdict.upstream).toMatchObject({ success: true, message: "PASS" });
+    expect(flagsOf(verdict)).toContain("test run: 1 other thread(s) were running when the exit line was reached");
   });
 
   it("the exit-reached event raised from the patch's own code is proof of forgery: FAIL", async () => {
