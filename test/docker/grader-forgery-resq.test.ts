@@ -22,6 +22,7 @@ let tasks: ResqTask[];
 let sortlines: ResqTask;
 let textkit: ResqTask;
 let stats: ResqTask;
+let svcconf: ResqTask;
 
 beforeAll(async () => {
   context = await resqContext();
@@ -29,6 +30,7 @@ beforeAll(async () => {
   sortlines = bundledTask(tasks, "0_0");
   textkit = bundledTask(tasks, "1_0");
   stats = bundledTask(tasks, "2_0");
+  svcconf = bundledTask(tasks, "3_0");
 });
 afterAll(async () => {
   await context?.dispose();
@@ -47,6 +49,7 @@ def _leave(found):
 
 /** Reads the test script from sys.argv[0], __main__.__file__ and any .py file in the folder. */
 const STEAL_SCRIPT_FILE = `import os, re, sys
+print("planted module ran:", __name__)
 ${PRINT_AND_LEAVE}
 def _steal():
     found = []
@@ -211,6 +214,8 @@ interface Forgery {
   files: () => Record<string, string>;
   /** A review flag the verdict must carry (a substring). */
   flag: string;
+  /** A standard-library shadow: its code must never run. */
+  shadow?: boolean;
 }
 
 const FORGERIES: Forgery[] = [
@@ -219,18 +224,28 @@ const FORGERIES: Forgery[] = [
     task: () => textkit,
     files: () => ({ "unittest/__init__.py": STEAL_SCRIPT_FILE }),
     flag: "shadows the standard-library module unittest",
+    shadow: true,
   },
   {
     name: "json.py in the repository shadows json and prints the secret read from the script file",
     task: () => stats,
     files: () => ({ "json.py": STEAL_SCRIPT_FILE }),
     flag: "shadows the standard-library module json",
+    shadow: true,
+  },
+  {
+    name: "tempfile.py in the repository shadows tempfile (which nothing imported before the test) and prints the secret",
+    task: () => svcconf,
+    files: () => ({ "tempfile.py": STEAL_SCRIPT_FILE }),
+    flag: "shadows the standard-library module tempfile",
+    shadow: true,
   },
   {
     name: "subprocess.py in the repository shadows subprocess and prints the secret read from the script file",
     task: () => sortlines,
     files: () => ({ "subprocess.py": STEAL_SCRIPT_FILE }),
     flag: "shadows the standard-library module subprocess",
+    shadow: true,
   },
   {
     name: "the package under test reads the test script from disk (sys.argv[0], __main__.__file__, *.py)",
@@ -284,6 +299,7 @@ describe("issue 7 item 2 (RES-Q): a patch can not forge the verdict", () => {
       expect(verdict).toMatchObject({ passed: false, score: 0 });
       expect(flagsOf(verdict)).toContain(forgery.flag);
       expect(verdict.upstream["review_flags"]).toEqual(verdict.reviewFlags);
+      if (forgery.shadow) expect(String(verdict.upstream["test_suite_feedback"])).not.toContain("planted module ran");
     });
   }
 
