@@ -324,6 +324,10 @@ def make_hook(token, channel, channel_inode, codes, probe_line, main_globals, sc
     import_refused_event = IMPORT_REFUSED_EVENT
     proc_sensitive = frozenset(("mem", "maps", "smaps", "pagemap", "fd", "fdinfo", "environ", "syscall", "stack"))
     signal_targets = (observer_pid, 1, 0, -1)
+    frame_attributes = frozenset(("tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"))
+    repo_prefix = os.getcwd() + "/"
+    script_path = repo_prefix + script_name
+    inspect_file = os.path.join(os.path.dirname(os.__file__), "inspect.py")
     # Per thread: a hook call that itself raises events (sys._getframe) must not recurse, and one
     # thread inside the hook must not make another thread's exit-reached event be skipped.
     busy = set()
@@ -432,13 +436,22 @@ def make_hook(token, channel, channel_inode, codes, probe_line, main_globals, sc
             target = args[0] if args else None
             if _type(target) is _int and target in signal_targets:
                 flag("kill:%d" % target, event + " signalled the grader (%d)" % target)
+        elif event == "sys._getframe" or (event == "object.__getattr__" and _len(args) == 2 and _type(args[1]) is _str and args[1] in frame_attributes):
+            # Repository code that takes frames can reach the test's own state (its TestResult,
+            # its exit_code). Only the direct caller counts (or the caller of inspect's helpers):
+            # logging, namedtuple, warnings... take frames for honest reasons.
+            caller = getframe(2)
+            filename = caller.f_code.co_filename
+            if _type(filename) is _str and filename == inspect_file and caller.f_back is not None:
+                filename = caller.f_back.f_code.co_filename
+            if _type(filename) is _str and filename.startswith(repo_prefix) and filename != script_path:
+                what = "sys._getframe" if event == "sys._getframe" else args[1]
+                flag("frames:" + filename, "repository code took the call stack's frames (" + what + ") in " + filename[_len(repo_prefix):][:max_detail])
         elif event == import_refused_event:
             if args and _type(args[0]) is _str:
                 flag("import:" + args[0][:max_detail], args[0][:max_detail])
 
     def hook(event, args):
-        if event == "sys._getframe":
-            return
         try:
             me = get_ident()
             if me in busy:
