@@ -9,8 +9,9 @@ observer (started by the grader, stdin = the payload through a pipe):
     memory or open its file descriptors through /proc;
   - reads the payload (report key, test script, file name, probe line), then closes stdin; the
     report key never leaves this process;
-  - starts the test process (this file again, `--run-test`), hands it the script and a fresh
-    channel token through a pipe, and keeps the only reading end of the channel pipe;
+  - starts the test process (this file again, `--run-test`), hands it a fresh channel token (16
+    raw random bytes) and the script through a pipe, and keeps the only reading end of the
+    channel pipe;
   - waits for the test process, reads the channel, and writes one report line tagged with the
     report key to stdout. The host trusts that line only; it decides PASS, not what the test
     prints.
@@ -24,7 +25,10 @@ test process (`--run-test BOOTSTRAP_FD CHANNEL_FD`):
   - installs an audit hook (before any repository code runs) that holds the token and the
     channel. It writes the proof to the channel only when the `dynabox.resq.exit-reached` event
     comes from the probe line of the test's own code; it reports introspection that could find
-    the token (gc scans, other threads' frames, ctypes memory reads, /proc/self/mem, ...);
+    the token or reach the test's objects (gc scans, other threads' frames, repository code
+    taking frames, ctypes memory reads, /proc/self/mem, ...) and, at the exit line, replaced
+    unittest methods or builtins and threads still running. Everything it reports is a review
+    flag; only proof of forgery (bytes without the token, the event from elsewhere) fails a run;
   - runs the script as `__main__` under its upstream-looking file name, with sys.argv as
     `python3 <name>` would set it.
 
