@@ -403,7 +403,9 @@ describe("issue 7 item 2 (RES-Q): a patch can not forge the verdict", () => {
       expect(gold.upstream).not.toHaveProperty("review_flags");
     }
     const empty = await resqFamily.grade(context, textkit, "");
-    expect(empty.upstream).toMatchObject({ success: false, message: "FAIL" });
+    // FAIL here; upstream says PATCH FAILED ("Empty patch"), which another change may adopt.
+    expect(empty.upstream).toMatchObject({ success: false });
+    expect(["FAIL", "PATCH FAILED"]).toContain(empty.upstream["message"]);
     expect(empty.reviewFlags).toBeUndefined();
   });
 
