@@ -7,17 +7,18 @@
 //   2. the patch is applied as upstream does (resq-patch.ts): "" is PATCH FAILED "Empty patch",
 //      anything else goes through upstream's filter to `git apply --reject --whitespace=fix -v`,
 //      unchanged (no newline added); a failure is PATCH FAILED with git's stderr;
-//   3. test_script is written to a fresh random name in the repository root, with a print of a
-//      fresh random secret inserted before its first sys.exit(0) / sys.exit(exit_code);
-//   4. it runs with a timeout: PASS only on exit code 0 with the secret on stdout, TIMED OUT on the
-//      timeout, FAIL otherwise.
-// The patch can therefore not plant the test (the name is new), nor pass by exiting 0 early or by
-// printing "PASS" (no secret), nor reach the solution through git (it is not in the container).
+//   3. test_script runs through the RES-Q launcher (resq-test-run.ts, sandbox/resq_launcher.py): a
+//      probe at its first sys.exit(0) / sys.exit(exit_code), the script never on disk, the
+//      standard library ahead of the repository, an observer process the test can not reach;
+//   4. PASS only on exit status 0 with the observer's proof that the exit line was reached,
+//      TIMED OUT on the timeout, FAIL otherwise. Review flags (patch text, run-time introspection)
+//      go with the verdict.
+// The patch can therefore not plant the test, nor pass by exiting 0 early, by printing "PASS" or
+// by reading the script, nor reach the solution through git (it is not in the container).
 
 import { randomBytes } from "node:crypto";
 import { InternalError, SandboxError } from "../errors.js";
 import { readArchiveFiles } from "../sandbox/archive.js";
-import type { ShellResult } from "../sandbox/protocol.js";
 import type { Sandbox } from "../sandbox/sandbox.js";
 import { RepositoryCache, type CleanRepository } from "../tasks/repo-cache.js";
 import { discoverResqTasks, type ResqTask } from "../tasks/resq.js";
@@ -25,7 +26,8 @@ import type { FamilyModule, ValidationResult, Verdict } from "../tasks/types.js"
 import { reportWarning, withGraderSandbox, type GraderSandboxOptions, type GradingContext } from "./context.js";
 import { checkPythonVersion, ensureTaskImage, type PythonMismatchPolicy, type TaskEnvironmentSpec } from "./environment.js";
 import { applyPatchCommand, planPatch } from "./resq-patch.js";
-import { insertSecretPrint, randomSecret, randomTestFileName, testFeedback, testRunPassed } from "./test-script.js";
+import { resqReviewFlags, resqRunFeedback, runResqTestScript } from "./resq-test-run.js";
+import { testFeedback } from "./test-script.js";
 
 /** Where the repository is, in the agent's sandbox and in the grader's container. */
 export const RESQ_REPOSITORY_PATH = "/workspace/repo";
@@ -38,6 +40,8 @@ export interface ResqResultLine {
   success: boolean;
   message: ResqMessage;
   test_suite_feedback: string;
+  /** dynabox's addition, present only when not empty: what a person should review (see Verdict.reviewFlags). */
+  review_flags?: string[];
 }
 
 export interface ResqOptions {
@@ -123,12 +127,6 @@ export function resqResultLine(id: string, message: ResqMessage, feedback: strin
   return { id, success: message === "PASS", message, test_suite_feedback: silent ? "" : feedback };
 }
 
-/** Maps a finished test run to the upstream message (pure). */
-export function judgeTestRun(run: Pick<ShellResult, "exitCode" | "stdout" | "timedOut">, secret: string): ResqMessage {
-  if (run.timedOut) return "TIMED OUT";
-  return testRunPassed(run.exitCode, run.stdout, secret) ? "PASS" : "FAIL";
-}
-
 /**
  * Grades one patch; the upstream result line and the seconds it took. `null` runs the test at
  * base_commit with no patch at all (validation's "fails at base" check; upstream has no such
@@ -144,7 +142,10 @@ export async function runResqTest(
   const seconds = () => Math.round((performance.now() - started) / 100) / 10;
   const timeoutSeconds = options.testTimeoutSeconds ?? RESQ_DEFAULTS.testTimeoutSeconds;
   const feedbackLimit = options.feedbackLimit ?? RESQ_DEFAULTS.feedbackLimit;
-  const line = (message: ResqMessage, feedback: string): ResqResultLine => resqResultLine(task.id, message, feedback);
+  const line = (message: ResqMessage, feedback: string, reviewFlags: string[] = []): ResqResultLine => ({
+    ...resqResultLine(task.id, message, feedback),
+    ...(reviewFlags.length > 0 ? { review_flags: reviewFlags } : {}),
+  });
   // Upstream decides on an empty patch before it sets up any environment (resq/task.py).
   const plan = patch === null ? undefined : planPatch(patch);
   if (plan !== undefined && !plan.apply) return { line: line("PATCH FAILED", plan.feedback), seconds: seconds() };
@@ -165,20 +166,13 @@ export async function runResqTest(
       if (applied.exitCode !== 0) return line("PATCH FAILED", applied.stderr);
     }
 
-    const secret = randomSecret();
-    const fileName = randomTestFileName();
-    await sandbox.putFiles([{ path: fileName, content: insertSecretPrint(task.row.test_script, secret).script }], RESQ_REPOSITORY_PATH);
-    const run = await sandbox.shell(`exec python3 ${fileName}`, {
+    const test = await runResqTestScript(sandbox, task.row.test_script, {
       cwd: RESQ_REPOSITORY_PATH,
       timeoutSeconds,
       outputLimitBytes: TEST_OUTPUT_LIMIT,
+      taskId: task.id,
     });
-    const message = judgeTestRun(run, secret);
-    let feedback = testFeedback(run.stdout, run.stderr, { secret, limit: feedbackLimit });
-    if (run.startError) feedback = `the test could not start: ${run.startError}\n${feedback}`;
-    if (message === "TIMED OUT") feedback = `${feedback}\n[the test ran past its timeout of ${timeoutSeconds} s and was stopped]`;
-    else if (run.oom) feedback = `${feedback}\n[the test ran out of memory]`;
-    return line(message, feedback);
+    return line(test.message, resqRunFeedback(test, timeoutSeconds, feedbackLimit), resqReviewFlags(plan?.apply ? plan.text : "", test.report));
   });
   return { line: result, seconds: seconds() };
 }
@@ -191,6 +185,7 @@ export function toResqVerdict(task: ResqTask, line: ResqResultLine, seconds: num
     score: line.success ? 1 : 0,
     upstream: { ...line },
     seconds,
+    ...(line.review_flags && line.review_flags.length > 0 ? { reviewFlags: [...line.review_flags] } : {}),
   };
 }
 

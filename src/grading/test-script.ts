@@ -1,46 +1,56 @@
-// The RES-Q test script as the grader runs it: a print of a random secret goes in just before the
-// script's first `sys.exit(0)` / `sys.exit(exit_code)` line, so that a run counts as a pass only
-// when it reached that line (exit code 0 alone could come from an early `sys.exit(0)` planted by
-// the patch). Pure functions: tested without Docker.
+// The RES-Q test script as the grader runs it. Upstream inserts a print of a random secret just
+// before the script's first `sys.exit(0)` / `sys.exit(exit_code)` line, so that a run counts as a
+// pass only when it reached that line (exit code 0 alone could come from an early `sys.exit(0)`
+// planted by the patch). dynabox inserts, at the same place, a probe that raises the audit event
+// `dynabox.resq.exit-reached`; the launcher's audit hook (sandbox/resq_launcher.py) turns it into
+// a proof on a channel the test can not forge, and only when it comes from that very line. No
+// secret is in the script, so reading the script gives the patch nothing. Pure functions: tested
+// without Docker.
 //
-// One deliberate hardening over upstream: before `sys.exit(exit_code)` the print is guarded by
-// `if exit_code is None or exit_code == 0:`. Upstream prints the secret whatever exit_code is, so a
-// patch that forces the process's exit status to 0 (an atexit hook calling os._exit(0), or a
-// replaced sys.exit) turned a failing run into a pass. For honest runs the verdict is the same:
-// a run with a non-zero exit_code fails on its exit status anyway.
+// One deliberate hardening over upstream is kept: before `sys.exit(exit_code)` the probe is
+// guarded by `if exit_code is None or exit_code == 0:`. Upstream prints the secret whatever
+// exit_code is, so a patch that forces the process's exit status to 0 (an atexit hook calling
+// os._exit(0), or a replaced sys.exit) turned a failing run into a pass. For honest runs the
+// verdict is the same: a run with a non-zero exit_code fails on its exit status anyway.
 
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 
 /** A line that ends the script successfully, as upstream looks for it (spaces inside allowed). */
 const EXIT_LINE = /\bsys\.exit\(\s*(0|exit_code)\s*\)/;
+
+/** The audit event the probe raises; sandbox/resq_launcher.py listens for the same name. */
+export const EXIT_REACHED_EVENT = "dynabox.resq.exit-reached";
+
+/** The probe statement. `__import__` so that it works whatever the script named its imports. */
+export const EXIT_PROBE = `__import__("sys").audit("${EXIT_REACHED_EVENT}")`;
 
 /** 32 hex digits from a cryptographic source: unguessable, and safe inside a Python string. */
 export function randomSecret(): string {
   return randomBytes(16).toString("hex");
 }
 
-/** A fresh file name for the test script in the repository root, so a patch can not plant it. */
+/** The test's file name, fresh each time and shaped like upstream's (`<uuid4>.py`). */
 export function randomTestFileName(): string {
-  return `test_dynabox_${randomBytes(12).toString("hex")}.py`;
+  return `${randomUUID()}.py`;
 }
 
-export interface SecretInsertion {
+export interface ProbeInsertion {
   script: string;
-  /** 0-based line index of the inserted print, or null when it was appended at the end. */
-  insertedAtLine: number | null;
+  /** 1-based line number of the inserted probe (the launcher checks the event comes from it). */
+  probeLine: number;
+  /** Whether the script had an exit line; without one the probe is appended at the end. */
+  beforeExitLine: boolean;
 }
 
 /**
- * Inserts `print("<secret>", flush=True)` with the same indentation just before the first line that
- * calls `sys.exit(0)` or `sys.exit(exit_code)` (comment lines are skipped); before
- * `sys.exit(exit_code)` it is guarded by `if exit_code is None or exit_code == 0:` on the same line.
- * With no such line the print is appended at the end, at top level. Line endings (LF or CRLF) are kept.
+ * Inserts `statement` with the same indentation just before the first line that calls
+ * `sys.exit(0)` or `sys.exit(exit_code)` (comment lines are skipped); before `sys.exit(exit_code)`
+ * it is guarded by `if exit_code is None or exit_code == 0:` on the same line. With no such line
+ * it is appended at the end, at top level. Line endings (LF or CRLF) are kept.
  */
-export function insertSecretPrint(script: string, secret: string): SecretInsertion {
-  if (!/^[A-Za-z0-9_-]+$/.test(secret)) throw new RangeError("the secret must be letters, digits, - or _");
+export function insertAtExit(script: string, statement: string): ProbeInsertion {
   const newline = script.includes("\r\n") ? "\r\n" : "\n";
   const lines = script.split(/\r?\n/);
-  const printOf = (indent: string) => `${indent}print("${secret}", flush=True)`;
   for (let index = 0; index < lines.length; index++) {
     const line = lines[index] ?? "";
     const trimmed = line.trimStart();
@@ -48,22 +58,23 @@ export function insertSecretPrint(script: string, secret: string): SecretInserti
     if (trimmed.startsWith("#") || match === null) continue;
     const indent = line.slice(0, line.length - trimmed.length);
     const guard = match[1] === "exit_code" ? "if exit_code is None or exit_code == 0: " : "";
-    lines.splice(index, 0, printOf(indent + guard));
-    return { script: lines.join(newline), insertedAtLine: index };
+    lines.splice(index, 0, `${indent}${guard}${statement}`);
+    return { script: lines.join(newline), probeLine: index + 1, beforeExitLine: true };
   }
-  // No exit line: the print runs when the script falls off its end.
+  // No exit line: the statement runs when the script falls off its end.
   const body = script === "" || script.endsWith("\n") ? script : script + newline;
-  return { script: body + printOf("") + newline, insertedAtLine: null };
+  const probeLine = body === "" ? 1 : body.split(/\r?\n/).length;
+  return { script: body + statement + newline, probeLine, beforeExitLine: false };
 }
 
-/** Whether a run passed by upstream's rule: exit code 0 and the secret on stdout. */
-export function testRunPassed(exitCode: number | null, stdout: string, secret: string): boolean {
-  return exitCode === 0 && stdout.includes(secret);
+/** The script with the exit probe in place (see EXIT_PROBE). */
+export function insertExitProbe(script: string): ProbeInsertion {
+  return insertAtExit(script, EXIT_PROBE);
 }
 
 /**
  * The test's output for the upstream `test_suite_feedback`: stdout then stderr, the secret removed
- * (it means nothing to a reader and should not leak into logs), head and tail kept within `limit`.
+ * (when one is given: it means nothing to a reader and should not leak into logs), head and tail kept within `limit`.
  */
 export function testFeedback(stdout: string, stderr: string, options: { secret?: string; limit?: number } = {}): string {
   const limit = options.limit ?? 16 * 1024;

@@ -155,7 +155,7 @@ async function evaluateOne(item: EvalItem, options: EvalOptions): Promise<EvalRe
       outcome: verdict.passed ? "passed" : verdict.upstream.not_judged === true ? "not-judged" : "failed",
       score: verdict.score,
       seconds: verdict.seconds,
-      summary: summaryOf(task.family, verdict.upstream),
+      summary: summaryOf(task.family, verdict.upstream) + (verdict.reviewFlags?.length ? ` (${verdict.reviewFlags.length} review flag(s))` : ""),
     });
     return { item, status: "graded", verdict, error: null, warnings };
   } catch (error) {
@@ -234,6 +234,7 @@ export function summarizeBatch(family: Family, batch: EvalBatch, total: number):
   };
 }
 
+
 function summaryOf(family: Family, upstream: Record<string, unknown>): string {
   if (family === "resq") return String(upstream.message);
   if (family === "sab") {
@@ -248,7 +249,15 @@ export function summarize(family: Family, verdicts: readonly Verdict[], total = 
   const mean = (values: number[]): number | null => (total === 0 ? null : values.reduce((sum, value) => sum + value, 0) / total);
   switch (family) {
     case "resq":
-      return { family, tasks: total, graded: verdicts.length, passed: verdicts.filter((v) => v.passed).length, "pass@1": mean(verdicts.map((v) => (v.passed ? 1 : 0))) };
+      return {
+        family,
+        tasks: total,
+        graded: verdicts.length,
+        passed: verdicts.filter((v) => v.passed).length,
+        "pass@1": mean(verdicts.map((v) => (v.passed ? 1 : 0))),
+        // Verdicts a person should review before trusting them (see docs/resq.md, "Review flags").
+        flagged: verdicts.filter((v) => (v.reviewFlags?.length ?? 0) > 0).length,
+      };
     case "sab":
       return {
         family,

@@ -1,18 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { judgeTestRun } from "../../src/grading/resq.js";
-import { insertSecretPrint, randomSecret, randomTestFileName, testFeedback, testRunPassed } from "../../src/grading/test-script.js";
+import { EXIT_PROBE, insertAtExit, insertExitProbe, randomSecret, randomTestFileName, testFeedback } from "../../src/grading/test-script.js";
 
-const SECRET = "0123456789abcdef0123456789abcdef";
-const PRINT = `print("${SECRET}", flush=True)`;
-const GUARDED = `if exit_code is None or exit_code == 0: ${PRINT}`;
+const PROBE = EXIT_PROBE;
+const GUARDED = `if exit_code is None or exit_code == 0: ${PROBE}`;
 
-describe("insertSecretPrint", () => {
+describe("insertExitProbe", () => {
   it("inserts before the first sys.exit(exit_code) with the same indentation, guarded by exit_code", () => {
     const script = ["import sys", "ok = True", "exit_code = 0 if ok else 1", "sys.exit(exit_code)", ""].join("\n");
-    const { script: out, insertedAtLine } = insertSecretPrint(script, SECRET);
-    expect(insertedAtLine).toBe(3);
+    const { script: out, probeLine, beforeExitLine } = insertExitProbe(script);
+    expect(probeLine).toBe(4);
+    expect(beforeExitLine).toBe(true);
     expect(out).toBe(["import sys", "ok = True", "exit_code = 0 if ok else 1", GUARDED, "sys.exit(exit_code)", ""].join("\n"));
-    const nested = insertSecretPrint("def main():\n    exit_code = run()\n    sys.exit(exit_code)\n", SECRET).script;
+    const nested = insertExitProbe("def main():\n    exit_code = run()\n    sys.exit(exit_code)\n").script;
     expect(nested.split("\n")[2]).toBe(`    ${GUARDED}`);
   });
 
@@ -27,69 +26,62 @@ describe("insertSecretPrint", () => {
       "    sys.exit(exit_code)",
       "sys.exit(0)",
     ].join("\n");
-    const lines = insertSecretPrint(script, SECRET).script.split("\n");
-    expect(lines[5]).toBe(`\t\t${PRINT}`);
+    const { script: out, probeLine } = insertExitProbe(script);
+    const lines = out.split("\n");
+    expect(lines[5]).toBe(`\t\t${PROBE}`);
     expect(lines[6]).toBe("\t\tsys.exit(0)");
-    expect(lines.filter((line) => line.includes(SECRET))).toHaveLength(1);
+    expect(probeLine).toBe(6);
+    expect(lines.filter((line) => line.includes(PROBE))).toHaveLength(1);
   });
 
   it("ignores sys.exit(1), other arguments and commented-out exits", () => {
     const script = ["import sys", "# sys.exit(0) would be wrong here", "sys.exit(1 if bad else 2)", "    sys.exit( 0 )"].join("\n");
-    const result = insertSecretPrint(script, SECRET);
-    expect(result.insertedAtLine).toBe(3);
-    expect(result.script.split("\n")[3]).toBe(`    ${PRINT}`);
+    const result = insertExitProbe(script);
+    expect(result.probeLine).toBe(4);
+    expect(result.script.split("\n")[3]).toBe(`    ${PROBE}`);
   });
 
-  it("appends the print at the end, at top level, when there is no such line", () => {
-    expect(insertSecretPrint("import sys\nprint('hi')\n", SECRET)).toEqual({
-      script: `import sys\nprint('hi')\n${PRINT}\n`,
-      insertedAtLine: null,
+  it("appends the probe at the end, at top level, when there is no such line, and says on which line", () => {
+    expect(insertExitProbe("import sys\nprint('hi')\n")).toEqual({
+      script: `import sys\nprint('hi')\n${PROBE}\n`,
+      probeLine: 3,
+      beforeExitLine: false,
     });
-    expect(insertSecretPrint("print('no newline')", SECRET).script).toBe(`print('no newline')\n${PRINT}\n`);
-    expect(insertSecretPrint("", SECRET).script).toBe(`${PRINT}\n`);
+    expect(insertExitProbe("print('no newline')")).toMatchObject({ script: `print('no newline')\n${PROBE}\n`, probeLine: 2 });
+    expect(insertExitProbe("")).toMatchObject({ script: `${PROBE}\n`, probeLine: 1 });
+    expect(insertAtExit("a\r\nb\r\n", "X")).toMatchObject({ script: "a\r\nb\r\nX\r\n", probeLine: 3 });
   });
 
   it("keeps CRLF line endings", () => {
-    const out = insertSecretPrint("import sys\r\nsys.exit(0)\r\n", SECRET).script;
-    expect(out).toBe(`import sys\r\n${PRINT}\r\nsys.exit(0)\r\n`);
+    const out = insertExitProbe("import sys\r\nsys.exit(0)\r\n").script;
+    expect(out).toBe(`import sys\r\n${PROBE}\r\nsys.exit(0)\r\n`);
   });
 
   it("matches every bundled test script's exit line", async () => {
     const { readFile } = await import("node:fs/promises");
     const rows = JSON.parse(await readFile("tasks/resq/dataset.json", "utf8")) as { test_script: string }[];
     for (const row of rows) {
-      const { script, insertedAtLine } = insertSecretPrint(row.test_script, SECRET);
-      expect(insertedAtLine).not.toBeNull();
-      expect(script.split("\n")[(insertedAtLine ?? 0) + 1]).toBe("sys.exit(exit_code)");
+      const { script, probeLine, beforeExitLine } = insertExitProbe(row.test_script);
+      expect(beforeExitLine).toBe(true);
+      const lines = script.split("\n");
+      expect(lines[probeLine - 1]).toContain(PROBE);
+      expect(lines[probeLine]).toBe("sys.exit(exit_code)");
     }
-  });
-
-  it("refuses a secret that could break out of the Python string", () => {
-    expect(() => insertSecretPrint("x", 'a"); import os; ("')).toThrow(RangeError);
   });
 });
 
-describe("secrets, names and verdicts", () => {
-  it("makes fresh 32-hex secrets and fresh test file names", () => {
+describe("secrets, names and feedback", () => {
+  it("makes fresh 32-hex secrets and fresh upstream-shaped test file names", () => {
     const secrets = new Set(Array.from({ length: 50 }, randomSecret));
     expect(secrets.size).toBe(50);
     for (const secret of secrets) expect(secret).toMatch(/^[0-9a-f]{32}$/);
-    expect(randomTestFileName()).toMatch(/^test_dynabox_[0-9a-f]{24}\.py$/);
+    expect(randomTestFileName()).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.py$/);
     expect(randomTestFileName()).not.toBe(randomTestFileName());
   });
 
-  it("passes only on exit 0 with the secret on stdout", () => {
-    expect(testRunPassed(0, `x\n${SECRET}\n`, SECRET)).toBe(true);
-    expect(testRunPassed(0, "PASS\n", SECRET)).toBe(false);
-    expect(testRunPassed(1, `${SECRET}\n`, SECRET)).toBe(false);
-    expect(testRunPassed(null, `${SECRET}\n`, SECRET)).toBe(false);
-    expect(judgeTestRun({ exitCode: 0, stdout: SECRET, timedOut: false }, SECRET)).toBe("PASS");
-    expect(judgeTestRun({ exitCode: 0, stdout: "PASS", timedOut: false }, SECRET)).toBe("FAIL");
-    expect(judgeTestRun({ exitCode: null, stdout: SECRET, timedOut: true }, SECRET)).toBe("TIMED OUT");
-  });
-
-  it("hides the secret in the feedback and caps its length, keeping head and tail", () => {
-    expect(testFeedback(`ok\n${SECRET}\n`, "warn\n", { secret: SECRET })).toBe("ok\n<secret>\nwarn\n");
+  it("hides a secret in the feedback and caps its length, keeping head and tail", () => {
+    const secret = randomSecret();
+    expect(testFeedback(`ok\n${secret}\n`, "warn\n", { secret })).toBe("ok\n<secret>\nwarn\n");
     const long = testFeedback("a".repeat(5000) + "END", "", { limit: 1000 });
     expect(long.length).toBeLessThan(1100);
     expect(long.startsWith("aaa")).toBe(true);

@@ -15,6 +15,7 @@ import { createFigureJudge, type FigureJudge } from "../../grading/sab-judge.js"
 import type { SandboxLimits } from "../../sandbox/profile.js";
 import { defaultConcurrency } from "../../runs/concurrency.js";
 import { evaluateItems, resultLine, summarizeBatch, type EvalItem } from "../../runs/evaluate.js";
+import { reviewFlagLines } from "../review-flags.js";
 import { ResultsStore } from "../../runs/store.js";
 import { discoverMlabTasks } from "../../tasks/mlab.js";
 import { checkResqDataset, readResqDatasetJson, type ResqTask } from "../../tasks/resq.js";
@@ -302,6 +303,7 @@ export function registerEvalCommand(program: Command): void {
         process.stdout.write(lines.map((line) => line + "\n").join(""));
       } else {
         process.stdout.write(`${JSON.stringify(summary)}\nresults: ${path.join(runDirectory, "results.jsonl")}\n`);
+        for (const line of reviewFlagLines(batch.results.flatMap((result) => (result.verdict === null ? [] : [result.verdict])))) process.stdout.write(`${line}\n`);
       }
       const errors = Number(summary.errors);
       const fromStore = Number(summary.from_store);
