@@ -1,4 +1,5 @@
 import { DynaboxError, EnvironmentError, UserError, isAbortError } from "../errors.js";
+import { printableText } from "./terminal-text.js";
 
 /** 1: the work ran and failed; 2: a usage mistake; 3: the machine is not ready; 130: interrupted; 70: a bug. */
 export function exitCodeFor(error: unknown): number {
@@ -9,9 +10,10 @@ export function exitCodeFor(error: unknown): number {
   return 70;
 }
 
+/** An error for the terminal; its message may quote a sandbox, a task file or a model, so it is escaped. */
 export function renderError(error: unknown): string {
   if (isAbortError(error)) return "dynabox: interrupted";
-  if (DynaboxError.isInstance(error)) return `dynabox: ${error.message} [${error.code}]`;
+  if (DynaboxError.isInstance(error)) return `dynabox: ${printableText(error.message)} [${error.code}]`;
   const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  return `dynabox: unexpected error, please report it with this text:\n${text}`;
+  return `dynabox: unexpected error, please report it with this text:\n${printableText(text)}`;
 }

@@ -18,6 +18,7 @@ import { loadSabTasks, sabPaths } from "../../tasks/sab.js";
 import type { Family } from "../../tasks/types.js";
 import { createRenderer } from "../progress.js";
 import { gradingContext, interruptSignal } from "../shared.js";
+import { printableLine } from "../terminal-text.js";
 
 const flagsSchema = z.object({
   resq: z.string().optional(),
@@ -174,7 +175,7 @@ export function registerEvalCommand(program: Command): void {
       const signal = interruptSignal();
       const context = await gradingContext(signal, { quiet: flags.json });
       const concurrency = flags.concurrency ?? defaultConcurrency();
-      for (const note of work.notes) process.stderr.write(`dynabox: ${note}\n`);
+      for (const note of work.notes) process.stderr.write(`dynabox: ${printableLine(note)}\n`);
       const renderer = createRenderer({ json: false });
       using store = ResultsStore.open(path.join(runDirectory, "results.sqlite"));
       renderer.onEvent({ type: "run-start", kind: `eval ${work.family}`, tasks: work.items.length, concurrency, runDirectory });
