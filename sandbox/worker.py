@@ -16,7 +16,17 @@ import time
 import traceback
 import types
 
-from worker_messages import CALL_ARGS_LIMIT, CALL_NAME_LIMIT, EVENT_NAME_LIMIT, EVENTS_LIMIT, VALUE_LIMIT, clip
+from worker_messages import (
+    CALL_ARGS_LIMIT,
+    CALL_NAME_LIMIT,
+    EVENT_NAME_LIMIT,
+    EVENT_VALUES_LIMIT,
+    EVENTS_LIMIT,
+    VALUE_LIMIT,
+    clip,
+    count_values,
+    more_values_than,
+)
 
 # The supervisor cuts or refuses oversized fields too (it must: user code can write into our
 # control pipe); checking here first gives the cell a plain Python error and keeps its state.
@@ -56,6 +66,7 @@ class Kernel:
         self.cell_count = 0
         self.events = []
         self.events_size = 0
+        self.events_values = 0
         self.in_user_code = False
         # The user's namespace is a real __main__ module, so that pickle and multiprocessing
         # find functions and classes defined in cells.
@@ -105,6 +116,11 @@ class Kernel:
         if self.events_size + size > EVENTS_LIMIT:
             raise ValueError("this event would make the cell's events %d bytes as JSON, over the limit of %d"
                              % (self.events_size + size, EVENTS_LIMIT))
+        values = count_values(payload, EVENT_VALUES_LIMIT) + 4  # the event object, its keys and name
+        if self.events_values + values > EVENT_VALUES_LIMIT:
+            raise ValueError("this event would make the cell's events hold over %d JSON values, over the limit"
+                             % EVENT_VALUES_LIMIT)
+        self.events_values += values
         self.events_size += size
         self.events.append({"name": name, "payload": payload})
 
@@ -173,6 +189,7 @@ class Kernel:
             self.cell_id = request.get("id")
             self.events = []
             self.events_size = 0
+            self.events_values = 0
             start_times = os.times()
             value, error = self.run_cell(request.get("code", ""))
             if os.getpid() != self.pid:
@@ -189,11 +206,12 @@ class Kernel:
                 resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
             )
             events = self.events
-            if events and len(json.dumps(events, default=repr)) > EVENTS_LIMIT:
+            if events and (len(json.dumps(events, default=repr)) > EVENTS_LIMIT or more_values_than(events, EVENT_VALUES_LIMIT)):
                 # A payload grew after it was emitted: the events go, the cell says why.
                 events = []
                 error = {"name": "DynaboxLimitError", "traceback": "",
-                         "message": "the cell's events are over %d bytes as JSON; they were dropped" % EVENTS_LIMIT}
+                         "message": "the cell's events are over the limit of %d bytes as JSON or %d values; they were dropped"
+                         % (EVENTS_LIMIT, EVENT_VALUES_LIMIT)}
             self.channel.send({
                 "type": "done",
                 "id": self.cell_id,

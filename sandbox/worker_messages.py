@@ -14,7 +14,10 @@ WORKER_LINE_LIMIT = 16 * 1024 * 1024  # one control line from the worker, bytes
 CALL_NAME_LIMIT = 128  # characters of a host call's name
 CALL_ARGS_LIMIT = 64 * 1024  # a host call's arguments, as JSON
 EVENT_NAME_LIMIT = 256  # characters of an event's name
-EVENTS_LIMIT = 4 * 1024 * 1024  # all of a cell's events, as JSON
+EVENTS_LIMIT = 1024 * 1024  # all of a cell's events, as JSON
+# JSON values (objects, lists, strings, numbers...) in a cell's events: parsing and checking
+# many small values costs the host far more per byte than one long string does.
+EVENT_VALUES_LIMIT = 50_000
 VALUE_LIMIT = 20_000  # characters of a cell's value (the worker cuts it there too)
 ERROR_NAME_LIMIT = 256
 ERROR_MESSAGE_LIMIT = 16 * 1024
@@ -54,6 +57,25 @@ def parse_worker_line(line):
     if kind != "ready" and not isinstance(message.get("id"), str):
         raise WorkerFault("a control message without a cell id")
     return message
+
+
+def count_values(value, limit):
+    """JSON values (keys included) in `value`; stops counting once past `limit`."""
+    pending = [value]
+    count = 0
+    while pending and count <= limit:
+        item = pending.pop()
+        count += 1
+        if isinstance(item, dict):
+            pending.extend(item.values())
+            count += len(item)  # the keys
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
+    return count
+
+
+def more_values_than(value, limit):
+    return count_values(value, limit) > limit
 
 
 def is_number(value):
@@ -112,9 +134,14 @@ def checked_outcome(message):
         size = json_size(events)
         if size is None:
             raise WorkerFault("cell events that are not JSON")
-        if too_long or size > EVENTS_LIMIT:
-            reason = ("an event name is over %d characters" % EVENT_NAME_LIMIT if too_long
-                      else "the cell's events are %d bytes as JSON, over the limit of %d" % (size, EVENTS_LIMIT))
+        too_many = size <= EVENTS_LIMIT and more_values_than(events, EVENT_VALUES_LIMIT)
+        if too_long or size > EVENTS_LIMIT or too_many:
+            if too_long:
+                reason = "an event name is over %d characters" % EVENT_NAME_LIMIT
+            elif too_many:
+                reason = "the cell's events hold over %d JSON values, over the limit" % EVENT_VALUES_LIMIT
+            else:
+                reason = "the cell's events are %d bytes as JSON, over the limit of %d" % (size, EVENTS_LIMIT)
             events = []
             error = {"name": "DynaboxLimitError", "message": reason + "; the events were dropped", "traceback": ""}
     cpu_ms = message.get("cpu_ms")

@@ -45,7 +45,7 @@ const DEFAULT_OUTPUT_LIMIT_BYTES = 64 * 1024;
 
 /**
  * Room in one protocol line for everything but stdout and stderr. The supervisor caps what it
- * forwards (sandbox/worker_messages.py: events 4 MiB, host-call arguments 64 KiB, value and
+ * forwards (sandbox/worker_messages.py: events 1 MiB, host-call arguments 64 KiB, value and
  * error texts), so an honest line stays well below this.
  */
 export const LINE_BASE_BYTES = 8 * 1024 * 1024;

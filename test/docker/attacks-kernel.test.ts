@@ -80,6 +80,15 @@ describe("attacks on the kernel protocol", () => {
     expect(rawEvents.events).toEqual([]);
     expect(rawEvents.error?.name).toBe("DynaboxLimitError");
 
+    // Small in bytes, but many values: costly to parse on the host, so capped too.
+    const manyValues = await hostile.exec(`import dynabox\ndynabox.emit("submit", [0] * 100_000)`);
+    expect(manyValues.ok).toBe(false);
+    expect(manyValues.error?.message).toMatch(/JSON values, over the limit/);
+    const rawValues = await hostile.exec(
+      writeControlLine(`b'{"type":"done","id":"' + ID + b'","value":null,"error":null,"events":[{"name":"submit","payload":[' + b"0," * 100_000 + b'0]}],"cpu_ms":1,"peak_mem_mb":1}'`),
+    );
+    expect(rawValues).toMatchObject({ ok: false, events: [], error: { name: "DynaboxLimitError" } });
+
     expect(calls).toEqual([]);
     expect(await honestRun).toBe(String(steps));
     expect(honest.isAlive).toBe(true);
@@ -197,13 +206,14 @@ describe("attacks on the kernel protocol", () => {
 
   it("8: no engine log: the log driver is none and a flood of protocol lines leaves no log file", async () => {
     const box = await sandbox();
-    for (let cell = 0; cell < 10; cell++) {
-      const result = await box.exec(`import dynabox\ndynabox.emit("bulk", "x" * 3_000_000)\nprint("y" * 60_000)`);
+    for (let cell = 0; cell < 35; cell++) {
+      const result = await box.exec(`import dynabox\ndynabox.emit("bulk", "x" * 900_000)\nprint("y" * 60_000)`);
       expect(result.ok).toBe(true);
     }
     const details = await box.container.inspect();
     expect(details.HostConfig.LogConfig).toMatchObject({ Type: "none" });
     expect(details.LogPath).toBe("");
     await expect(box.container.logs({ stdout: true, stderr: true })).rejects.toThrow();
+    await expectHealthy(box);
   });
 });
