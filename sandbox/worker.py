@@ -152,9 +152,7 @@ class Kernel:
             text = repr(value)
         except BaseException as error:  # a broken __repr__ is the user's problem, not ours
             text = "<repr failed: %s>" % type(error).__name__
-        if len(text) > VALUE_LIMIT:
-            text = text[: VALUE_LIMIT // 2] + " ... " + text[-VALUE_LIMIT // 2 :]
-        return text, None
+        return clip(text, VALUE_LIMIT), None
 
     def describe_error(self, skip_frames):
         kind, error, trace = sys.exc_info()

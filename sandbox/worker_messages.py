@@ -24,12 +24,17 @@ ERROR_MESSAGE_LIMIT = 16 * 1024
 TRACEBACK_LIMIT = 64 * 1024
 
 
+MARKER_ROOM = 80  # characters kept free for clip's marker
+
+
 def clip(text, limit):
-    """`text` cut to `limit` characters, head and tail kept, with a marker."""
+    """`text` cut to at most `limit` characters, head and tail kept around a marker. The result
+    fits the limit marker included, so clipping twice (worker, then supervisor) changes nothing."""
     if len(text) <= limit:
         return text
-    half = limit // 2
-    return text[:half] + "\n[... %d characters omitted by dynabox ...]\n" % (len(text) - 2 * half) + text[-half:]
+    half = max(0, limit - MARKER_ROOM) // 2
+    omitted = len(text) - 2 * half
+    return text[:half] + "\n[... %d characters omitted by dynabox ...]\n" % omitted + text[len(text) - half:]
 
 
 def json_size(value):
