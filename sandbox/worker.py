@@ -51,7 +51,15 @@ class Channel:
             if newline >= 0:
                 line = bytes(self.buffer[:newline])
                 del self.buffer[: newline + 1]
-                return json.loads(line)
+                # Only the supervisor should write here, but a cell can reach this pipe through
+                # /proc/self/fd: what is not a JSON object is not a message.
+                try:
+                    message = json.loads(line)
+                except (ValueError, RecursionError):
+                    continue
+                if isinstance(message, dict):
+                    return message
+                continue
             chunk = self.reader.read(65536)
             if not chunk:
                 os._exit(0)  # the supervisor is gone

@@ -121,6 +121,21 @@ describe("attacks on the kernel protocol", () => {
       expect((await box.exec("remembered")).error?.name).toBe("NameError");
       await expectHealthy(box);
     }
+    // Garbage in the worker's own input pipe (reopened for writing through /proc/self/fd) is not
+    // a message: skipped, the state kept.
+    await box.exec("remembered = True");
+    const intoInput = await box.exec(
+      [
+        "import dynabox, os",
+        "read_fd = dynabox.host_call.__self__.channel.reader.fileno()",
+        "fd = os.open(f'/proc/self/fd/{read_fd}', os.O_WRONLY)",
+        "os.write(fd, b'[1]\\n\"text\"\\nnot json\\n')",
+        "os.close(fd)",
+        "'written'",
+      ].join("\n"),
+    );
+    expect(intoInput.value).toBe("'written'");
+    expect(await box.exec("remembered")).toMatchObject({ ok: true, value: "True", kernelRestarted: false });
     // NaN is not JSON: the host could not parse it and would wait until the cell's deadline.
     const notANumber = await box.exec(
       writeControlLine(
