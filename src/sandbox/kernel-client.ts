@@ -34,7 +34,6 @@ interface Pending {
   reject: (error: unknown) => void;
   expected: KernelMessage["type"];
   timer: NodeJS.Timeout | undefined;
-  outputLimitBytes: number;
 }
 
 /** How long past its own timeout the host waits for the supervisor before declaring it lost. */
@@ -69,6 +68,8 @@ export class KernelClient {
   private readonly handlers = new Map<string, HostCallHandler>();
   private readonly diagnostics = new BoundedText(64 * 1024);
   private readonly callControllers = new Set<AbortController>();
+  /** Output caps requested on this session; a protocol line may be as long as the largest allows. */
+  private readonly outputLimits = new Set<number>();
   private nextId = 0;
   private closedError: SandboxError | undefined;
   private readyResolve!: () => void;
@@ -89,7 +90,7 @@ export class KernelClient {
     this.ready.catch(() => {});
     const lines = new LineSplitter(
       (line) => this.onLine(line),
-      () => maxLineBytes([...this.pending.values()].map((entry) => entry.outputLimitBytes)),
+      () => maxLineBytes(this.outputLimits),
       (bytes) => this.breach(`the kernel sent a protocol line of over ${bytes} bytes, past dynabox's cap`),
     );
     const frames = new FrameDecoder((kind, payload) => {
@@ -168,14 +169,10 @@ export class KernelClient {
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     const id = String(++this.nextId);
+    // Kept after the request settles: an aborted request's answer may still arrive, as long.
+    if (options.outputLimitBytes !== undefined) this.outputLimits.add(options.outputLimitBytes);
     return new Promise<KernelMessage>((resolve, reject) => {
-      const entry: Pending = {
-        resolve,
-        reject,
-        expected,
-        timer: undefined,
-        outputLimitBytes: options.outputLimitBytes ?? DEFAULT_OUTPUT_LIMIT_BYTES,
-      };
+      const entry: Pending = { resolve, reject, expected, timer: undefined };
       if (options.timeoutSeconds !== undefined) {
         entry.timer = setTimeout(() => {
           this.onLost(`the kernel did not answer within ${options.timeoutSeconds}s plus a grace period`);
