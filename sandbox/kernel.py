@@ -40,6 +40,10 @@ INTERRUPT_GRACE_SECONDS = 2.0
 READ_CHUNK = 65536
 
 WORKER_WRITE_STALL_SECONDS = 5.0  # a worker that reads nothing this long is stuck or hostile
+# Workers that die before they are ready (a .pth file or sitecustomize the sandbox user planted
+# in their own site folder runs at every start): after this many in a row, waiting cells are
+# answered with an error instead of waiting forever, and restarts slow down instead of spinning.
+FAILED_STARTS_LIMIT = 3
 
 
 class HeadTail:
@@ -145,8 +149,16 @@ def other_pids(spare):
 STARTED_GROUPS = set()  # process groups we started (the worker's, each shell command's)
 
 
-def kill_all_except(spare, rounds=200):
-    """SIGKILLs every process in the container but PID 1 and `spare`, until none is left.
+def in_groups(pid, groups):
+    try:
+        return os.getpgid(pid) in groups
+    except OSError:
+        return False
+
+
+def kill_all_except(spare, rounds=200, spare_groups=frozenset()):
+    """SIGKILLs every process in the container but PID 1, `spare` and the process groups
+    `spare_groups` (a running shell command's), until none is left.
 
     Repeats because a fork bomb creates processes while we kill; the pids limit bounds it.
     Only as PID 1 of a container does "every process" mean the sandbox's own; anywhere else
@@ -154,7 +166,7 @@ def kill_all_except(spare, rounds=200):
     """
     if os.getpid() != 1:
         for group in list(STARTED_GROUPS):
-            if group not in spare:
+            if group not in spare and group not in spare_groups:
                 try:
                     os.killpg(group, signal.SIGKILL)
                 except OSError:
@@ -163,6 +175,8 @@ def kill_all_except(spare, rounds=200):
         return
     for _ in range(rounds):
         pids = other_pids(spare)
+        if spare_groups:
+            pids = [pid for pid in pids if not in_groups(pid, spare_groups)]
         if not pids:
             return
         for pid in pids:
@@ -204,6 +218,7 @@ class Supervisor:
         # Why the worker was replaced while no cell ran (it died, or broke the protocol): the
         # next cell's result says the kernel was restarted, so its state is known to be lost.
         self.lost_state = None
+        self.failed_starts = 0  # workers in a row that died before saying they were ready
         self.sequence = 0
         self.wakeup_read, wakeup_write = os.pipe()
         os.set_blocking(self.wakeup_read, False)
@@ -327,7 +342,11 @@ class Supervisor:
         worker = self.worker
         if worker is None:
             return
-        kill_all_except(set())
+        # A shell command running meanwhile is not the worker's: it goes on (its own session,
+        # so nothing the worker started can join its group).
+        job = self.job
+        shell = {job["process"].pid} if job is not None and "process" in job else frozenset()
+        kill_all_except(set(), spare_groups=shell)
         self.drain_worker_output()
         for key in ("from_worker", "stdout", "stderr"):
             try:
@@ -440,6 +459,7 @@ class Supervisor:
         kind = message["type"]
         if kind == "ready":
             self.worker_ready = True
+            self.failed_starts = 0
             return
         job = self.job
         if job is None or job["request"]["type"] != "exec" or message["id"] != job["request"]["id"]:
@@ -470,6 +490,7 @@ class Supervisor:
             oom = OOM_COUNTER.killed_since_last_check()
         EXITED.pop(self.worker["pid"], None)
         fault = self.worker["fault"]
+        was_ready = self.worker_ready
         self.stop_worker()
         if job is not None and job["request"]["type"] == "exec":
             if fault is not None:
@@ -494,7 +515,26 @@ class Supervisor:
         else:
             # Nobody asked for this restart: the next cell is told its state is gone.
             self.lost_state = ("the kernel broke dynabox's protocol (%s)" % fault) if fault else "the kernel process exited"
+            if not was_ready:
+                self.failed_starts += 1
+                if self.failed_starts >= FAILED_STARTS_LIMIT:
+                    self.refuse_waiting_cells(
+                        "the kernel exited %d times in a row before it was ready (a .pth file or "
+                        "sitecustomize module in the sandbox's own site folder?); shell commands still work"
+                        % self.failed_starts)
+                    time.sleep(min(1.0, 0.1 * self.failed_starts))
             self.start_worker()
+
+    def refuse_waiting_cells(self, reason):
+        """Answers the queued cells with an error: their kernel can not start."""
+        waiting = [request for request in self.queue if request["type"] == "exec"]
+        self.queue = [request for request in self.queue if request["type"] != "exec"]
+        for request in waiting:
+            job = {"request": request, "started": time.monotonic(), "interrupted": False}
+            self.capture = {"stdout": HeadTail(DEFAULT_OUTPUT_LIMIT), "stderr": HeadTail(DEFAULT_OUTPUT_LIMIT)}
+            self.reply_exec(job, {"value": None, "cpu_ms": None, "peak_mem_mb": None,
+                                  "error": {"name": "KernelDied", "message": reason, "traceback": ""}},
+                            oom=False, restarted=True)
 
     # -- requests ----------------------------------------------------------------------
 

@@ -185,6 +185,22 @@ describe("attacks on the kernel protocol", () => {
     await expectHealthy(box);
   });
 
+  it("6: a kernel that can not start (a .pth planted in the user's own site folder) answers cells with an error, never hangs", async () => {
+    const box = await sandbox();
+    const planted = await box.exec(
+      "import os, site\nfolder = site.getusersitepackages()\nos.makedirs(folder, exist_ok=True)\nopen(os.path.join(folder, 'zz.pth'), 'w').write('import os; os._exit(3)\\n')",
+    );
+    expect(planted.ok).toBe(true);
+    const died = await box.exec("import os\nos._exit(1)", { timeoutSeconds: 10 });
+    expect(died).toMatchObject({ ok: false, kernelRestarted: true });
+    const refused = await box.exec("1 + 1", { timeoutSeconds: 10 });
+    expect(refused).toMatchObject({ ok: false, kernelRestarted: true });
+    expect(refused.error?.message).toMatch(/before it was ready/);
+    // Shell commands still work; without the file the kernel comes back.
+    expect((await box.shell("rm /tmp/.local/lib/python3*/site-packages/zz.pth", { timeoutSeconds: 10 })).exitCode).toBe(0);
+    await expectHealthy(box);
+  });
+
   it("6: other processes can not open the worker's pipes through /proc", async () => {
     const box = await sandbox();
     await box.exec("remembered = True");
