@@ -26,6 +26,13 @@ export class FrameDecoder {
         offset = end;
         continue;
       }
+      if (this.header.length === 0 && chunk.length - offset >= HEADER_BYTES) {
+        // The usual case: the whole header is in this chunk; read it in place.
+        this.stream = chunk[offset] ?? 0;
+        this.remaining = chunk.readUInt32BE(offset + 4);
+        offset += HEADER_BYTES;
+        continue;
+      }
       const needed = HEADER_BYTES - this.header.length;
       const piece = chunk.subarray(offset, offset + needed);
       this.header = this.header.length === 0 ? Buffer.from(piece) : Buffer.concat([this.header, piece]);
