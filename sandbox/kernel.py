@@ -7,6 +7,8 @@ user code writes can reach the host as a protocol message:
 
 - the worker's file descriptors 1 and 2 are pipes read here, capped, and returned as text;
 - this process is not dumpable, so /proc/1/fd/* can not be opened by the sandbox user;
+- every control message from the worker (which user code can write into) is validated and
+  capped by worker_messages.py; a bad one replaces the worker, it never ends this process;
 - as PID 1 of the container's PID namespace it ignores signals sent from inside (`kill -1`
   spares it), and it reaps orphans, which is an init's duty.
 
@@ -23,11 +25,25 @@ import subprocess
 import sys
 import time
 
+from worker_messages import (
+    WORKER_LINE_LIMIT,
+    WorkerFault,
+    checked_call,
+    checked_outcome,
+    parse_worker_line,
+)
+
 PROTOCOL_VERSION = 1
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
 DEFAULT_OUTPUT_LIMIT = 64 * 1024
 INTERRUPT_GRACE_SECONDS = 2.0
 READ_CHUNK = 65536
+
+WORKER_WRITE_STALL_SECONDS = 5.0  # a worker that reads nothing this long is stuck or hostile
+# Workers that die before they are ready (a .pth file or sitecustomize the sandbox user planted
+# in their own site folder runs at every start): after this many in a row, waiting cells are
+# answered with an error instead of waiting forever, and restarts slow down instead of spinning.
+FAILED_STARTS_LIMIT = 3
 
 
 class HeadTail:
@@ -133,8 +149,16 @@ def other_pids(spare):
 STARTED_GROUPS = set()  # process groups we started (the worker's, each shell command's)
 
 
-def kill_all_except(spare, rounds=200):
-    """SIGKILLs every process in the container but PID 1 and `spare`, until none is left.
+def in_groups(pid, groups):
+    try:
+        return os.getpgid(pid) in groups
+    except OSError:
+        return False
+
+
+def kill_all_except(spare, rounds=200, spare_groups=frozenset()):
+    """SIGKILLs every process in the container but PID 1, `spare` and the process groups
+    `spare_groups` (a running shell command's), until none is left.
 
     Repeats because a fork bomb creates processes while we kill; the pids limit bounds it.
     Only as PID 1 of a container does "every process" mean the sandbox's own; anywhere else
@@ -142,7 +166,7 @@ def kill_all_except(spare, rounds=200):
     """
     if os.getpid() != 1:
         for group in list(STARTED_GROUPS):
-            if group not in spare:
+            if group not in spare and group not in spare_groups:
                 try:
                     os.killpg(group, signal.SIGKILL)
                 except OSError:
@@ -151,6 +175,8 @@ def kill_all_except(spare, rounds=200):
         return
     for _ in range(rounds):
         pids = other_pids(spare)
+        if spare_groups:
+            pids = [pid for pid in pids if not in_groups(pid, spare_groups)]
         if not pids:
             return
         for pid in pids:
@@ -189,6 +215,10 @@ class Supervisor:
         self.worker = None
         self.worker_ready = False
         self.job = None  # the request being served
+        # Why the worker was replaced while no cell ran (it died, or broke the protocol): the
+        # next cell's result says the kernel was restarted, so its state is known to be lost.
+        self.lost_state = None
+        self.failed_starts = 0  # workers in a row that died before saying they were ready
         self.sequence = 0
         self.wakeup_read, wakeup_write = os.pipe()
         os.set_blocking(self.wakeup_read, False)
@@ -237,8 +267,11 @@ class Supervisor:
     def on_host_message(self, line):
         try:
             message = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             self.send({"type": "protocol-error", "error": "not JSON: %r" % line[:200]})
+            return
+        if not isinstance(message, dict):
+            self.send({"type": "protocol-error", "error": "not a JSON object: %r" % line[:200]})
             return
         kind = message.get("type")
         if kind == "ping":
@@ -281,6 +314,7 @@ class Supervisor:
         STARTED_GROUPS.add(process.pid)
         os.close(control_to_worker_read)
         os.close(control_from_worker_write)
+        os.set_blocking(control_to_worker_write, False)
         try:
             # Make the worker, and all it forks, the first choice of the OOM killer, not us.
             with open("/proc/%d/oom_score_adj" % process.pid, "w") as handle:
@@ -293,6 +327,7 @@ class Supervisor:
             "to_worker": control_to_worker_write,
             "from_worker": control_from_worker_read,
             "buffer": bytearray(),
+            "fault": None,
             "stdout": process.stdout.fileno(),
             "stderr": process.stderr.fileno(),
         }
@@ -307,7 +342,11 @@ class Supervisor:
         worker = self.worker
         if worker is None:
             return
-        kill_all_except(set())
+        # A shell command running meanwhile is not the worker's: it goes on (its own session,
+        # so nothing the worker started can join its group).
+        job = self.job
+        shell = {job["process"].pid} if job is not None and "process" in job else frozenset()
+        kill_all_except(set(), spare_groups=shell)
         self.drain_worker_output()
         for key in ("from_worker", "stdout", "stderr"):
             try:
@@ -326,16 +365,38 @@ class Supervisor:
         self.worker_ready = False
 
     def write_worker(self, message):
+        """Writes one message to the worker; one that reads nothing for a while is faulted."""
+        worker = self.worker
         data = (json.dumps(message) + "\n").encode()
-        fd = self.worker["to_worker"]
         view = memoryview(data)
-        while view:
+        last_progress = time.monotonic()
+        while view and worker["fault"] is None:
             try:
-                view = view[os.write(fd, view):]
+                view = view[os.write(worker["to_worker"], view):]
+                last_progress = time.monotonic()
             except BlockingIOError:
+                if time.monotonic() - last_progress > WORKER_WRITE_STALL_SECONDS:
+                    self.fault_worker("it stopped reading its control pipe")
+                    return
                 time.sleep(0.001)
-            except BrokenPipeError:
-                return
+            except OSError:
+                return  # it is gone; the reaper reports that
+
+    def fault_worker(self, reason):
+        """The worker broke the protocol: kill it; on_worker_gone reports and replaces it."""
+        worker = self.worker
+        if worker is None or worker["fault"] is not None:
+            return
+        worker["fault"] = reason
+        worker["buffer"] = bytearray()
+        try:
+            os.killpg(worker["pid"], signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            os.kill(worker["pid"], signal.SIGKILL)
+        except OSError:
+            pass
 
     def drain_worker_output(self):
         if self.worker is None:
@@ -371,35 +432,52 @@ class Supervisor:
         if key != "from_worker":
             self.capture[key].add(data)
             return
+        if worker["fault"] is not None:
+            return  # killed already; what it still wrote is not read
         worker["buffer"] += data
-        while self.worker is worker:
+        while self.worker is worker and worker["fault"] is None:
             newline = worker["buffer"].find(b"\n")
             if newline < 0:
+                if len(worker["buffer"]) > WORKER_LINE_LIMIT:
+                    self.fault_worker("a control line over %d bytes" % WORKER_LINE_LIMIT)
+                return
+            if newline > WORKER_LINE_LIMIT:
+                self.fault_worker("a control line over %d bytes" % WORKER_LINE_LIMIT)
                 return
             line = bytes(worker["buffer"][:newline])
             del worker["buffer"][: newline + 1]
-            self.on_worker_message(line)
+            try:
+                self.on_worker_message(line)
+            except WorkerFault as fault:
+                self.fault_worker(str(fault))
 
     def on_worker_message(self, line):
-        try:
-            message = json.loads(line)
-        except ValueError:
+        """One control line from the worker, which user code can write anything into."""
+        if not line.strip():
             return
-        kind = message.get("type")
+        message = parse_worker_line(line)
+        kind = message["type"]
         if kind == "ready":
             self.worker_ready = True
+            self.failed_starts = 0
             return
         job = self.job
-        if job is None or job["request"]["type"] != "exec" or message.get("id") != job["request"]["id"]:
+        if job is None or job["request"]["type"] != "exec" or message["id"] != job["request"]["id"]:
             return  # stale, or not ours: only the current cell may answer
         if kind == "call":
+            if job["waiting_call"] is not None:
+                raise WorkerFault("a second host call while one was waiting for its answer")
+            name, args, refusal = checked_call(message)
             self.sequence += 1
             call_id = "%s.%d" % (job["request"]["id"], self.sequence)
+            if refusal is not None:
+                # Answered here, never forwarded: the host does no work for an oversized call.
+                self.write_worker({"type": "call-result", "call_id": call_id, "ok": False, "error": refusal})
+                return
             job["waiting_call"] = call_id
-            self.send({"type": "call", "id": job["request"]["id"], "call_id": call_id,
-                       "name": message.get("name"), "args": message.get("args")})
+            self.send({"type": "call", "id": job["request"]["id"], "call_id": call_id, "name": name, "args": args})
         elif kind == "done":
-            self.finish_exec(message)
+            self.finish_exec(checked_outcome(message))
 
     def on_worker_gone(self):
         """The worker's control pipe closed: it exited or was killed."""
@@ -411,9 +489,14 @@ class Supervisor:
             status = entry[0] if entry else None
             oom = OOM_COUNTER.killed_since_last_check()
         EXITED.pop(self.worker["pid"], None)
+        fault = self.worker["fault"]
+        was_ready = self.worker_ready
         self.stop_worker()
         if job is not None and job["request"]["type"] == "exec":
-            if job.get("interrupted"):
+            if fault is not None:
+                reason = "the kernel broke dynabox's protocol (%s) and was replaced" % fault
+                name = "KernelProtocolError"
+            elif job.get("interrupted"):
                 reason = "the cell ran past its timeout of %ss and did not stop when interrupted" % job["request"].get("timeout")
                 name = "TimeoutError"
             elif oom:
@@ -430,7 +513,28 @@ class Supervisor:
                 "peak_mem_mb": cgroup_peak_mb() if oom else None,
             }, oom=oom, restarted=True)
         else:
+            # Nobody asked for this restart: the next cell is told its state is gone.
+            self.lost_state = ("the kernel broke dynabox's protocol (%s)" % fault) if fault else "the kernel process exited"
+            if not was_ready:
+                self.failed_starts += 1
+                if self.failed_starts >= FAILED_STARTS_LIMIT:
+                    self.refuse_waiting_cells(
+                        "the kernel exited %d times in a row before it was ready (a .pth file or "
+                        "sitecustomize module in the sandbox's own site folder?); shell commands still work"
+                        % self.failed_starts)
+                    time.sleep(min(1.0, 0.1 * self.failed_starts))
             self.start_worker()
+
+    def refuse_waiting_cells(self, reason):
+        """Answers the queued cells with an error: their kernel can not start."""
+        waiting = [request for request in self.queue if request["type"] == "exec"]
+        self.queue = [request for request in self.queue if request["type"] != "exec"]
+        for request in waiting:
+            job = {"request": request, "started": time.monotonic(), "interrupted": False}
+            self.capture = {"stdout": HeadTail(DEFAULT_OUTPUT_LIMIT), "stderr": HeadTail(DEFAULT_OUTPUT_LIMIT)}
+            self.reply_exec(job, {"value": None, "cpu_ms": None, "peak_mem_mb": None,
+                                  "error": {"name": "KernelDied", "message": reason, "traceback": ""}},
+                            oom=False, restarted=True)
 
     # -- requests ----------------------------------------------------------------------
 
@@ -452,6 +556,7 @@ class Supervisor:
         }
         self.job = job
         if request["type"] == "restart":
+            self.lost_state = None
             self.stop_worker()
             self.start_worker()
             self.job = None
@@ -485,15 +590,23 @@ class Supervisor:
         message["error"] = error
         self.reply_exec(job, message, oom=oom, restarted=False)
 
+    def lost_state_note(self):
+        """A line for the next cell's stderr when its kernel was replaced since the last cell."""
+        reason, self.lost_state = self.lost_state, None
+        if reason is None:
+            return ""
+        return "[dynabox: before this cell %s; the kernel was restarted: variables and imports were lost, workspace files are kept]\n" % reason
+
     def reply_exec(self, job, outcome, oom, restarted):
         stdout, stderr = self.capture["stdout"], self.capture["stderr"]
         error = outcome.get("error")
+        note = self.lost_state_note()
         self.send({
             "type": "result",
             "id": job["request"]["id"],
             "ok": error is None and not job["interrupted"] and not oom and not restarted,
             "stdout": stdout.text(),
-            "stderr": stderr.text(),
+            "stderr": note + stderr.text(),
             "stdout_bytes": stdout.total,
             "stderr_bytes": stderr.total,
             "value": outcome.get("value"),
@@ -501,7 +614,7 @@ class Supervisor:
             "events": outcome.get("events") or [],
             "timed_out": job["interrupted"],
             "oom": oom,
-            "kernel_restarted": restarted,
+            "kernel_restarted": restarted or bool(note),
             "wall_ms": round((time.monotonic() - job["started"]) * 1000, 3),
             "cpu_ms": outcome.get("cpu_ms"),
             "peak_mem_mb": outcome.get("peak_mem_mb"),

@@ -5,6 +5,7 @@ are pipes that the supervisor reads and caps, so user code may print anything.
 """
 
 import ast
+import ctypes
 import json
 import linecache
 import os
@@ -15,7 +16,21 @@ import time
 import traceback
 import types
 
-VALUE_LIMIT = 20_000
+from worker_messages import (
+    CALL_ARGS_LIMIT,
+    CALL_NAME_LIMIT,
+    EVENT_NAME_LIMIT,
+    EVENT_VALUES_LIMIT,
+    EVENTS_LIMIT,
+    VALUE_LIMIT,
+    clip,
+    count_values,
+    more_values_than,
+)
+
+# The supervisor cuts or refuses oversized fields too (it must: user code can write into our
+# control pipe); checking here first gives the cell a plain Python error and keeps its state.
+ERROR_TEXT_LIMIT = 16 * 1024
 
 
 class Channel:
@@ -36,7 +51,15 @@ class Channel:
             if newline >= 0:
                 line = bytes(self.buffer[:newline])
                 del self.buffer[: newline + 1]
-                return json.loads(line)
+                # Only the supervisor should write here, but a cell can reach this pipe through
+                # /proc/self/fd: what is not a JSON object is not a message.
+                try:
+                    message = json.loads(line)
+                except (ValueError, RecursionError):
+                    continue
+                if isinstance(message, dict):
+                    return message
+                continue
             chunk = self.reader.read(65536)
             if not chunk:
                 os._exit(0)  # the supervisor is gone
@@ -50,6 +73,8 @@ class Kernel:
         self.cell_id = None
         self.cell_count = 0
         self.events = []
+        self.events_size = 0
+        self.events_values = 0
         self.in_user_code = False
         # The user's namespace is a real __main__ module, so that pickle and multiprocessing
         # find functions and classes defined in cells.
@@ -75,7 +100,14 @@ class Kernel:
 
     def host_call(self, name, args=None):
         """Asks the host to do something it alone can (search the action library, ...)."""
-        self.channel.send({"type": "call", "id": self.cell_id, "name": str(name), "args": args})
+        name = str(name)
+        if len(name) > CALL_NAME_LIMIT:
+            raise ValueError("host call names are at most %d characters" % CALL_NAME_LIMIT)
+        encoded = json.dumps(args, default=repr)
+        if len(encoded) > CALL_ARGS_LIMIT:
+            raise ValueError("host call %s: the arguments are %d bytes as JSON, over the limit of %d"
+                             % (name, len(encoded), CALL_ARGS_LIMIT))
+        self.channel.send({"type": "call", "id": self.cell_id, "name": name, "args": json.loads(encoded)})
         reply = self.channel.receive()
         while reply.get("type") != "call-result":
             reply = self.channel.receive()
@@ -85,7 +117,20 @@ class Kernel:
 
     def emit(self, name, payload=None):
         """Attaches an event (e.g. a submitted answer) to the current cell's result."""
-        self.events.append({"name": str(name), "payload": payload})
+        name = str(name)
+        if len(name) > EVENT_NAME_LIMIT:
+            raise ValueError("event names are at most %d characters" % EVENT_NAME_LIMIT)
+        size = len(json.dumps(payload, default=repr)) + len(name)
+        if self.events_size + size > EVENTS_LIMIT:
+            raise ValueError("this event would make the cell's events %d bytes as JSON, over the limit of %d"
+                             % (self.events_size + size, EVENTS_LIMIT))
+        values = count_values(payload, EVENT_VALUES_LIMIT) + 4  # the event object, its keys and name
+        if self.events_values + values > EVENT_VALUES_LIMIT:
+            raise ValueError("this event would make the cell's events hold over %d JSON values, over the limit"
+                             % EVENT_VALUES_LIMIT)
+        self.events_values += values
+        self.events_size += size
+        self.events.append({"name": name, "payload": payload})
 
     def run_cell(self, code):
         self.cell_count += 1
@@ -115,9 +160,7 @@ class Kernel:
             text = repr(value)
         except BaseException as error:  # a broken __repr__ is the user's problem, not ours
             text = "<repr failed: %s>" % type(error).__name__
-        if len(text) > VALUE_LIMIT:
-            text = text[: VALUE_LIMIT // 2] + " ... " + text[-VALUE_LIMIT // 2 :]
-        return text, None
+        return clip(text, VALUE_LIMIT), None
 
     def describe_error(self, skip_frames):
         kind, error, trace = sys.exc_info()
@@ -130,7 +173,15 @@ class Kernel:
             [frame for frame in summary.stack if frame.filename != __file__]
         )
         lines = list(summary.format())
-        return {"name": kind.__name__, "message": str(error), "traceback": "".join(lines)}
+        try:
+            message = str(error)
+        except BaseException:  # a broken __str__ is the user's problem, not ours
+            message = "<str failed>"
+        return {
+            "name": clip(kind.__name__, 256),
+            "message": clip(message, ERROR_TEXT_LIMIT),
+            "traceback": clip("".join(lines), 4 * ERROR_TEXT_LIMIT),
+        }
 
     def serve(self):
         self.channel.send({"type": "ready", "pid": self.pid})
@@ -143,6 +194,8 @@ class Kernel:
                 continue
             self.cell_id = request.get("id")
             self.events = []
+            self.events_size = 0
+            self.events_values = 0
             start_times = os.times()
             value, error = self.run_cell(request.get("code", ""))
             if os.getpid() != self.pid:
@@ -158,12 +211,19 @@ class Kernel:
                 resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                 resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
             )
+            events = self.events
+            if events and (len(json.dumps(events, default=repr)) > EVENTS_LIMIT or more_values_than(events, EVENT_VALUES_LIMIT)):
+                # A payload grew after it was emitted: the events go, the cell says why.
+                events = []
+                error = {"name": "DynaboxLimitError", "traceback": "",
+                         "message": "the cell's events are over the limit of %d bytes as JSON or %d values; they were dropped"
+                         % (EVENTS_LIMIT, EVENT_VALUES_LIMIT)}
             self.channel.send({
                 "type": "done",
                 "id": self.cell_id,
                 "value": value,
                 "error": error,
-                "events": self.events,
+                "events": events,
                 "cpu_ms": round(cpu * 1000, 3),
                 "peak_mem_mb": round(peak_kb / 1024, 1),
             })
@@ -180,7 +240,23 @@ def reap_zombies():
             return
 
 
+def shield_from_other_processes():
+    """Keeps other processes of the sandbox user (shell commands, their children) away from our
+    control pipe: a process that is not dumpable has its /proc/<pid>/fd owned by root. First
+    make ourselves the OOM killer's choice, which needs our /proc files still ours."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as handle:
+            handle.write("1000")
+    except OSError:
+        pass
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    except (OSError, AttributeError):
+        pass
+
+
 def main():
+    shield_from_other_processes()
     read_fd, write_fd = int(sys.argv[1]), int(sys.argv[2])
     os.set_inheritable(read_fd, False)
     os.set_inheritable(write_fd, False)

@@ -68,6 +68,9 @@ export interface TaskSettlement {
   retired: string[];
 }
 
+/** Most characters of a `search_actions` query that are searched; the rest is ignored. */
+export const SEARCH_QUERY_LIMIT = 2000;
+
 export class TaskLibrary {
   /** Library actions the kernel holds now, as the host defined them: name -> version. */
   private readonly live = new Map<string, number>();
@@ -191,7 +194,8 @@ export class TaskLibrary {
   searchHandler(): (args: unknown) => Promise<SearchHit[]> {
     return async (args) => {
       const request = (typeof args === "object" && args !== null ? args : {}) as { query?: unknown; limit?: unknown };
-      const query = typeof request.query === "string" ? request.query : "";
+      // Sandbox code sets the query: cut before any work, as ranking costs grow with its words.
+      const query = typeof request.query === "string" ? request.query.slice(0, SEARCH_QUERY_LIMIT) : "";
       const limit = typeof request.limit === "number" && Number.isInteger(request.limit) ? Math.min(Math.max(request.limit, 1), 20) : 5;
       const ranked = await this.search(query, limit);
       const lookup = this.lookup();

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { DynaboxError, EnvironmentError, UserError, isAbortError } from "../errors.js";
 import { flagName } from "./flags.js";
+import { printableText } from "./terminal-text.js";
 
 /** `eval` finished, but some items could not be graded (infrastructure errors, bad rows); results are written. */
 export const EXIT_ITEM_ERRORS = 4;
@@ -15,14 +16,15 @@ export function exitCodeFor(error: unknown): number {
   return 70;
 }
 
+/** An error for the terminal; its message may quote a sandbox, a task file or a model, so it is escaped. */
 export function renderError(error: unknown): string {
   if (isAbortError(error)) return "dynabox: interrupted";
-  if (DynaboxError.isInstance(error)) return `dynabox: ${error.message} [${error.code}]`;
+  if (DynaboxError.isInstance(error)) return `dynabox: ${printableText(error.message)} [${error.code}]`;
   if (error instanceof z.ZodError) {
     const issue = error.issues[0];
     const key = String(issue?.path[0] ?? "");
     return `dynabox: ${key ? flagName(key) : "a flag"}: ${issue?.message ?? "not a valid value"} [DYNABOX_USAGE]`;
   }
   const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  return `dynabox: unexpected error, please report it with this text:\n${text}`;
+  return `dynabox: unexpected error, please report it with this text:\n${printableText(text)}`;
 }

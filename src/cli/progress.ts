@@ -1,9 +1,11 @@
 // Renders run events: a live status line on a terminal, one plain line per finished task
 // elsewhere (CI logs), or NDJSON on stdout with --json. Everything but NDJSON goes to stderr so
-// stdout stays clean for results.
+// stdout stays clean for results. Task ids, summaries and messages can be made by a task file,
+// a model or a sandbox: each line is escaped whole (printableLine), so none can hold a raw
+// escape sequence or break into a line of its own.
 
 import type { RunEvent } from "../runs/events.js";
-import { printableLine } from "./terminal-text.js";
+import { printableJson, printableLine } from "./terminal-text.js";
 
 export interface ProgressRenderer {
   onEvent(event: RunEvent): void;
@@ -13,7 +15,7 @@ export interface ProgressRenderer {
 export function createRenderer(options: { json: boolean; stream?: NodeJS.WriteStream }): ProgressRenderer {
   if (options.json) {
     return {
-      onEvent: (event) => process.stdout.write(JSON.stringify(event) + "\n"),
+      onEvent: (event) => process.stdout.write(printableJson(event) + "\n"),
       close: () => {},
     };
   }
@@ -27,13 +29,13 @@ export function createRenderer(options: { json: boolean; stream?: NodeJS.WriteSt
   const status = (): void => {
     if (!live) return;
     const active = [...running.entries()].map(([task, state]) => `${task} ${state}`).join(" | ");
-    const line = `[${finished}/${total}] ${active}`.slice(0, Math.max(20, (stream.columns ?? 100) - 1));
+    const line = printableLine(`[${finished}/${total}] ${active}`).slice(0, Math.max(20, (stream.columns ?? 100) - 1));
     stream.write(`\r\x1b[2K${line}`);
     lastLine = line;
   };
   const print = (text: string): void => {
     if (live && lastLine !== "") stream.write("\r\x1b[2K");
-    stream.write(text + "\n");
+    stream.write(printableLine(text) + "\n");
     lastLine = "";
     status();
   };
@@ -57,7 +59,7 @@ export function createRenderer(options: { json: boolean; stream?: NodeJS.WriteSt
           status();
           return;
         case "task-warning":
-          print(`! ${event.family}/${printableLine(event.taskId)}: warning: ${printableLine(event.message)}`);
+          print(`! ${event.family}/${event.taskId}: warning: ${event.message}`);
           return;
         case "step-start":
           for (const key of running.keys()) if (key.endsWith(`/${event.taskId}`)) running.set(key, `step ${event.step}`);

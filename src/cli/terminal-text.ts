@@ -16,3 +16,12 @@ function escapeCharacter(character: string): string {
   const code = character.charCodeAt(0);
   return code > 0xff ? `\\u${code.toString(16).padStart(4, "0")}` : `\\x${code.toString(16).padStart(2, "0")}`;
 }
+
+/**
+ * JSON for a terminal: JSON.stringify escapes C0 controls but leaves DEL, the C1 controls (an
+ * 8-bit CSI among them) and the Unicode line separators raw; these become \uXXXX escapes,
+ * which parse to the same value.
+ */
+export function printableJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\u009f\u2028\u2029]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}

@@ -39,11 +39,37 @@ interface Pending {
 /** How long past its own timeout the host waits for the supervisor before declaring it lost. */
 const HOST_GRACE_MS = 15_000;
 
+/** The supervisor's default output cap per stream (sandbox/kernel.py). */
+const DEFAULT_OUTPUT_LIMIT_BYTES = 64 * 1024;
+
+/**
+ * Room in one protocol line for everything but stdout and stderr. The supervisor caps what it
+ * forwards (sandbox/worker_messages.py: events 1 MiB, host-call arguments 64 KiB, value and
+ * error texts), so an honest line stays well below this.
+ */
+export const LINE_BASE_BYTES = 8 * 1024 * 1024;
+
+/** Most bytes of a host call's arguments as JSON; the supervisor refuses larger calls first. */
+export const HOST_CALL_ARGS_LIMIT = 64 * 1024;
+const HOST_CALL_NAME_LIMIT = 128;
+
+/**
+ * The longest protocol line accepted while requests with these output caps are waiting: each
+ * stream's head and tail may grow sixfold as ASCII JSON (`\ufffd` for an invalid byte).
+ */
+export function maxLineBytes(outputLimits: Iterable<number>): number {
+  let largest = DEFAULT_OUTPUT_LIMIT_BYTES;
+  for (const limit of outputLimits) largest = Math.max(largest, limit);
+  return LINE_BASE_BYTES + 2 * 6 * largest;
+}
+
 export class KernelClient {
   private readonly pending = new Map<string, Pending>();
   private readonly handlers = new Map<string, HostCallHandler>();
   private readonly diagnostics = new BoundedText(64 * 1024);
   private readonly callControllers = new Set<AbortController>();
+  /** Output caps requested on this session; a protocol line may be as long as the largest allows. */
+  private readonly outputLimits = new Set<number>();
   private nextId = 0;
   private closedError: SandboxError | undefined;
   private readyResolve!: () => void;
@@ -62,12 +88,23 @@ export class KernelClient {
     });
     // Nobody may be awaiting `ready` yet when the stream fails; the error is kept for them.
     this.ready.catch(() => {});
-    const lines = new LineSplitter((line) => this.onLine(line));
+    const lines = new LineSplitter(
+      (line) => this.onLine(line),
+      () => maxLineBytes(this.outputLimits),
+      (bytes) => this.breach(`the kernel sent a protocol line of over ${bytes} bytes, past dynabox's cap`),
+    );
     const frames = new FrameDecoder((kind, payload) => {
       if (kind === STREAM_STDOUT) lines.push(payload);
       else this.diagnostics.push(payload);
     });
-    stream.on("data", (chunk: Buffer) => frames.push(chunk));
+    stream.on("data", (chunk: Buffer) => {
+      // Nothing a sandbox sends may throw out of this listener: that would end the process.
+      try {
+        frames.push(chunk);
+      } catch (error) {
+        this.breach(`reading the kernel's stream failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    });
     stream.on("end", () => this.close("the kernel's output stream ended"));
     stream.on("close", () => this.close("the kernel's stream closed"));
     stream.on("error", (error) => this.close(`the kernel's stream failed: ${error.message}`));
@@ -132,6 +169,8 @@ export class KernelClient {
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     const id = String(++this.nextId);
+    // Kept after the request settles: an aborted request's answer may still arrive, as long.
+    if (options.outputLimitBytes !== undefined) this.outputLimits.add(options.outputLimitBytes);
     return new Promise<KernelMessage>((resolve, reject) => {
       const entry: Pending = { resolve, reject, expected, timer: undefined };
       if (options.timeoutSeconds !== undefined) {
@@ -186,7 +225,9 @@ export class KernelClient {
         this.readyResolve();
         return;
       case "call":
-        void this.answerCall(parsed.call_id, parsed.name, parsed.args);
+        this.answerCall(parsed.call_id, parsed.name, parsed.args).catch((error: unknown) => {
+          this.breach(`answering a host call failed: ${error instanceof Error ? error.message : String(error)}`);
+        });
         return;
       case "protocol-error":
         if (parsed.id) {
@@ -207,7 +248,18 @@ export class KernelClient {
   private async answerCall(callId: string, name: string, args: unknown): Promise<void> {
     const handler = this.handlers.get(name);
     if (handler === undefined) {
-      this.write({ type: "call-result", call_id: callId, ok: false, error: `no host call named ${JSON.stringify(name)}` });
+      this.write({ type: "call-result", call_id: callId, ok: false, error: `no host call named ${JSON.stringify(name.slice(0, HOST_CALL_NAME_LIMIT))}` });
+      return;
+    }
+    // The supervisor refuses these already; checked again so that no handler ever works on more.
+    const argsBytes = JSON.stringify(args ?? null).length;
+    if (name.length > HOST_CALL_NAME_LIMIT || argsBytes > HOST_CALL_ARGS_LIMIT) {
+      this.write({
+        type: "call-result",
+        call_id: callId,
+        ok: false,
+        error: `the arguments are ${argsBytes} bytes as JSON, over the limit of ${HOST_CALL_ARGS_LIMIT}`,
+      });
       return;
     }
     const controller = new AbortController();
@@ -221,6 +273,12 @@ export class KernelClient {
     } finally {
       this.callControllers.delete(controller);
     }
+  }
+
+  /** The sandbox broke the protocol: it alone ends (lost), never the process. */
+  private breach(reason: string): void {
+    this.close(reason);
+    this.onLost(reason);
   }
 
   /** Ends the session: every waiting request fails with the reason. */

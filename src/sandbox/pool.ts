@@ -47,7 +47,7 @@ export class SandboxPool implements AsyncDisposable {
     let sandbox: Sandbox | undefined;
     while ((sandbox = slot.idle.shift()) !== undefined) {
       if (sandbox.isAlive) break;
-      void sandbox.dispose();
+      sandbox.dispose().catch(() => {}); // a dead one; its removal failing must not end the process
     }
     this.refill(slot);
     if (sandbox !== undefined) return sandbox;

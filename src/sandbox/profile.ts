@@ -77,6 +77,9 @@ export function buildCreateOptions(profile: SandboxProfile): ContainerCreateOpti
       // Prefer killing a sandbox over anything else on the host when memory runs out.
       OomScoreAdj: 500,
       Ulimits: [{ Name: "core", Soft: 0, Hard: 0 }],
+      // Every protocol line passes the container's stdout: with the engine's default json-file
+      // driver a chatty or hostile sandbox fills the host disk with logs nobody reads.
+      LogConfig: { Type: "none", Config: {} },
       Tmpfs: { "/tmp": `rw,nosuid,nodev,size=${limits.tmpMb}m,mode=1777` },
       // A size-capped tmpfs volume rather than a Tmpfs mount: the archive API (files in and
       // out) can write into a volume under a read-only root, and a disk-fill stops at its size.

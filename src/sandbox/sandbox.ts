@@ -105,7 +105,8 @@ export class Sandbox implements AsyncDisposable {
   ) {
     this.kernel = new KernelClient(stream, (reason) => {
       this.kernel.close(reason);
-      void this.dispose();
+      // Nobody awaits this removal; a failure of it must not become an unhandled rejection.
+      this.dispose().catch(() => {});
     });
   }
 

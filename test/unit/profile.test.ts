@@ -21,6 +21,12 @@ describe("the container profile", () => {
     expect(options.OpenStdin && options.StdinOnce).toBe(true);
   });
 
+  it("keeps no engine log: every protocol line passes the container's stdout", () => {
+    for (const network of [false, true]) {
+      expect(buildCreateOptions({ ...base, network, runtime: "runsc" }).HostConfig?.LogConfig).toEqual({ Type: "none", Config: {} });
+    }
+  });
+
   it("sets memory without extra swap, a CPU quota and sized scratch space", () => {
     const options = buildCreateOptions({ ...base, limits: { ...DEFAULT_LIMITS, memoryMb: 512, cpus: 1.5, workspaceMb: 64, tmpMb: 32 } });
     const host = options.HostConfig!;

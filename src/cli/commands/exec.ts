@@ -8,7 +8,9 @@ import { z } from "zod";
 import { UserError } from "../../errors.js";
 import { cellResultJson, type CellResult } from "../../sandbox/protocol.js";
 import { startSandbox } from "../../sandbox/sandbox.js";
+import { renderCellResult, renderNotCopied } from "../cell-output.js";
 import { interruptSignal, readyEngine } from "../shared.js";
+import { printableJson } from "../terminal-text.js";
 
 const flagsSchema = z.object({
   code: z.string().optional(),
@@ -46,21 +48,6 @@ async function readCode(file: string | undefined, flags: Flags): Promise<string>
   } catch (error) {
     throw new UserError("DYNABOX_INVALID_INPUT", `can not read ${file}: ${(error as Error).message}`, { cause: error });
   }
-}
-
-function summary(result: CellResult): string {
-  const state = result.ok
-    ? "ok"
-    : result.timedOut
-      ? "timed out"
-      : result.oom
-        ? "out of memory"
-        : `failed (${result.error?.name ?? "error"})`;
-  const parts = [`${state} in ${result.wallMs.toFixed(1)} ms`];
-  if (result.cpuMs !== null) parts.push(`cpu ${result.cpuMs.toFixed(1)} ms`);
-  if (result.peakMemMb !== null) parts.push(`peak ${result.peakMemMb} MB`);
-  if (result.kernelRestarted) parts.push("kernel restarted");
-  return `dynabox: ${parts.join(", ")}`;
 }
 
 export function registerExecCommand(program: Command): void {
@@ -102,16 +89,14 @@ export function registerExecCommand(program: Command): void {
         const result = await sandbox.exec(code, { timeoutSeconds: flags.timeout, signal });
         if (flags.copyOut !== undefined) {
           const report = await sandbox.copyOut("/workspace", flags.copyOut);
-          for (const skipped of report.skipped) process.stderr.write(`dynabox: not copied out: ${skipped.path} (${skipped.reason})\n`);
+          for (const skipped of report.skipped) process.stderr.write(renderNotCopied(skipped));
         }
         if (flags.json) {
-          process.stdout.write(JSON.stringify(cellResultJson(result)) + "\n");
+          process.stdout.write(printableJson(cellResultJson(result)) + "\n");
         } else {
-          process.stdout.write(result.stdout);
-          if (result.value !== null) process.stdout.write(result.value + "\n");
-          process.stderr.write(result.stderr);
-          if (result.error !== null) process.stderr.write(result.error.traceback || `${result.error.name}: ${result.error.message}\n`);
-          process.stderr.write(summary(result) + "\n");
+          const rendered = renderCellResult(result);
+          process.stdout.write(rendered.stdout);
+          process.stderr.write(rendered.stderr);
         }
         process.exitCode = execExitCode(result);
       } finally {
