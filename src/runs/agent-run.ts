@@ -6,7 +6,8 @@ import path from "node:path";
 import type { ActionStore } from "../actions/store.js";
 import { TaskLibrary } from "../actions/promote.js";
 import type { Embedder } from "../actions/retrieve.js";
-import { runAgent, type AgentLimits, type AgentOutcome } from "../agent/loop.js";
+import { runAgent, type AgentLibrary, type AgentLimits, type AgentOutcome } from "../agent/loop.js";
+import type { ReplyFormatChoice } from "../agent/tool-replies.js";
 import type { ModelClient } from "../agent/model-client.js";
 import { isAbortError } from "../errors.js";
 import type { GradingContext } from "../grading/context.js";
@@ -29,6 +30,14 @@ export interface AgentRunOptions {
   attempts: number;
   concurrency: number;
   library?: ActionStore;
+  /**
+   * For ablations: `on` (default) uses the library and adds to it; `frozen` uses it but adds
+   * nothing and counts nothing, so every task sees the same library; `off` leaves it out.
+   */
+  libraryMode?: LibraryMode;
+  /** The model's context window in tokens, for the context budget. */
+  contextTokens?: number;
+  replyFormat?: ReplyFormatChoice;
   /** Fuses embedding similarity with BM25 when retrieving actions. */
   embedder?: Embedder;
   force?: boolean;
@@ -53,6 +62,18 @@ export interface TaskRunSummary {
 }
 
 const KIND = "run";
+
+export const LIBRARY_MODES = ["on", "off", "frozen"] as const;
+export type LibraryMode = (typeof LIBRARY_MODES)[number];
+
+/** The library as the loop sees it in `frozen` mode: retrieval and usage, no candidates. */
+function frozenView(library: TaskLibrary): AgentLibrary {
+  return {
+    retrieve: (query, limit) => library.retrieve(query, limit),
+    recordCandidates: async () => [],
+    usage: (sandbox) => library.usage(sandbox),
+  };
+}
 
 interface Attempt {
   discovered: DiscoveredTask;
@@ -79,7 +100,8 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
   onEvent?.({ type: "task-start", family: task.family, taskId: task.id });
   const progress = (message: string): void => onEvent?.({ type: "task-progress", family: task.family, taskId: task.id, message });
   const taskContext: GradingContext = { ...context, onProgress: progress };
-  const library = options.library
+  const libraryMode = options.libraryMode ?? "on";
+  const library = options.library && libraryMode !== "off"
     ? new TaskLibrary(options.library, {
         runId: context.runId,
         taskId: `${task.family}/${task.id}`,
@@ -106,7 +128,9 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
         model: options.model,
         limits: options.limits,
         trajectoryFile: path.join(options.runDirectory, "trajectories", task.family, task.id, `${item}.jsonl`),
-        ...(library ? { library } : {}),
+        ...(library ? { library: libraryMode === "frozen" ? frozenView(library) : library } : {}),
+        ...(options.contextTokens !== undefined ? { contextTokens: options.contextTokens } : {}),
+        ...(options.replyFormat !== undefined ? { replyFormat: options.replyFormat } : {}),
         ...(module.readOnlyPatterns ? { readOnlyPatterns: module.readOnlyPatterns(task) } : {}),
         ...(onEvent ? { onEvent } : {}),
         ...(context.signal ? { signal: context.signal } : {}),
@@ -120,7 +144,7 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
     }
     progress("grading");
     const verdict: Verdict = await module.grade(taskContext, task, submission);
-    const settlement = library?.finish(verdict.passed);
+    const settlement = libraryMode === "on" ? library?.finish(verdict.passed) : undefined;
     const summary: TaskRunSummary = {
       id: task.id,
       family: task.family,
@@ -153,7 +177,7 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
   } catch (error) {
     if (isAbortError(error) || context.signal?.aborted) throw error;
     // Not stored: an error is not a final result, so the next run tries the task again.
-    library?.finish(false, []);
+    if (libraryMode === "on") library?.finish(false, []);
     const message = error instanceof Error ? error.message : String(error);
     onEvent?.({ type: "task-end", family: task.family, taskId: task.id, outcome: "error", score: null, seconds: (performance.now() - started) / 1000, summary: message });
     return {
