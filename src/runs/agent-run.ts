@@ -120,6 +120,8 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
     try {
       await module.setUpWorkspace(taskContext, task, sandbox);
       if (library) sandbox.setHostCall("search_actions", library.searchHandler());
+      // With the library off, a search finds nothing (as in an empty library) rather than failing.
+      else if (libraryMode === "off") sandbox.setHostCall("search_actions", async () => []);
       outcome = await runAgent({
         taskId: task.id,
         family: task.family,
