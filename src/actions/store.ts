@@ -353,6 +353,32 @@ export class ActionStore implements Disposable {
     })();
   }
 
+  /**
+   * A key that changes whenever any row may have changed: this connection's writes
+   * (total_changes) and other processes' commits (data_version). O(1); for caches.
+   */
+  changeCounter(): string {
+    const dataVersion = this.database.pragma("data_version", { simple: true }) as number;
+    const { changes } = this.database.prepare("SELECT total_changes() AS changes").get() as { changes: number };
+    return `${dataVersion}:${changes}`;
+  }
+
+  /**
+   * A key that changes whenever what `latest()` returns may have changed (a new version, a
+   * promotion, a retirement, a removal), and not for candidates, usage counts or embeddings.
+   * One scan of the versioned rows; for caches of `latest()`.
+   */
+  latestFingerprint(): string {
+    const row = this.database
+      .prepare(
+        `SELECT COUNT(*) AS rows, COALESCE(MAX(id), 0) AS top, COALESCE(SUM(version), 0) AS versions,
+           COALESCE(SUM(status = 'retired'), 0) AS retired, COALESCE(SUM(id * (status = 'promoted')), 0) AS promoted
+         FROM actions WHERE version IS NOT NULL`,
+      )
+      .get() as Record<string, number>;
+    return `${row.rows}:${row.top}:${row.versions}:${row.retired}:${row.promoted}`;
+  }
+
   close(): void {
     if (this.database.open) this.database.close();
   }
