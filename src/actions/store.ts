@@ -353,6 +353,69 @@ export class ActionStore implements Disposable {
     })();
   }
 
+  /** Runs `work` in one BEGIN IMMEDIATE transaction (nested calls become savepoints). */
+  transaction<T>(work: () => T): T {
+    return this.database.transaction(work).immediate();
+  }
+
+  /**
+   * Adds an action from another library (an import) as the next version of its name, keeping
+   * its status, counts, provenance and dates, and records its origins. Returns the new row.
+   */
+  insertImported(action: Omit<LibraryAction, "id" | "version">, origins: readonly ActionOriginRecord[]): LibraryAction {
+    return this.transaction(() => {
+      const version = (this.get(action.name)?.version ?? 0) + 1;
+      const row = this.database
+        .prepare(
+          `INSERT INTO actions (name, version, status, is_async, signature, docstring, source, imports, dependencies,
+             free_names, normal_hash, run_id, task_id, step, created_at, promoted_at, uses, successes, failures)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+        )
+        .get(
+          action.name,
+          version,
+          action.status === "retired" ? "retired" : "promoted",
+          action.isAsync ? 1 : 0,
+          action.signature,
+          action.docstring,
+          action.source,
+          JSON.stringify(action.imports),
+          JSON.stringify(action.dependencies),
+          JSON.stringify(action.freeNames),
+          action.normalHash,
+          action.runId,
+          action.taskId,
+          action.step,
+          action.createdAt,
+          action.promotedAt ?? new Date().toISOString(),
+          action.uses,
+          action.successes,
+          action.failures,
+        );
+      const stored = toAction(row) as LibraryAction;
+      this.addOrigins(stored.id, origins);
+      return stored;
+    });
+  }
+
+  /** Records tasks whose passing code contained this action; returns how many were new. */
+  addOrigins(actionId: number, origins: readonly ActionOriginRecord[]): number {
+    const insert = this.database.prepare(
+      "INSERT OR IGNORE INTO action_origins (action_id, run_id, task_id, step, recorded_at) VALUES (?, ?, ?, ?, ?)",
+    );
+    return this.transaction(() => origins.reduce((added, origin) => added + insert.run(actionId, origin.runId, origin.taskId, origin.step, origin.recordedAt).changes, 0));
+  }
+
+  /** Retires a version (the latest by default): a retired latest version takes its name out of retrieval. */
+  retire(name: string, version?: number): LibraryAction | undefined {
+    return this.transaction(() => {
+      const action = this.get(name, version);
+      if (action === undefined) return undefined;
+      this.database.prepare("UPDATE actions SET status = 'retired' WHERE id = ?").run(action.id);
+      return this.byId(action.id) as LibraryAction;
+    });
+  }
+
   /**
    * A key that changes whenever any row may have changed: this connection's writes
    * (total_changes) and other processes' commits (data_version). O(1); for caches.
