@@ -99,9 +99,28 @@ function shortenToolArguments(argumentsText: string, characters: number): string
   }
 }
 
+// A step's shortened forms, made once: a long task plans its request every step, and the same
+// old steps are cut the same way each time (steps do not change once added).
+const formCache = new WeakMap<HistoryStep, Map<string, PlanMessage[]>>();
+
 /** A step's messages in a given form (not `folded`, which drops them). */
 export function stepMessages(step: HistoryStep, form: StepForm, shortenCharacters: number): PlanMessage[] {
   if (form === "whole" || form === "folded") return form === "whole" ? step.messages : [];
+  let forms = formCache.get(step);
+  if (forms === undefined) {
+    forms = new Map();
+    formCache.set(step, forms);
+  }
+  const key = `${form}:${shortenCharacters}`;
+  let messages = forms.get(key);
+  if (messages === undefined) {
+    messages = shortenStep(step, form, shortenCharacters);
+    forms.set(key, messages);
+  }
+  return messages;
+}
+
+function shortenStep(step: HistoryStep, form: "shortened" | "one-line", shortenCharacters: number): PlanMessage[] {
   return step.messages.map((message) => {
     if (message.role === "assistant") {
       if (form !== "one-line") return message;
@@ -175,7 +194,11 @@ export function planContext(input: ContextPlanInput): ContextPlan {
   };
   const foldedSteps = (): HistoryStep[] => steps.filter((_, index) => levels[index] === 3);
   const headCost = (): number => withNote(input.head, foldNote(foldedSteps())).reduce((sum, message) => sum + messageTokens(message, count), 0);
-  const total = (): number => fixedTokens + headCost() + levels.reduce((sum, level, index) => sum + stepCost(index, level), 0);
+  // Kept up to date move by move: the steps' sum changes by one step's difference, and the head
+  // (with the note) only when a step is folded.
+  let stepsTokens = levels.reduce((sum, level, index) => sum + stepCost(index, level), 0);
+  let headTokens = headCost();
+  const total = (): number => fixedTokens + headTokens + stepsTokens;
 
   // The order in which steps give way: older steps through every form, then the newest ones.
   const older = steps.length > keepWhole ? steps.length - keepWhole : 0;
@@ -187,8 +210,11 @@ export function planContext(input: ContextPlanInput): ContextPlan {
   let tokens = total();
   for (const [index, level] of moves) {
     if (tokens <= input.budgetTokens) break;
-    if ((levels[index] ?? 0) >= level) continue;
+    const previous = levels[index] ?? 0;
+    if (previous >= level) continue;
     levels[index] = level;
+    stepsTokens += stepCost(index, level) - stepCost(index, previous);
+    if (level === 3) headTokens = headCost();
     tokens = total();
   }
 

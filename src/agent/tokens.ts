@@ -12,6 +12,8 @@ import { createRequire } from "node:module";
 export const MESSAGE_OVERHEAD_TOKENS = 4;
 /** Tokens that prime the assistant's reply. */
 export const REPLY_PRIMING_TOKENS = 3;
+/** Counts remembered per counter (a long task's messages in all their forms). */
+const COUNT_CACHE_ENTRIES = 4_096;
 /** Characters per token of the estimate for models without a known tokenizer. */
 export const ESTIMATE_CHARACTERS_PER_TOKEN = 3;
 
@@ -60,7 +62,18 @@ export function estimateTokens(text: string): number {
 /** A counter for `model`: its real tokenizer when it is an OpenAI model, else the estimate. */
 export function tokenCounterFor(model: string): TokenCounter {
   const encoding = openAiEncodingFor(model);
-  const raw: RawCounter = encoding === undefined ? estimateTokens : loadEncoding(encoding);
+  const tokenize: RawCounter = encoding === undefined ? estimateTokens : loadEncoding(encoding);
+  // The planner counts the whole history every step; messages repeat, so their counts are kept.
+  const cache = new Map<string, number>();
+  const raw = (text: string): number => {
+    let tokens = cache.get(text);
+    if (tokens === undefined) {
+      tokens = tokenize(text);
+      if (cache.size >= COUNT_CACHE_ENTRIES) cache.clear();
+      cache.set(text, tokens);
+    }
+    return tokens;
+  };
   let factor = 1;
   return {
     encoding: encoding ?? "estimate",
