@@ -30,11 +30,12 @@ export interface ImportResult {
 }
 
 const SQLITE_MAGIC = "SQLite format 3\u0000";
+const PYTHON_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const originSchema = z.object({ runId: z.string(), taskId: z.string(), step: z.number().int(), recordedAt: z.string() });
 const jsonActionSchema = z.object({
   id: z.number().int().optional(),
-  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "not a Python name"),
+  name: z.string().regex(PYTHON_NAME, "not a Python name"),
   version: z.number().int().positive().nullable(),
   status: z.enum(["candidate", "promoted", "retired"]),
   isAsync: z.boolean(),
@@ -81,6 +82,11 @@ export function readImportSource(file: string): { actions: ImportedAction[]; ski
       throw new UserError("DYNABOX_INVALID_INPUT", `${file} is not a list of actions (as \`dynabox actions list --all --json\` prints): at ${issue?.path.join(".")}: ${issue?.message}`);
     }
     rows = parsed.data.map(({ origins, ...action }) => ({ action: { ...action, id: action.id ?? 0 }, origins: origins ?? [] }));
+  }
+  // A library file is another process's (or machine's) data: its names become Python definitions.
+  const invalid = rows.find((row) => !PYTHON_NAME.test(row.action.name));
+  if (invalid !== undefined) {
+    throw new UserError("DYNABOX_INVALID_INPUT", `${file} holds an action whose name is not a Python identifier (${JSON.stringify(invalid.action.name.slice(0, 80))}); nothing was imported`);
   }
   const versioned = rows.filter((row) => row.action.version !== null);
   versioned.sort((a, b) => a.action.name.localeCompare(b.action.name) || (a.action.version ?? 0) - (b.action.version ?? 0));

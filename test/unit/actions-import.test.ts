@@ -126,6 +126,13 @@ describe("importing a library", () => {
     await writeFile(bad, JSON.stringify([{ name: "x" }]));
     expect((await cli("actions", "import", bad, "--library", mine)).code).not.toBe(0);
     expect((await cli("actions", "import", mine, "--library", mine)).code).not.toBe(0);
+    // A library file whose names are not Python identifiers is refused whole.
+    const hostile = path.join(directory, "hostile.sqlite");
+    build(hostile, "run-c", [["bad name; import os", "return 1", "sab/1"]]);
+    const refused = await cli("actions", "import", hostile, "--library", mine);
+    expect(refused.code).toBe(2);
+    using store = ActionStore.open(mine);
+    expect(store.latest().map((action) => action.name)).toEqual(["file_size", "slugify"]);
   });
 });
 
