@@ -344,18 +344,7 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
           emit({ type: "structured-output-fallback", status: error.status ?? 400, message: error.message });
           continue;
         }
-        if (sent === "tool" && isToolsRejection(error)) {
-          if (choice === "tool") {
-            throw new ModelError(
-              `the model endpoint at ${baseURL} does not take tool calls for "${model}" (HTTP ${error.status}: ${error.message}); use --reply-format auto, json or fenced`,
-              { status: error.status ?? 400, retryable: false, attempts, cause: error },
-            );
-          }
-          // Under auto: the same turn again without tools, and never tools again here.
-          toolsSupported = false;
-          emit({ type: "tools-fallback", status: error.status ?? 400, message: error.message });
-          continue;
-        }
+        // A prompt too long for the context is not a tools problem, whatever its message names.
         const overflow = contextOverflow(error);
         if (overflow !== undefined) {
           const failure = describeFailure(error, baseURL, model);
@@ -367,6 +356,18 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
             contextExceeded: true,
             ...(overflow.window !== undefined ? { contextWindow: overflow.window } : {}),
           });
+        }
+        if (sent === "tool" && isToolsRejection(error)) {
+          if (choice === "tool") {
+            throw new ModelError(
+              `the model endpoint at ${baseURL} does not take tool calls for "${model}" (HTTP ${error.status}: ${error.message}); use --reply-format auto, json or fenced`,
+              { status: error.status ?? 400, retryable: false, attempts, cause: error },
+            );
+          }
+          // Under auto: the same turn again without tools, and never tools again here.
+          toolsSupported = false;
+          emit({ type: "tools-fallback", status: error.status ?? 400, message: error.message });
+          continue;
         }
         const failure = describeFailure(error, baseURL, model);
         if (!failure.retryable || retries >= maxRetries) {
