@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createModelClient, ModelError, type ModelClientEvent } from "../../src/agent/model-client.js";
 import { parseToolReply, toolAnswers, type ToolCall } from "../../src/agent/tool-replies.js";
+import { parseScript } from "../../src/testing/scripted-openai-server.js";
 import { startScriptedOpenAIServer, type ScriptedServer, type ScriptedServerOptions } from "../../src/testing/index.js";
 
 const servers: ScriptedServer[] = [];
@@ -119,5 +120,16 @@ describe("the scripted server's measure", () => {
     // 3 priming + 4 overhead + 4 characters.
     expect(server.requests[0]?.promptTokens).toBe(11);
     expect(completion.usage.promptTokens).toBe(11);
+  });
+});
+
+describe("script files with tool calls", () => {
+  it("accept toolCalls and the tools matcher, and reject a malformed call", () => {
+    const loaded = parseScript({
+      version: 1,
+      steps: [{ when: { tools: true }, reply: "", toolCalls: [{ name: "python", arguments: { code: "print(1)" } }] }],
+    });
+    expect(loaded.replies[0]).toMatchObject({ when: { tools: true }, toolCalls: [{ name: "python", arguments: { code: "print(1)" } }] });
+    expect(() => parseScript({ version: 1, steps: [{ reply: "", toolCalls: [{ arguments: "{}" }] }] }, "bad.json")).toThrow(/bad\.json.*toolCalls/);
   });
 });
