@@ -130,6 +130,6 @@ describe("script files with tool calls", () => {
       steps: [{ when: { tools: true }, reply: "", toolCalls: [{ name: "python", arguments: { code: "print(1)" } }] }],
     });
     expect(loaded.replies[0]).toMatchObject({ when: { tools: true }, toolCalls: [{ name: "python", arguments: { code: "print(1)" } }] });
-    expect(() => parseScript({ version: 1, steps: [{ reply: "", toolCalls: [{ arguments: "{}" }] }] }, "bad.json")).toThrow(/bad\.json.*toolCalls/);
+    expect(() => parseScript({ version: 1, steps: [{ reply: "", toolCalls: [{ arguments: "{}" }] }] }, "bad.json")).toThrow(/bad\.json is not a valid scripted-model file/);
   });
 });
