@@ -27,7 +27,8 @@ async function sabRun(folder: string, name: string, mode: string, library: strin
   const all = await demoReplies(path.resolve("tasks"));
   const sab = all.filter((step) => /PM2|Stroop/.test(String((step as { when?: { anyMessage?: RegExp } }).when?.anyMessage)));
   const wanted = tasks.includes("sab/3") ? sab : sab.filter((step) => /Stroop/.test(String((step as { when?: { anyMessage?: RegExp } }).when?.anyMessage)));
-  const server = await startScriptedOpenAIServer({ replies: wanted });
+  // The server reports its window on /v1/models, as vLLM does; the run budgets for it.
+  const server = await startScriptedOpenAIServer({ replies: wanted, contextWindow: 30_000 });
   cleanups.push(() => server.close());
   const runDirectory = path.join(folder, name);
   const result = await execa(
@@ -38,8 +39,8 @@ async function sabRun(folder: string, name: string, mode: string, library: strin
   );
   expect(result.exitCode, result.stderr).toBe(0);
   server.assertDone();
-  const manifest = JSON.parse(await readFile(path.join(runDirectory, "manifest.json"), "utf8")) as { library_mode: string };
-  expect(manifest.library_mode).toBe(mode);
+  const manifest = JSON.parse(await readFile(path.join(runDirectory, "manifest.json"), "utf8")) as Record<string, unknown>;
+  expect(manifest).toMatchObject({ library_mode: mode, reply_format: "json", context_window: { tokens: 30_000, source: "server" } });
   return JSON.parse(await readFile(path.join(runDirectory, "summary.json"), "utf8")) as Summary;
 }
 
