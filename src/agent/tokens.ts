@@ -14,6 +14,8 @@ export const MESSAGE_OVERHEAD_TOKENS = 4;
 export const REPLY_PRIMING_TOKENS = 3;
 /** Counts remembered per counter (a long task's messages in all their forms). */
 const COUNT_CACHE_ENTRIES = 4_096;
+/** ... and at most this many characters of them (the keys are the texts). */
+const COUNT_CACHE_CHARACTERS = 4_000_000;
 /** Characters per token of the estimate for models without a known tokenizer. */
 export const ESTIMATE_CHARACTERS_PER_TOKEN = 3;
 
@@ -65,12 +67,17 @@ export function tokenCounterFor(model: string): TokenCounter {
   const tokenize: RawCounter = encoding === undefined ? estimateTokens : loadEncoding(encoding);
   // The planner counts the whole history every step; messages repeat, so their counts are kept.
   const cache = new Map<string, number>();
+  let cachedCharacters = 0;
   const raw = (text: string): number => {
     let tokens = cache.get(text);
     if (tokens === undefined) {
       tokens = tokenize(text);
-      if (cache.size >= COUNT_CACHE_ENTRIES) cache.clear();
+      if (cache.size >= COUNT_CACHE_ENTRIES || cachedCharacters + text.length > COUNT_CACHE_CHARACTERS) {
+        cache.clear();
+        cachedCharacters = 0;
+      }
       cache.set(text, tokens);
+      cachedCharacters += text.length;
     }
     return tokens;
   };
