@@ -48,29 +48,60 @@ export function boundedEditDistance(a: string, b: string, limit: number): number
   return previous[b.length] as number;
 }
 
+export interface Bm25Document<Id> {
+  id: Id;
+  fields: readonly string[];
+}
+
 export class Bm25Index<Id> {
   private readonly ids: Id[] = [];
+  /** Each document's first field, for breaking ties the same way however the index was built. */
+  private readonly keys: string[] = [];
+  private readonly positions = new Map<Id, number>();
+  /** Documents removed since the index was built (skipped; their postings stay). */
+  private readonly removed = new Set<number>();
   /** Per field: word -> postings. */
   private readonly fields: Map<string, Postings>[];
-  /** Per field: each document's length in words. */
+  /** Per field: each document's length in words, and their sum. */
   private readonly lengths: number[][];
-  private readonly averageLengths: number[];
+  private readonly lengthSums: number[];
   /** Every indexed word, sorted, for prefix and fuzzy expansion. */
-  private readonly vocabulary: string[];
+  private vocabulary: string[] = [];
 
   constructor(
-    documents: readonly { id: Id; fields: readonly string[] }[],
+    documents: readonly Bm25Document<Id>[],
     private readonly options: Bm25Options,
   ) {
     const fieldCount = options.boosts.length;
     this.fields = Array.from({ length: fieldCount }, () => new Map<string, Postings>());
     this.lengths = Array.from({ length: fieldCount }, () => []);
-    const words = new Set<string>();
-    documents.forEach((document, documentIndex) => {
+    this.lengthSums = Array.from({ length: fieldCount }, () => 0);
+    this.add(documents);
+  }
+
+  /** Documents in the index (removed ones not counted). */
+  get size(): number {
+    return this.ids.length - this.removed.size;
+  }
+
+  /** Share of the postings that belong to removed documents: rebuild when it grows. */
+  get removedShare(): number {
+    return this.ids.length === 0 ? 0 : this.removed.size / this.ids.length;
+  }
+
+  /** Adds documents (an id already present is replaced). */
+  add(documents: readonly Bm25Document<Id>[]): void {
+    const newWords: string[] = [];
+    for (const document of documents) {
+      if (this.positions.has(document.id)) this.remove([document.id]);
+      const documentIndex = this.ids.length;
       this.ids.push(document.id);
-      for (let field = 0; field < fieldCount; field++) {
+      this.keys.push(document.fields[0] ?? "");
+      this.positions.set(document.id, documentIndex);
+      for (let field = 0; field < this.fields.length; field++) {
         const terms = this.terms(document.fields[field] ?? "");
         (this.lengths[field] as number[]).push(terms.length);
+        this.lengthSums[field] = (this.lengthSums[field] as number) + terms.length;
         const counts = new Map<string, number>();
         for (const term of terms) counts.set(term, (counts.get(term) ?? 0) + 1);
         const index = this.fields[field] as Map<string, Postings>;
@@ -79,19 +110,27 @@ export class Bm25Index<Id> {
           if (postings === undefined) {
             postings = { documents: [], frequencies: [] };
             index.set(term, postings);
-            words.add(term);
+            newWords.push(term);
           }
           postings.documents.push(documentIndex);
           postings.frequencies.push(frequency);
         }
       }
-    });
-    this.averageLengths = this.lengths.map((lengths) => (lengths.length === 0 ? 1 : lengths.reduce((sum, length) => sum + length, 0) / lengths.length || 1));
-    this.vocabulary = [...words].sort();
+    }
+    if (newWords.length > 0) this.vocabulary = [...new Set([...this.vocabulary, ...newWords])].sort();
   }
 
-  get size(): number {
-    return this.ids.length;
+  /** Takes documents out of the results (their words still count in document frequencies until a rebuild). */
+  remove(ids: readonly Id[]): void {
+    for (const id of ids) {
+      const position = this.positions.get(id);
+      if (position === undefined) continue;
+      this.positions.delete(id);
+      this.removed.add(position);
+      for (let field = 0; field < this.fields.length; field++) {
+        this.lengthSums[field] = (this.lengthSums[field] as number) - ((this.lengths[field] as number[])[position] as number);
+      }
+    }
   }
 
   private terms(text: string): string[] {
@@ -132,9 +171,9 @@ export class Bm25Index<Id> {
 
   /** The best `limit` documents for the query, best first; only documents that match at all. */
   search(query: string, limit: number): { id: Id; score: number }[] {
-    const count = this.ids.length;
+    const count = this.size;
     if (count === 0 || limit <= 0) return [];
-    const scores = new Float64Array(count);
+    const scores = new Float64Array(this.ids.length);
     const touched: number[] = [];
     const queryTerms = [...new Set(this.terms(query))];
     for (const term of queryTerms) {
@@ -144,20 +183,24 @@ export class Bm25Index<Id> {
           if (postings === undefined) continue;
           const boost = (this.options.boosts[field] as number) * weight;
           const matching = postings.documents.length;
-          const idf = Math.log(1 + (count - matching + 0.5) / (matching + 0.5));
+          // Removed documents' postings stay until a rebuild; the idf counts them (capped at the live count).
+          const frequency = Math.min(matching, count);
+          const idf = Math.log(1 + (count - frequency + 0.5) / (frequency + 0.5));
           const lengths = this.lengths[field] as number[];
-          const average = this.averageLengths[field] as number;
+          const average = (this.lengthSums[field] as number) / count || 1;
           for (let index = 0; index < matching; index++) {
             const document = postings.documents[index] as number;
-            const frequency = postings.frequencies[index] as number;
-            const normalized = frequency * (K1 + 1) / (frequency + K1 * (1 - B + (B * (lengths[document] as number)) / average));
+            if (this.removed.has(document)) continue;
+            const termFrequency = postings.frequencies[index] as number;
+            const normalized = (termFrequency * (K1 + 1)) / (termFrequency + K1 * (1 - B + (B * (lengths[document] as number)) / average));
             if (scores[document] === 0) touched.push(document);
             scores[document] = (scores[document] as number) + boost * idf * (normalized + DELTA);
           }
         }
       }
     }
-    touched.sort((a, b) => (scores[b] as number) - (scores[a] as number) || a - b);
+    const keys = this.keys;
+    touched.sort((a, b) => (scores[b] as number) - (scores[a] as number) || ((keys[a] as string) < (keys[b] as string) ? -1 : (keys[a] as string) > (keys[b] as string) ? 1 : a - b));
     return touched.slice(0, limit).map((document) => ({ id: this.ids[document] as Id, score: scores[document] as number }));
   }
 }

@@ -6,9 +6,10 @@
 // Action vectors are computed once per (action, model) and cached in the store.
 //
 // At 10,000 actions, reading and validating the rows and building the BM25 index take about a
-// second, so both are kept per store and rebuilt only when what retrieval sees changed (a new
-// version, a promotion, a retirement; checked in O(1), then with one scan): searches in between
-// cost milliseconds.
+// second, so both are kept per store and brought up to date only when what retrieval sees
+// changed (a new version, a promotion, a retirement; checked in O(1), then with one scan): a
+// few changed actions are patched in (their ids, then only the new rows), many are rebuilt.
+// Searches in between cost about a millisecond.
 
 import { DynaboxError } from "../errors.js";
 import { Bm25Index } from "./bm25-index.js";
@@ -94,6 +95,25 @@ interface LibrarySnapshot {
 
 const snapshots = new WeakMap<ActionStore, LibrarySnapshot>();
 
+/**
+ * Brings a snapshot up to date in place when only a few actions changed (a task's promotion, a
+ * retirement): reads just the ids, then the new rows. False when a rebuild is better.
+ */
+function patchSnapshot(store: ActionStore, snapshot: LibrarySnapshot): boolean {
+  const ids = store.latestIds();
+  const current = new Set(ids);
+  const gone = snapshot.actions.filter((action) => !current.has(action.id)).map((action) => action.id);
+  const added = ids.filter((id) => !snapshot.byId.has(id));
+  if (gone.length + added.length > Math.max(50, ids.length / 10) || snapshot.index.removedShare > 0.2) return false;
+  const fresh = store.actionsById(added);
+  snapshot.index.remove(gone);
+  snapshot.index.add(fresh.map((action) => ({ id: action.id, fields: [action.name, action.signature, action.docstring] })));
+  for (const id of gone) snapshot.byId.delete(id);
+  for (const action of fresh) snapshot.byId.set(action.id, action);
+  snapshot.actions = [...snapshot.byId.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return true;
+}
+
 /** The store's latest actions and their index, rebuilt only when they changed. */
 function librarySnapshot(store: ActionStore): LibrarySnapshot {
   const known = snapshots.get(store);
@@ -102,6 +122,11 @@ function librarySnapshot(store: ActionStore): LibrarySnapshot {
   const fingerprint = store.latestFingerprint();
   if (known !== undefined && known.fingerprint === fingerprint) {
     known.changeCounter = changeCounter;
+    return known;
+  }
+  if (known !== undefined && patchSnapshot(store, known)) {
+    known.changeCounter = changeCounter;
+    known.fingerprint = fingerprint;
     return known;
   }
   const actions = store.latest();

@@ -1,3 +1,5 @@
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
 import { Bm25Index, boundedEditDistance } from "../../src/actions/bm25-index.js";
 import { retrieveActions, splitWords } from "../../src/actions/retrieve.js";
@@ -40,6 +42,20 @@ describe("Bm25Index", () => {
     expect(index.search("col", 10)).toEqual([]);
   });
 
+  it("gives the same ranking after adding and removing documents as a fresh build", () => {
+    const documents = Array.from({ length: 40 }, (_, index) => ({ id: index, fields: [`name_${index % 7}_${index}`, `load csv table ${index % 3 === 0 ? "rows" : "columns"} ${index}`] }));
+    const patched = new Bm25Index(documents.slice(0, 30), { ...plain, boosts: [3, 1] });
+    patched.remove([3, 4]);
+    patched.add(documents.slice(30));
+    const fresh = new Bm25Index(documents.filter((document) => document.id !== 3 && document.id !== 4), { ...plain, boosts: [3, 1] });
+    const ids = (index: Bm25Index<number>) => index.search("load csv rows", 40).map((hit) => hit.id);
+    expect(patched.size).toBe(38);
+    expect(ids(patched)).not.toContain(3);
+    // Same documents, same order (document frequencies of removed documents aside, which this query does not feel).
+    expect(new Set(ids(patched))).toEqual(new Set(ids(fresh)));
+    expect(patched.removedShare).toBeCloseTo(2 / 40, 12);
+  });
+
   it("computes bounded edit distances", () => {
     expect(boundedEditDistance("kitten", "sitting", 3)).toBe(3);
     expect(boundedEditDistance("kitten", "sitting", 1)).toBe(2);
@@ -76,5 +92,22 @@ describe("retrieval's cached index", () => {
     expect(store.get("count_zebra_stripes")?.status).toBe("retired");
     expect(await retrieveActions(store, "zebra stripes", { limit: 3 })).toEqual([]);
     expect(names).toHaveLength(200);
+  });
+
+  it("answers the same after patching as a store opened afresh", async () => {
+    const file = `${tmpdir()}/dynabox-bm25-${process.pid}-${Date.now()}.sqlite`;
+    try {
+      using store = ActionStore.open(file);
+      fillLibrary(store, 300, 5);
+      const query = "load the csv table rows by date";
+      await retrieveActions(store, query, { limit: 10 });
+      fillLibrary(store, 5, 6); // five new names (and a second task): patched in, not rebuilt
+      store.retire(store.latest()[0]!.name);
+      const patched = (await retrieveActions(store, query, { limit: 10 })).map((hit) => hit.action.id);
+      using reopened = ActionStore.open(file);
+      expect(patched).toEqual((await retrieveActions(reopened, query, { limit: 10 })).map((hit) => hit.action.id));
+    } finally {
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(file + suffix, { force: true });
+    }
   });
 });
