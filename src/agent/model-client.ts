@@ -211,6 +211,12 @@ function isStructuredOutputRejection(error: unknown): error is APIError {
   return /response_format|json_schema|structured output/i.test(errorText(error));
 }
 
+/** Tool-call arguments as JSON text; some servers send an object where the API says a string. */
+function argumentsText(value: unknown): string {
+  if (typeof value === "string") return value;
+  return value === undefined || value === null ? "" : JSON.stringify(value);
+}
+
 /** A 400/422 that blames tools: the endpoint (or the model's template) has no tool calling. */
 function isToolsRejection(error: unknown): error is APIError {
   if (!(error instanceof APIError) || (error.status !== 400 && error.status !== 422)) return false;
@@ -309,7 +315,9 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
         }
         const content = answer.message?.content ?? "";
         const toolCalls: ToolCall[] = (answer.message?.tool_calls ?? []).flatMap((call) =>
-          call.type === "function" ? [{ id: call.id, type: "function" as const, function: { name: call.function.name, arguments: call.function.arguments ?? "" } }] : [],
+          call.type === "function"
+            ? [{ id: call.id, type: "function" as const, function: { name: call.function.name, arguments: argumentsText(call.function.arguments as unknown) } }]
+            : [],
         );
         const usage = {
           promptTokens: response.usage?.prompt_tokens ?? 0,

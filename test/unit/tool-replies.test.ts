@@ -68,6 +68,19 @@ describe("the model client with tools", () => {
     expect(tools.map((tool) => tool.function.name)).toEqual(["python", "submit"]);
   });
 
+  it("takes arguments a server sent as an object instead of a JSON string", async () => {
+    // A raw answer, as a non-conforming server sends it: `arguments` is an object.
+    const body = {
+      id: "x", object: "chat.completion", created: 1, model: "m",
+      choices: [{ index: 0, finish_reason: "tool_calls", message: { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "python", arguments: { code: "print(3)" } } }] } }],
+    };
+    const server = await serve({ replies: [{ status: 200, body }] });
+    const client = createModelClient({ model: "m", baseURL: server.url, apiKey: "k", env: {} });
+    const completion = await client.complete({ messages, replyFormat: "tool" });
+    expect(completion.toolCalls).toEqual([{ id: "c1", type: "function", function: { name: "python", arguments: '{"code":"print(3)"}' } }]);
+    expect(parseToolReply(completion.content, completion.toolCalls)).toMatchObject({ ok: true, value: { code: "print(3)" } });
+  });
+
   it("under auto, falls back to JSON once the endpoint rejects tools, and remembers it", async () => {
     const server = await serve({
       rejectTools: true,
