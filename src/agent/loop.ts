@@ -232,7 +232,7 @@ export async function runAgent(input: AgentInput): Promise<AgentOutcome> {
       outcome.promptTokens += completion.usage.promptTokens;
       outcome.completionTokens += completion.usage.completionTokens;
       outcome.costUsd += completion.costUsd;
-      const parsed = parseToolReply(completion.content, completion.toolCalls);
+      const parsed = parseToolReply(completion.content, completion.toolCalls, completion.sentFormat === "tool");
       const reply: ChatMessage = { role: "assistant", content: completion.content };
       if (completion.toolCalls.length > 0) reply.tool_calls = completion.toolCalls;
 

@@ -68,15 +68,39 @@ function parseArguments(text: string): Record<string, unknown> | undefined {
   }
 }
 
-/** The step a reply asks for: its first tool call, or else its text read as JSON or a fenced block. */
-export function parseToolReply(content: string, toolCalls: readonly ToolCall[]): ToolReplyResult {
-  const call = toolCalls[0];
+/**
+ * Tool calls written into the text, as Qwen and Hermes-style templates do when the server does not
+ * parse them (`<tool_call>{"name": ..., "arguments": {...}}</tool_call>`); none when there are none.
+ */
+export function toolCallsInText(content: string): ToolCall[] {
+  const calls: ToolCall[] = [];
+  const pattern = /<tool_call>\s*([\s\S]*?)\s*<\/tool_call>/g;
+  let match: RegExpExecArray | null;
+  while ((match = pattern.exec(content)) !== null) {
+    try {
+      const value = JSON.parse(match[1] ?? "") as { name?: unknown; arguments?: unknown };
+      if (typeof value.name !== "string") continue;
+      const args = typeof value.arguments === "string" ? value.arguments : JSON.stringify(value.arguments ?? {});
+      calls.push({ id: `text_call_${calls.length}`, type: "function", function: { name: value.name, arguments: args } });
+    } catch {
+      // Not JSON: not a call; the text is read as a reply below.
+    }
+  }
+  return calls;
+}
+
+/**
+ * The step a reply asks for: its first tool call, or else its text read as JSON or a fenced
+ * block. `toolsOffered`: the request offered tools, so `<tool_call>` blocks in the text count too.
+ */
+export function parseToolReply(content: string, toolCalls: readonly ToolCall[], toolsOffered = false): ToolReplyResult {
+  const call = toolCalls[0] ?? (toolsOffered ? toolCallsInText(content)[0] : undefined);
   if (call === undefined) return parseReply(content);
   const args = parseArguments(call.function.arguments);
   if (args === undefined) {
     return { ok: false, reason: "invalid_json", correctiveMessage: `The arguments of your ${call.function.name} call were not a JSON object, so nothing was executed. ${TOOL_HINT}` };
   }
-  const thought = typeof args.thought === "string" ? args.thought.trim() : content.trim();
+  const thought = typeof args.thought === "string" ? args.thought.trim() : content.replace(/<tool_call>[\s\S]*?<\/tool_call>/g, "").trim();
   if (call.function.name === "python") {
     const code = typeof args.code === "string" ? args.code : "";
     if (code.trim() === "") {

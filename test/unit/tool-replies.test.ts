@@ -45,6 +45,14 @@ describe("parseToolReply", () => {
     expect(parseToolReply("Plan.\n```python\nx = 1\n```", [])).toMatchObject({ ok: true, format: "fenced", value: { code: "x = 1" } });
   });
 
+  it("reads tool calls a template wrote into the text (<tool_call> blocks)", () => {
+    const text = 'Let me count.\n<tool_call>\n{"name": "python", "arguments": {"code": "print(len(rows))"}}\n</tool_call>';
+    expect(parseToolReply(text, [], true)).toEqual({ ok: true, value: { thought: "Let me count.", code: "print(len(rows))" }, format: "tool" });
+    expect(parseToolReply("<tool_call>not json</tool_call>\n```python\nx = 1\n```", [], true)).toMatchObject({ ok: true, format: "fenced" });
+    // Without tools offered, the text is only text.
+    expect(parseToolReply(`${text}\n\`\`\`python\nx = 2\n\`\`\``, [])).toMatchObject({ ok: true, format: "fenced", value: { code: "x = 2" } });
+  });
+
   it("answers every call: the first with the observation, the rest not run", () => {
     const answers = toolAnswers([call("python", "{}", "a"), call("python", "{}", "b")], "Observation:\n3");
     expect(answers).toEqual([
