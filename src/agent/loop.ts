@@ -4,7 +4,6 @@
 // early. Functions from steps that ran without error become action candidates.
 
 import { DynaboxError, isAbortError } from "../errors.js";
-import { LOADED_EVENT } from "../actions/export.js";
 import type { Sandbox } from "../sandbox/sandbox.js";
 import { chooseContextWindow } from "./context-window.js";
 import { Conversation } from "./conversation.js";
@@ -117,33 +116,23 @@ function initialActionsCode(readOnlyPatterns: readonly string[]): string {
  * actions. Returns the offered actions and a function that does the same again after the
  * kernel restarts (a timeout the code ignored, running out of memory).
  */
-async function prepareKernel(
-  input: AgentInput,
-): Promise<{ offered: OfferedAction[]; notDefined: { name: string; reason: string }[]; redefine: () => Promise<void> }> {
+async function prepareKernel(input: AgentInput): Promise<{ offered: OfferedAction[]; redefine: () => Promise<void> }> {
   const setupCode = initialActionsCode(input.readOnlyPatterns ?? []);
   const setup = await input.sandbox.exec(setupCode, { timeoutSeconds: 30 });
   if (!setup.ok) throw new DynaboxError("DYNABOX_INTERNAL", `could not set up the agent's actions: ${setup.error?.message}`);
   let definitions = "";
   let offered: OfferedAction[] = [];
-  let notDefined: { name: string; reason: string }[] = [];
   if (input.library !== undefined) {
     const retrieved = await input.library.retrieve(input.description, input.retrieveLimit ?? 5);
     offered = retrieved.offered;
     definitions = retrieved.definitionCode;
-    if (definitions.trim() !== "") {
-      const loaded = await input.sandbox.exec(definitions, { timeoutSeconds: 60 });
-      // An action that could not be defined (a module missing here) is skipped, not offered.
-      const report = loaded.events.find((event) => event.name === LOADED_EVENT)?.payload as { failed?: Record<string, string> } | undefined;
-      const failed = report?.failed ?? {};
-      notDefined = Object.entries(failed).map(([name, reason]) => ({ name, reason }));
-      offered = offered.filter((action) => !(action.name in failed));
-    }
+    if (definitions.trim() !== "") await input.sandbox.exec(definitions, { timeoutSeconds: 60 });
   }
   const redefine = async (): Promise<void> => {
     await input.sandbox.exec(setupCode, { timeoutSeconds: 30 });
     if (definitions.trim() !== "") await input.sandbox.exec(definitions, { timeoutSeconds: 60 });
   };
-  return { offered, notDefined, redefine };
+  return { offered, redefine };
 }
 
 export async function runAgent(input: AgentInput): Promise<AgentOutcome> {
@@ -174,9 +163,8 @@ export async function runAgent(input: AgentInput): Promise<AgentOutcome> {
     error: null,
   };
 
-  const { offered, notDefined, redefine } = await prepareKernel(input);
+  const { offered, redefine } = await prepareKernel(input);
   outcome.actionsOffered = offered.map((action) => action.name);
-  if (notDefined.length > 0) trajectory.write({ type: "actions-not-defined", actions: notDefined });
   const conversation = new Conversation([
     { role: "system", content: systemPrompt(limits) },
     { role: "user", content: taskPrompt(input.description, offered) },

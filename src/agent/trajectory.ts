@@ -56,7 +56,6 @@ export type TrajectoryRecord =
       cost_usd: number;
       attempts: number;
     }
-  | { type: "actions-not-defined"; actions: { name: string; reason: string }[] }
   | { type: "end"; stop_reason: string; steps: number; prompt_tokens: number; completion_tokens: number; cost_usd: number; seconds: number };
 
 export class TrajectoryWriter {

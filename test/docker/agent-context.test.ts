@@ -8,9 +8,6 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { normalHash } from "../../src/actions/normalize.js";
-import { TaskLibrary } from "../../src/actions/promote.js";
-import { ActionStore } from "../../src/actions/store.js";
 import { promptBudget } from "../../src/agent/context-budget.js";
 import { runAgent, type AgentInput } from "../../src/agent/loop.js";
 import { createModelClient } from "../../src/agent/model-client.js";
@@ -182,40 +179,5 @@ describe("replies as tool calls", () => {
     server.assertDone();
     expect(outcome).toMatchObject({ stopReason: "submitted", answer: 42, steps: 2 });
     expect(server.requests.map((request) => Array.isArray(request.body.tools))).toEqual([true, false, false]);
-  });
-});
-
-describe("retrieved actions that can not be defined", () => {
-  it("are left out of the prompt and reported in the trajectory; the others are offered and work", async () => {
-    using store = ActionStore.open(":memory:");
-    const action = (name: string, imports: string[], body: string) => ({
-      name, isAsync: false, signature: `${name}(rows: int) -> int`, docstring: `Count the table rows (${name}).`,
-      source: `def ${name}(rows: int) -> int:\n    """Count the table rows (${name})."""\n    ${body}\n`,
-      imports, dependencies: [], freeNames: [], normalHash: normalHash(body + name), origin: { taskId: "seed", step: 1 },
-    });
-    store.recordCandidates("seed-run", [action("count_table_rows", [], "return rows"), action("count_table_rows_fast", ["import not_a_module_here"], "return not_a_module_here.count(rows)")]);
-    store.promote("seed-run", "seed");
-    const { server, input } = await setUp(
-      {
-        replies: [
-          {
-            expect: (request) => {
-              const task = String(request.messages?.[1]?.content);
-              if (!task.includes("count_table_rows(rows: int)")) return "the definable action is not offered";
-              return task.includes("count_table_rows_fast") ? "the action that could not be defined was offered" : true;
-            },
-            reply: { thought: "use it", code: "submit(count_table_rows(3))" },
-          },
-        ],
-      },
-      "scripted",
-      { description: "Count the table rows.", library: new TaskLibrary(store, { runId: "run", taskId: "test/t" }) },
-    );
-    const outcome = await runAgent(input);
-    server.assertDone();
-    expect(outcome).toMatchObject({ stopReason: "submitted", answer: 3, actionsOffered: ["count_table_rows"] });
-    const records = (await readFile(input.trajectoryFile, "utf8")).trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
-    const report = records.find((record) => record.type === "actions-not-defined");
-    expect(report).toMatchObject({ actions: [{ name: "count_table_rows_fast", reason: expect.stringContaining("not_a_module_here") }] });
   });
 });
