@@ -4,9 +4,9 @@
 
 import path from "node:path";
 import type { ActionStore } from "../actions/store.js";
-import { TaskLibrary } from "../actions/promote.js";
+import { TaskLibrary, type TaskSettlement } from "../actions/promote.js";
 import type { Embedder } from "../actions/retrieve.js";
-import { runAgent, type AgentLibrary, type AgentLimits, type AgentOutcome } from "../agent/loop.js";
+import { runAgent, type AgentLimits, type AgentOutcome } from "../agent/loop.js";
 import type { ReplyFormatChoice } from "../agent/tool-replies.js";
 import type { ModelClient } from "../agent/model-client.js";
 import { isAbortError } from "../errors.js";
@@ -66,15 +66,6 @@ const KIND = "run";
 export const LIBRARY_MODES = ["on", "off", "frozen"] as const;
 export type LibraryMode = (typeof LIBRARY_MODES)[number];
 
-/** The library as the loop sees it in `frozen` mode: retrieval and usage, no candidates. */
-function frozenView(library: TaskLibrary): AgentLibrary {
-  return {
-    retrieve: (query, limit) => library.retrieve(query, limit),
-    recordCandidates: async () => [],
-    usage: (sandbox) => library.usage(sandbox),
-  };
-}
-
 interface Attempt {
   discovered: DiscoveredTask;
   attempt: number;
@@ -130,7 +121,7 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
         model: options.model,
         limits: options.limits,
         trajectoryFile: path.join(options.runDirectory, "trajectories", task.family, task.id, `${item}.jsonl`),
-        ...(library ? { library: libraryMode === "frozen" ? frozenView(library) : library } : {}),
+        ...(library ? { library } : {}),
         ...(options.contextTokens !== undefined ? { contextTokens: options.contextTokens } : {}),
         ...(options.replyFormat !== undefined ? { replyFormat: options.replyFormat } : {}),
         ...(module.readOnlyPatterns ? { readOnlyPatterns: module.readOnlyPatterns(task) } : {}),
@@ -146,7 +137,10 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
     }
     progress("grading");
     const verdict: Verdict = await module.grade(taskContext, task, submission);
-    const settlement = libraryMode === "on" ? library?.finish(verdict.passed) : undefined;
+    let settlement: TaskSettlement | undefined;
+    // Frozen: the task's candidates are dropped and no use is counted, so the library stays as it was.
+    if (libraryMode === "frozen") library?.finish(false, []);
+    else settlement = library?.finish(verdict.passed);
     const summary: TaskRunSummary = {
       id: task.id,
       family: task.family,
@@ -179,7 +173,7 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
   } catch (error) {
     if (isAbortError(error) || context.signal?.aborted) throw error;
     // Not stored: an error is not a final result, so the next run tries the task again.
-    if (libraryMode === "on") library?.finish(false, []);
+    library?.finish(false, []);
     const message = error instanceof Error ? error.message : String(error);
     onEvent?.({ type: "task-end", family: task.family, taskId: task.id, outcome: "error", score: null, seconds: (performance.now() - started) / 1000, summary: message });
     return {
