@@ -10,7 +10,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type Dockerode from "dockerode";
-import { TaskLibrary } from "../actions/promote.js";
+import { extractActions } from "../actions/extract.js";
 import { retrieveActions } from "../actions/retrieve.js";
 import { ActionStore } from "../actions/store.js";
 import { Conversation } from "../agent/conversation.js";
@@ -98,7 +98,6 @@ export async function benchAgent(docker: Dockerode, options: AgentBenchOptions):
         }
       }
       progress(`library of ${size} actions: ${steps} agent steps`);
-      const library = new TaskLibrary(store, { runId: "bench-run", taskId: "bench/task" });
       const counter = tokenCounterFor("gpt-4o-mini");
       const conversation = new Conversation([
         { role: "system", content: systemPrompt({ maxSteps: steps, stepTimeoutSeconds: 60 }) },
@@ -115,7 +114,8 @@ export async function benchAgent(docker: Dockerode, options: AgentBenchOptions):
         const t1 = performance.now();
         const result = await sandbox.exec(code, { timeoutSeconds: 30 });
         const t2 = performance.now();
-        await library.recordCandidates(sandbox, code, step);
+        // What recording a step's candidates costs: the extraction cell, then the library write.
+        store.recordCandidates("bench-run", await extractActions(sandbox, code, { taskId: "bench/task", step }));
         const t3 = performance.now();
         const observation = `Observation:\n${LONG_OBSERVATION}\n(step ${step}, ok ${result.ok})`;
         trajectory.write({
@@ -130,7 +130,7 @@ export async function benchAgent(docker: Dockerode, options: AgentBenchOptions):
         samples.trajectory.push(t4 - t3);
         samples.total.push(t4 - t0);
       }
-      library.finish(false, []);
+      store.discard("bench-run", "bench/task");
       results.push({
         actions: size,
         library_fill_s: round(fillSeconds, 2),
