@@ -11,8 +11,13 @@ export type { CellResult, ShellResult, CellError, KernelEvent } from "./sandbox/
 export type { ExecOptions, ShellOptions, HostCallHandler } from "./sandbox/kernel-client.js";
 export type { FileEntry, UnpackLimits, UnpackReport } from "./sandbox/archive.js";
 export * from "./actions/index.js";
+export { importActions, readImportSource, type ImportResult } from "./actions/import.js";
+export { libraryStats, type LibraryStats } from "./actions/stats.js";
 export { runAgent, DEFAULT_AGENT_LIMITS, type AgentInput, type AgentLimits, type AgentOutcome, type AgentLibrary } from "./agent/loop.js";
 export { createModelClient, type ModelClient, type ModelClientOptions } from "./agent/model-client.js";
+export { planContext, promptBudget, type ContextPlan, type HistoryStep } from "./agent/context-budget.js";
+export { chooseContextWindow, type ContextWindow } from "./agent/context-window.js";
+export { tokenCounterFor, type TokenCounter } from "./agent/tokens.js";
 export { startScriptedOpenAIServer, loadScript, type ScriptedServer, type ScriptedStep } from "./testing/scripted-openai-server.js";
 export { FAMILIES, type Family, type FamilyModule, type TaskBase, type Verdict, type ValidationResult } from "./tasks/types.js";
 export { discoverTasks, FAMILY_MODULES, type DiscoveredTask } from "./tasks/registry.js";
@@ -24,7 +29,9 @@ export { findMlabLogRuns, mlabRunSubmission, type MlabLogRun } from "./grading/m
 export { discoverMlabTasks, loadMlabTask } from "./tasks/mlab.js";
 export { TaskFolder } from "./tasks/task-files.js";
 export { ResultsStore } from "./runs/store.js";
-export { runAgentTasks, type TaskRunSummary } from "./runs/agent-run.js";
+export { runAgentTasks, LIBRARY_MODES, type LibraryMode, type TaskRunSummary } from "./runs/agent-run.js";
+export { compareRuns, loadRun, type Comparison } from "./runs/compare.js";
+export { mcnemarExact, pairedBootstrap } from "./runs/paired-statistics.js";
 export { validateTasks } from "./runs/validate.js";
 export { evaluateItems, resultLine, summarize, summarizeBatch, type EvalBatch, type EvalItem, type EvalResult } from "./runs/evaluate.js";
 export { GRADER_VERSIONS, resumeKey, taskFingerprint } from "./runs/resume-key.js";

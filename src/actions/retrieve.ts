@@ -1,12 +1,18 @@
 // Retrieval: which library actions fit a query (a task's description, or what the agent asks
-// for from inside the kernel). BM25 (minisearch) over the name split into words, the signature
+// for from inside the kernel). BM25 (bm25-index.ts) over the name split into words, the signature
 // and the full docstring, the name counting most. When the caller supplies an embedder (any
 // OpenAI-compatible embeddings endpoint), cosine similarity ranks the actions too and the two
 // rankings are fused by reciprocal rank fusion, which needs no score calibration between them.
 // Action vectors are computed once per (action, model) and cached in the store.
+//
+// At 10,000 actions, reading and validating the rows and building the BM25 index take about a
+// second, so both are kept per store and brought up to date only when what retrieval sees
+// changed (a new version, a promotion, a retirement; checked in O(1), then with one scan): a
+// few changed actions are patched in (their ids, then only the new rows), many are rebuilt.
+// Searches in between cost about a millisecond.
 
-import MiniSearch from "minisearch";
 import { DynaboxError } from "../errors.js";
+import { Bm25Index } from "./bm25-index.js";
 import type { ActionStore } from "./store.js";
 import type { LibraryAction } from "./types.js";
 
@@ -57,35 +63,83 @@ function processTerm(term: string): string | null {
   return word;
 }
 
-interface IndexedAction {
-  id: number;
-  name: string;
-  signature: string;
-  docstring: string;
+function buildIndex(actions: readonly LibraryAction[]): Bm25Index<number> {
+  return new Bm25Index(
+    actions.map((action) => ({ id: action.id, fields: [action.name, action.signature, action.docstring] })),
+    { boosts: [3, 1.5, 1], tokenize: splitWords, processTerm },
+  );
+}
+
+function searchIndex(index: Bm25Index<number>, byId: ReadonlyMap<number, LibraryAction>, query: string, limit: number): { action: LibraryAction; score: number }[] {
+  return index.search(query, limit).flatMap((hit) => {
+    const action = byId.get(hit.id);
+    return action === undefined ? [] : [{ action, score: hit.score }];
+  });
 }
 
 /** BM25 over name (boosted), signature and docstring; only actions that match at all. */
 export function rankByBm25(actions: readonly LibraryAction[], query: string, limit = actions.length): { action: LibraryAction; score: number }[] {
-  const index = new MiniSearch<IndexedAction>({
-    fields: ["name", "signature", "docstring"],
-    tokenize: splitWords,
-    processTerm,
-    searchOptions: {
-      boost: { name: 3, signature: 1.5 },
-      prefix: (term) => term.length >= 4,
-      fuzzy: (term) => (term.length >= 6 ? 0.15 : false),
-      combineWith: "OR",
-    },
-  });
-  index.addAll(actions.map((action) => ({ id: action.id, name: action.name, signature: action.signature, docstring: action.docstring })));
-  const byId = new Map(actions.map((action) => [action.id, action]));
-  return index
-    .search(query)
-    .slice(0, limit)
-    .flatMap((hit) => {
-      const action = byId.get(hit.id as number);
-      return action === undefined ? [] : [{ action, score: hit.score }];
-    });
+  return searchIndex(buildIndex(actions), new Map(actions.map((action) => [action.id, action])), query, limit);
+}
+
+/** What retrieval keeps per store between searches. */
+interface LibrarySnapshot {
+  changeCounter: string;
+  fingerprint: string;
+  actions: LibraryAction[];
+  byId: Map<number, LibraryAction>;
+  index: Bm25Index<number>;
+  /** Embedding vectors per model, read from the store once. */
+  vectors: Map<string, Map<number, ArrayLike<number>>>;
+}
+
+const snapshots = new WeakMap<ActionStore, LibrarySnapshot>();
+
+/**
+ * Brings a snapshot up to date in place when only a few actions changed (a task's promotion, a
+ * retirement): reads just the ids, then the new rows. False when a rebuild is better.
+ */
+function patchSnapshot(store: ActionStore, snapshot: LibrarySnapshot): boolean {
+  const ids = store.latestIds();
+  const current = new Set(ids);
+  const gone = snapshot.actions.filter((action) => !current.has(action.id)).map((action) => action.id);
+  const added = ids.filter((id) => !snapshot.byId.has(id));
+  if (gone.length + added.length > Math.max(50, ids.length / 10) || snapshot.index.removedShare > 0.2) return false;
+  const fresh = store.actionsById(added);
+  snapshot.index.remove(gone);
+  snapshot.index.add(fresh.map((action) => ({ id: action.id, fields: [action.name, action.signature, action.docstring] })));
+  for (const id of gone) snapshot.byId.delete(id);
+  for (const action of fresh) snapshot.byId.set(action.id, action);
+  snapshot.actions = [...snapshot.byId.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return true;
+}
+
+/** The store's latest actions and their index, rebuilt only when they changed. */
+function librarySnapshot(store: ActionStore): LibrarySnapshot {
+  const known = snapshots.get(store);
+  const changeCounter = store.changeCounter();
+  if (known !== undefined && known.changeCounter === changeCounter) return known;
+  const fingerprint = store.latestFingerprint();
+  if (known !== undefined && known.fingerprint === fingerprint) {
+    known.changeCounter = changeCounter;
+    return known;
+  }
+  if (known !== undefined && patchSnapshot(store, known)) {
+    known.changeCounter = changeCounter;
+    known.fingerprint = fingerprint;
+    return known;
+  }
+  const actions = store.latest();
+  const snapshot: LibrarySnapshot = {
+    changeCounter,
+    fingerprint,
+    actions,
+    byId: new Map(actions.map((action) => [action.id, action])),
+    index: buildIndex(actions),
+    vectors: new Map(),
+  };
+  snapshots.set(store, snapshot);
+  return snapshot;
 }
 
 /** Fuses ranked lists of ids: each list adds 1 / (k + rank) to the ids it contains. */
@@ -118,8 +172,18 @@ export function embeddingText(action: Pick<LibraryAction, "name" | "signature" |
 }
 
 /** Vectors of the actions for `embedder.model`, from the store's cache or computed and cached. */
-async function actionVectors(store: ActionStore, actions: readonly LibraryAction[], embedder: Embedder, signal?: AbortSignal): Promise<Map<number, ArrayLike<number>>> {
-  const vectors: Map<number, ArrayLike<number>> = new Map(store.embeddings(embedder.model, actions.map((action) => action.id)));
+async function actionVectors(
+  store: ActionStore,
+  snapshot: LibrarySnapshot,
+  embedder: Embedder,
+  signal?: AbortSignal,
+): Promise<Map<number, ArrayLike<number>>> {
+  const { actions } = snapshot;
+  let vectors = snapshot.vectors.get(embedder.model);
+  if (vectors === undefined) {
+    vectors = new Map(store.embeddings(embedder.model, actions.map((action) => action.id)));
+    snapshot.vectors.set(embedder.model, vectors);
+  }
   const missing = actions.filter((action) => !vectors.has(action.id));
   const batchSize = 64;
   for (let start = 0; start < missing.length; start += batchSize) {
@@ -143,14 +207,15 @@ async function actionVectors(store: ActionStore, actions: readonly LibraryAction
  */
 export async function retrieveActions(store: ActionStore, query: string, options: RetrieveOptions = {}): Promise<RankedAction[]> {
   const limit = options.limit ?? 5;
-  const actions = store.latest();
+  const snapshot = librarySnapshot(store);
+  const { actions, byId } = snapshot;
   if (actions.length === 0 || limit <= 0) return [];
   const pool = Math.max(limit * 4, 20);
-  const lexical = rankByBm25(actions, query, pool);
+  const lexical = searchIndex(snapshot.index, byId, query, pool);
   if (options.embedder === undefined) {
     return lexical.slice(0, limit).map((hit, index) => ({ action: hit.action, score: hit.score, bm25Rank: index + 1, vectorRank: null }));
   }
-  const vectors = await actionVectors(store, actions, options.embedder, options.signal);
+  const vectors = await actionVectors(store, snapshot, options.embedder, options.signal);
   const [queryVector] = await options.embedder.embed([query], options.signal);
   if (queryVector === undefined) throw new DynaboxError("DYNABOX_MODEL", "the embedder returned no vector for the query");
   const semantic = actions
@@ -160,7 +225,6 @@ export async function retrieveActions(store: ActionStore, query: string, options
   const lexicalIds = lexical.map((hit) => hit.action.id);
   const semanticIds = semantic.map((hit) => hit.action.id);
   const fused = reciprocalRankFusion([lexicalIds, semanticIds]);
-  const byId = new Map(actions.map((action) => [action.id, action]));
   return [...fused.entries()]
     .sort((a, b) => b[1] - a[1] || (byId.get(a[0])?.name ?? "").localeCompare(byId.get(b[0])?.name ?? ""))
     .slice(0, limit)

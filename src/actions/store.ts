@@ -304,6 +304,20 @@ export class ActionStore implements Disposable {
       .map((row) => toAction(row) as LibraryAction);
   }
 
+  /** The ids of what `latest()` returns, without reading the rows (cheap at 10,000 actions). */
+  latestIds(): number[] {
+    return this.database.prepare(`SELECT id FROM actions WHERE ${LATEST} AND status = 'promoted'`).pluck().all() as number[];
+  }
+
+  /** Versioned actions by id (missing ids and candidates are left out). */
+  actionsById(ids: readonly number[]): LibraryAction[] {
+    const select = this.database.prepare("SELECT * FROM actions WHERE id = ? AND version IS NOT NULL");
+    return ids.flatMap((id) => {
+      const row = select.get(id);
+      return row === undefined ? [] : [toAction(row) as LibraryAction];
+    });
+  }
+
   /** By default what `latest()` returns; with `all`, every row (candidates and history too). */
   list(options: ListOptions = {}): StoredAction[] {
     if (!options.all) return this.latest();
@@ -352,6 +366,95 @@ export class ActionStore implements Disposable {
         insert.run(id, model, vector.length, blob);
       }
     })();
+  }
+
+  /** Runs `work` in one BEGIN IMMEDIATE transaction (nested calls become savepoints). */
+  transaction<T>(work: () => T): T {
+    return this.database.transaction(work).immediate();
+  }
+
+  /**
+   * Adds an action from another library (an import) as the next version of its name, keeping
+   * its status, counts, provenance and dates, and records its origins. Returns the new row.
+   */
+  insertImported(action: Omit<LibraryAction, "id" | "version">, origins: readonly ActionOriginRecord[]): LibraryAction {
+    return this.transaction(() => {
+      const version = (this.get(action.name)?.version ?? 0) + 1;
+      const row = this.database
+        .prepare(
+          `INSERT INTO actions (name, version, status, is_async, signature, docstring, source, imports, dependencies,
+             free_names, normal_hash, run_id, task_id, step, created_at, promoted_at, uses, successes, failures)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+        )
+        .get(
+          action.name,
+          version,
+          action.status === "retired" ? "retired" : "promoted",
+          action.isAsync ? 1 : 0,
+          action.signature,
+          action.docstring,
+          action.source,
+          JSON.stringify(action.imports),
+          JSON.stringify(action.dependencies),
+          JSON.stringify(action.freeNames),
+          action.normalHash,
+          action.runId,
+          action.taskId,
+          action.step,
+          action.createdAt,
+          action.promotedAt ?? new Date().toISOString(),
+          action.uses,
+          action.successes,
+          action.failures,
+        );
+      const stored = toAction(row) as LibraryAction;
+      this.addOrigins(stored.id, origins);
+      return stored;
+    });
+  }
+
+  /** Records tasks whose passing code contained this action; returns how many were new. */
+  addOrigins(actionId: number, origins: readonly ActionOriginRecord[]): number {
+    const insert = this.database.prepare(
+      "INSERT OR IGNORE INTO action_origins (action_id, run_id, task_id, step, recorded_at) VALUES (?, ?, ?, ?, ?)",
+    );
+    return this.transaction(() => origins.reduce((added, origin) => added + insert.run(actionId, origin.runId, origin.taskId, origin.step, origin.recordedAt).changes, 0));
+  }
+
+  /** Retires a version (the latest by default): a retired latest version takes its name out of retrieval. */
+  retire(name: string, version?: number): LibraryAction | undefined {
+    return this.transaction(() => {
+      const action = this.get(name, version);
+      if (action === undefined) return undefined;
+      this.database.prepare("UPDATE actions SET status = 'retired' WHERE id = ?").run(action.id);
+      return this.byId(action.id) as LibraryAction;
+    });
+  }
+
+  /**
+   * A key that changes whenever any row may have changed: this connection's writes
+   * (total_changes) and other processes' commits (data_version). O(1); for caches.
+   */
+  changeCounter(): string {
+    const dataVersion = this.database.pragma("data_version", { simple: true }) as number;
+    const { changes } = this.database.prepare("SELECT total_changes() AS changes").get() as { changes: number };
+    return `${dataVersion}:${changes}`;
+  }
+
+  /**
+   * A key that changes whenever what `latest()` returns may have changed (a new version, a
+   * promotion, a retirement, a removal), and not for candidates, usage counts or embeddings.
+   * One scan of the versioned rows; for caches of `latest()`.
+   */
+  latestFingerprint(): string {
+    const row = this.database
+      .prepare(
+        `SELECT COUNT(*) AS rows, COALESCE(MAX(id), 0) AS top, COALESCE(SUM(version), 0) AS versions,
+           COALESCE(SUM(status = 'retired'), 0) AS retired, COALESCE(SUM(id * (status = 'promoted')), 0) AS promoted
+         FROM actions WHERE version IS NOT NULL`,
+      )
+      .get() as Record<string, number>;
+    return `${row.rows}:${row.top}:${row.versions}:${row.retired}:${row.promoted}`;
   }
 
   close(): void {

@@ -5,10 +5,14 @@
 
 import { DynaboxError, isAbortError } from "../errors.js";
 import type { Sandbox } from "../sandbox/sandbox.js";
+import { chooseContextWindow } from "./context-window.js";
+import { Conversation } from "./conversation.js";
 import type { ChatMessage, ModelClient } from "./model-client.js";
+import { completeWithinBudget, createContextBudget } from "./model-turn.js";
 import { formatObservation, middleCut } from "./observation.js";
 import { limitMessage, systemPrompt, taskPrompt, type OfferedAction } from "./prompts.js";
-import { parseReply } from "./reply-parser.js";
+import { tokenCounterFor, type TokenCounter } from "./tokens.js";
+import { parseToolReply, toolAnswers, type ReplyFormatChoice } from "./tool-replies.js";
 import { TrajectoryWriter, TRAJECTORY_SCHEMA_VERSION } from "./trajectory.js";
 
 export interface AgentLimits {
@@ -75,6 +79,14 @@ export interface AgentInput {
   /** Patterns of files the agent may not write (mlab's read_only_files). */
   readOnlyPatterns?: string[];
   retrieveLimit?: number;
+  /** The model's context window in tokens (default: chooseContextWindow's table, else 8,192). */
+  contextTokens?: number;
+  /** Counts tokens for the budget (default: the model's tokenizer, else the estimate). */
+  tokenCounter?: TokenCounter;
+  /** The reply cap the client sends (`max_tokens`), so the budget leaves room for it. */
+  maxOutputTokens?: number;
+  /** How replies are asked for (default `json`: structured output, falling back to fenced text). */
+  replyFormat?: ReplyFormatChoice;
   onEvent?: (event: AgentEvent) => void;
   signal?: AbortSignal;
 }
@@ -153,11 +165,16 @@ export async function runAgent(input: AgentInput): Promise<AgentOutcome> {
 
   const { offered, redefine } = await prepareKernel(input);
   outcome.actionsOffered = offered.map((action) => action.name);
-  const messages: ChatMessage[] = [
+  const conversation = new Conversation([
     { role: "system", content: systemPrompt(limits) },
     { role: "user", content: taskPrompt(input.description, offered) },
-  ];
-  let sentUpTo = 0;
+  ]);
+  const replyFormat = input.replyFormat ?? "json";
+  const budget = createContextBudget(
+    input.contextTokens ?? chooseContextWindow(model.model, undefined, undefined).tokens,
+    input.tokenCounter ?? tokenCounterFor(model.model),
+    input.maxOutputTokens,
+  );
   let finalStep = false;
   const toldLimits = new Set<string>();
 
@@ -183,28 +200,29 @@ export async function runAgent(input: AgentInput): Promise<AgentOutcome> {
         // Told once, with one last step to submit; then stopped.
         toldLimits.add(limit);
         finalStep = true;
-        messages.push({ role: "user", content: limitMessage(limit === "step" ? "step" : limit) });
+        conversation.addNotice(limitMessage(limit === "step" ? "step" : limit));
         input.onEvent?.({ type: "limit-reached", taskId: input.taskId, limit });
       }
       const step = outcome.steps + 1;
       input.onEvent?.({ type: "step-start", taskId: input.taskId, step });
-      const newMessages = messages.slice(sentUpTo);
-      sentUpTo = messages.length;
-      let completion;
+      const newMessages = conversation.takeNewMessages();
+      let turn;
       try {
-        completion = await model.complete({ messages, responseFormat: "thought_code", ...(signal ? { signal } : {}) });
+        turn = await completeWithinBudget(model, conversation, budget, replyFormat, signal);
       } catch (error) {
         if (isAbortError(error)) throw error;
         outcome.stopReason = "model-error";
         outcome.error = error instanceof Error ? error.message : String(error);
         break;
       }
+      const { completion, plan } = turn;
       outcome.steps = step;
       outcome.promptTokens += completion.usage.promptTokens;
       outcome.completionTokens += completion.usage.completionTokens;
       outcome.costUsd += completion.costUsd;
-      const parsed = parseReply(completion.content);
-      messages.push({ role: "assistant", content: completion.content });
+      const parsed = parseToolReply(completion.content, completion.toolCalls, completion.sentFormat === "tool");
+      const reply: ChatMessage = { role: "assistant", content: completion.content };
+      if (completion.toolCalls.length > 0) reply.tool_calls = completion.toolCalls;
 
       let observation: string;
       let ok: boolean | null = null;
@@ -234,12 +252,27 @@ export async function runAgent(input: AgentInput): Promise<AgentOutcome> {
           for (const name of names) if (!outcome.actionsCreated.includes(name)) outcome.actionsCreated.push(name);
         }
       }
-      messages.push({ role: "user", content: `Observation:\n${observation}` });
+      const observationMessages: ChatMessage[] =
+        completion.toolCalls.length > 0 ? toolAnswers(completion.toolCalls, `Observation:\n${observation}`) : [{ role: "user", content: `Observation:\n${observation}` }];
+      conversation.addStep(step, reply, observationMessages, parsed.ok ? parsed.value.code : null, ok);
       trajectory.write({
         type: "step",
         step,
         new_messages: newMessages,
         reply: completion.content,
+        ...(completion.toolCalls.length > 0 ? { tool_calls: completion.toolCalls } : {}),
+        reply_format: completion.sentFormat,
+        context: {
+          window_tokens: budget.windowTokens,
+          budget_tokens: plan.budgetTokens,
+          request_tokens: plan.tokens,
+          encoding: budget.counter.encoding,
+          shortened: plan.shortened,
+          one_line: plan.oneLine,
+          folded: plan.folded,
+          note: plan.note,
+          overflow_retry: turn.overflowRetry,
+        },
         thought: parsed.ok ? parsed.value.thought : null,
         code: parsed.ok ? parsed.value.code : null,
         parse_error: parsed.ok ? null : parsed.reason,

@@ -8,16 +8,28 @@ import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from "openai"
 import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import { openAiEmbedder, type Embedder } from "../actions/retrieve.js";
 import { DynaboxError, UserError } from "../errors.js";
+import { isContextOverflowMessage, windowFromOverflowMessage } from "./context-window.js";
 import { computeCost, type PriceTable } from "./pricing.js";
 import { parseReply, THOUGHT_CODE_JSON_SCHEMA, type ThoughtCode } from "./reply-parser.js";
+import { AGENT_TOOLS, type ReplyFormatChoice, type ToolCall } from "./tool-replies.js";
+
+/** The structured-output request for {thought, code}. */
+export const THOUGHT_CODE_RESPONSE_FORMAT = {
+  type: "json_schema" as const,
+  json_schema: { name: "thought_code", strict: true, schema: { ...THOUGHT_CODE_JSON_SCHEMA } },
+};
 
 export const DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1";
 /** Sent as the key to local servers that need none (the SDK refuses an empty key). */
 export const PLACEHOLDER_API_KEY = "not-needed";
 
 export interface ChatMessage {
-  role: "system" | "user" | "assistant";
+  role: "system" | "user" | "assistant" | "tool";
   content: string;
+  /** An assistant message's tool calls (the `tool` reply format). */
+  tool_calls?: ToolCall[];
+  /** A `tool` message answers this call. */
+  tool_call_id?: string;
 }
 
 export type ResponseFormat = "thought_code" | "text";
@@ -26,8 +38,17 @@ export interface CompletionRequest {
   messages: ChatMessage[];
   /** `thought_code` asks for structured output {thought, code} where the endpoint supports it. */
   responseFormat?: ResponseFormat;
+  /**
+   * How to ask for the reply (wins over `responseFormat`): `json` = structured output, falling
+   * back to text; `fenced` = text; `tool` = the python and submit tools; `auto` = tools while the
+   * endpoint takes them, else as `json`.
+   */
+  replyFormat?: ReplyFormatChoice;
   signal?: AbortSignal;
 }
+
+/** What a request was actually sent as. */
+export type SentFormat = "tool" | "json" | "fenced";
 
 export interface CompletionUsage {
   promptTokens: number;
@@ -50,6 +71,10 @@ export interface Completion {
   attempts: number;
   /** Whether this call was sent with the json_schema response_format. */
   structuredOutput: boolean;
+  /** How this call asked for the reply (after any fallback). */
+  sentFormat: SentFormat;
+  /** The reply's tool calls (empty unless tools were offered and the model called them). */
+  toolCalls: ToolCall[];
   finishReason: string | undefined;
   /** The model name the server reported. */
   responseModel: string | undefined;
@@ -57,7 +82,8 @@ export interface Completion {
 
 export type ModelClientEvent =
   | { type: "model-retry"; attempt: number; delayMs: number; status: number | undefined; message: string }
-  | { type: "structured-output-fallback"; status: number; message: string };
+  | { type: "structured-output-fallback"; status: number; message: string }
+  | { type: "tools-fallback"; status: number; message: string };
 
 export interface ModelClientOptions {
   model: string;
@@ -93,7 +119,11 @@ export interface ModelClient {
   readonly baseURL: string;
   /** Starts true; false for the rest of the session once the endpoint rejected response_format. */
   readonly structuredOutputSupported: boolean;
+  /** Starts true; false for the rest of the session once the endpoint rejected `tools` (under `auto`). */
+  readonly toolsSupported: boolean;
   complete(request: CompletionRequest): Promise<Completion>;
+  /** The entries of GET /v1/models (with any window fields the server adds), or undefined when it failed. */
+  listModels(signal?: AbortSignal): Promise<Record<string, unknown>[] | undefined>;
   /** Embeddings from the same endpoint, for the action library's retrieval. */
   embedder(model: string): Embedder;
 }
@@ -102,15 +132,24 @@ export interface ModelClient {
 export class ModelError extends DynaboxError {
   readonly status: number | undefined;
   readonly attempts: number;
+  /** The server said the prompt is longer than the model's context. */
+  readonly contextExceeded: boolean;
+  /** The window the server named in that error, when it named one. */
+  readonly contextWindow: number | undefined;
 
-  constructor(message: string, options: { status?: number; retryable: boolean; attempts: number; cause?: unknown }) {
+  constructor(
+    message: string,
+    options: { status?: number; retryable: boolean; attempts: number; cause?: unknown; contextExceeded?: boolean; contextWindow?: number },
+  ) {
     super("DYNABOX_MODEL", message, {
       retryable: options.retryable,
       cause: options.cause,
-      details: { status: options.status, attempts: options.attempts },
+      details: { status: options.status, attempts: options.attempts, context_exceeded: options.contextExceeded ?? false },
     });
     this.status = options.status;
     this.attempts = options.attempts;
+    this.contextExceeded = options.contextExceeded ?? false;
+    this.contextWindow = options.contextWindow;
   }
 }
 
@@ -172,6 +211,25 @@ function isStructuredOutputRejection(error: unknown): error is APIError {
   return /response_format|json_schema|structured output/i.test(errorText(error));
 }
 
+/** Tool-call arguments as JSON text; some servers send an object where the API says a string. */
+function argumentsText(value: unknown): string {
+  if (typeof value === "string") return value;
+  return value === undefined || value === null ? "" : JSON.stringify(value);
+}
+
+/** A 400/422 that blames tools: the endpoint (or the model's template) has no tool calling. */
+function isToolsRejection(error: unknown): error is APIError {
+  if (!(error instanceof APIError) || (error.status !== 400 && error.status !== 422)) return false;
+  return /\btools?\b|tool_choice|function.?call/i.test(errorText(error));
+}
+
+/** A 400/413 saying the prompt does not fit the model's context. */
+function contextOverflow(error: unknown): { window: number | undefined } | undefined {
+  if (!(error instanceof APIError) || (error.status !== 400 && error.status !== 413 && error.status !== 422)) return undefined;
+  const text = errorText(error);
+  return isContextOverflowMessage(text) ? { window: windowFromOverflowMessage(text) } : undefined;
+}
+
 function describeFailure(error: unknown, baseURL: string, model: string): { message: string; status?: number; retryable: boolean } {
   if (error instanceof APIConnectionError) {
     return { message: `can not reach the model endpoint at ${baseURL}: ${error.message}`, retryable: true };
@@ -201,6 +259,7 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
   const prices = options.prices ?? {};
   const openAIHost = isOpenAIHost(baseURL);
   let structuredOutputSupported = true;
+  let toolsSupported = true;
 
   const sdk = new OpenAI({ apiKey, baseURL, maxRetries: 0, timeout: timeoutMs, logLevel: "off" });
 
@@ -209,13 +268,12 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
     return exponential / 2 + (random() * exponential) / 2;
   };
 
-  const buildBody = (request: CompletionRequest, structured: boolean): ChatCompletionCreateParamsNonStreaming => {
-    const body: ChatCompletionCreateParamsNonStreaming = { model, messages: request.messages };
+  const buildBody = (request: CompletionRequest, sent: SentFormat, structured: boolean): ChatCompletionCreateParamsNonStreaming => {
+    // ChatMessage is the wire shape; the SDK's type is a union per role.
+    const body: ChatCompletionCreateParamsNonStreaming = { model, messages: request.messages as ChatCompletionCreateParamsNonStreaming["messages"] };
+    if (sent === "tool") body.tools = AGENT_TOOLS as unknown as NonNullable<ChatCompletionCreateParamsNonStreaming["tools"]>;
     if (structured) {
-      body.response_format = {
-        type: "json_schema",
-        json_schema: { name: "thought_code", strict: true, schema: { ...THOUGHT_CODE_JSON_SCHEMA } },
-      };
+      body.response_format = THOUGHT_CODE_RESPONSE_FORMAT;
     }
     if (options.temperature !== undefined) body.temperature = options.temperature;
     if (options.maxOutputTokens !== undefined) {
@@ -229,13 +287,16 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
   const complete = async (request: CompletionRequest): Promise<Completion> => {
     const { signal } = request;
     const started = performance.now();
-    const wantsStructured = request.responseFormat === "thought_code";
+    const choice: ReplyFormatChoice = request.replyFormat ?? (request.responseFormat === "thought_code" ? "json" : "fenced");
     let attempts = 0;
     let retries = 0;
 
     for (;;) {
       if (signal?.aborted) throw abortedError(signal.reason);
-      const structured = wantsStructured && structuredOutputSupported;
+      const sent: SentFormat =
+        choice === "tool" || (choice === "auto" && toolsSupported) ? "tool" : choice === "fenced" ? "fenced" : structuredOutputSupported ? "json" : "fenced";
+      const wantsStructured = choice === "json" || choice === "auto";
+      const structured = sent === "json";
       attempts += 1;
       // The SDK leaves a listener on the signal it is given; a per-request child signal keeps
       // a long run's signal from collecting one per model call.
@@ -243,16 +304,21 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
       const forwardAbort = (): void => requestController.abort(signal?.reason);
       signal?.addEventListener("abort", forwardAbort, { once: true });
       try {
-        const response = await sdk.chat.completions.create(buildBody(request, structured), {
+        const response = await sdk.chat.completions.create(buildBody(request, sent, structured), {
           signal: requestController.signal,
           timeout: timeoutMs,
           maxRetries: 0,
         }).finally(() => signal?.removeEventListener("abort", forwardAbort));
-        const choice = response.choices?.[0];
-        if (!choice) {
+        const answer = response.choices?.[0];
+        if (!answer) {
           throw new ModelError(`the model endpoint at ${baseURL} answered without choices`, { retryable: false, attempts });
         }
-        const content = choice.message?.content ?? "";
+        const content = answer.message?.content ?? "";
+        const toolCalls: ToolCall[] = (answer.message?.tool_calls ?? []).flatMap((call) =>
+          call.type === "function"
+            ? [{ id: call.id, type: "function" as const, function: { name: call.function.name, arguments: argumentsText(call.function.arguments as unknown) } }]
+            : [],
+        );
         const usage = {
           promptTokens: response.usage?.prompt_tokens ?? 0,
           completionTokens: response.usage?.completion_tokens ?? 0,
@@ -266,11 +332,13 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
           latencyMs: performance.now() - started,
           attempts,
           structuredOutput: structured,
-          finishReason: choice.finish_reason ?? undefined,
+          sentFormat: sent,
+          toolCalls,
+          finishReason: answer.finish_reason ?? undefined,
           responseModel: response.model ?? undefined,
         };
         if (cost.note !== undefined) completion.costNote = cost.note;
-        if (wantsStructured) {
+        if (wantsStructured && toolCalls.length === 0) {
           const parse = parseReply(content);
           if (parse.ok) completion.parsed = parse.value;
         }
@@ -282,6 +350,31 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
           // Not a retry: the same turn again as plain text, and never structured again here.
           structuredOutputSupported = false;
           emit({ type: "structured-output-fallback", status: error.status ?? 400, message: error.message });
+          continue;
+        }
+        // A prompt too long for the context is not a tools problem, whatever its message names.
+        const overflow = contextOverflow(error);
+        if (overflow !== undefined) {
+          const failure = describeFailure(error, baseURL, model);
+          throw new ModelError(`${failure.message} (the prompt is longer than the model's context; lower --context-tokens)`, {
+            ...(failure.status !== undefined ? { status: failure.status } : {}),
+            retryable: false,
+            attempts,
+            cause: error,
+            contextExceeded: true,
+            ...(overflow.window !== undefined ? { contextWindow: overflow.window } : {}),
+          });
+        }
+        if (sent === "tool" && isToolsRejection(error)) {
+          if (choice === "tool") {
+            throw new ModelError(
+              `the model endpoint at ${baseURL} does not take tool calls for "${model}" (HTTP ${error.status}: ${error.message}); use --reply-format auto, json or fenced`,
+              { status: error.status ?? 400, retryable: false, attempts, cause: error },
+            );
+          }
+          // Under auto: the same turn again without tools, and never tools again here.
+          toolsSupported = false;
+          emit({ type: "tools-fallback", status: error.status ?? 400, message: error.message });
           continue;
         }
         const failure = describeFailure(error, baseURL, model);
@@ -313,7 +406,19 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
     get structuredOutputSupported() {
       return structuredOutputSupported;
     },
+    get toolsSupported() {
+      return toolsSupported;
+    },
     complete,
+    async listModels(signal) {
+      try {
+        const page = await sdk.models.list(signal ? { signal, timeout: 10_000, maxRetries: 0 } : { timeout: 10_000, maxRetries: 0 });
+        return page.data as unknown as Record<string, unknown>[];
+      } catch {
+        // Not every server lists models; the window then comes from the table or the default.
+        return undefined;
+      }
+    },
     embedder: (embeddingModel: string) => openAiEmbedder(sdk, embeddingModel),
   };
 }

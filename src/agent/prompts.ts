@@ -21,7 +21,7 @@ export function systemPrompt(limits: { maxSteps: number; stepTimeoutSeconds: num
 
 After each step you receive an observation: what the code printed, the value of its last expression, and any error with its traceback. Use it to decide the next step.
 
-Answer format: a JSON object {"thought": "...", "code": "..."} when asked for JSON; otherwise a short thought followed by exactly one fenced block \`\`\`python ... \`\`\`.
+Answer format: a JSON object {"thought": "...", "code": "..."} when asked for JSON; otherwise a short thought followed by exactly one fenced block \`\`\`python ... \`\`\`. When tools are offered, call the python tool with your code (its result comes back as the tool's answer) and the submit tool, or submit() in code, to finish.
 
 Functions you can call (already defined):
 ${INITIAL_ACTIONS}

@@ -5,7 +5,25 @@
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
-export const TRAJECTORY_SCHEMA_VERSION = 1;
+// 2: steps record the context plan (what was shortened or folded to fit) and tool calls.
+export const TRAJECTORY_SCHEMA_VERSION = 2;
+
+/** How a step's request was fitted to the context budget. */
+export interface ContextRecord {
+  window_tokens: number;
+  budget_tokens: number;
+  /** The request's size as the budget counted it. */
+  request_tokens: number;
+  /** The tokenizer that counted: o200k_base, cl100k_base or estimate. */
+  encoding: string;
+  /** Steps whose observations went cut to head and tail, to one line, or were folded into `note`. */
+  shortened: number[];
+  one_line: number[];
+  folded: number[];
+  note: string | null;
+  /** The server answered "context length exceeded" and the request was sent again, smaller. */
+  overflow_retry: boolean;
+}
 
 export type TrajectoryRecord =
   | {
@@ -20,8 +38,12 @@ export type TrajectoryRecord =
   | {
       type: "step";
       step: number;
-      new_messages: { role: string; content: string }[];
+      /** The messages as made (whole); `context` says how the request sent them. */
+      new_messages: { role: string; content: string; tool_calls?: unknown[]; tool_call_id?: string }[];
       reply: string;
+      tool_calls?: unknown[];
+      reply_format?: string;
+      context?: ContextRecord;
       thought: string | null;
       code: string | null;
       parse_error: string | null;

@@ -5,9 +5,10 @@
 import path from "node:path";
 import type { ActionStore } from "../actions/store.js";
 import { ActionExtractor } from "../actions/extractor.js";
-import { TaskLibrary } from "../actions/promote.js";
+import { TaskLibrary, type TaskSettlement } from "../actions/promote.js";
 import type { Embedder } from "../actions/retrieve.js";
 import { runAgent, type AgentLimits, type AgentOutcome } from "../agent/loop.js";
+import type { ReplyFormatChoice } from "../agent/tool-replies.js";
 import type { ModelClient } from "../agent/model-client.js";
 import { isAbortError } from "../errors.js";
 import type { GradingContext } from "../grading/context.js";
@@ -32,6 +33,14 @@ export interface AgentRunOptions {
   attempts: number;
   concurrency: number;
   library?: ActionStore;
+  /**
+   * For ablations: `on` (default) uses the library and adds to it; `frozen` uses it but adds
+   * nothing and counts nothing, so every task sees the same library; `off` leaves it out.
+   */
+  libraryMode?: LibraryMode;
+  /** The model's context window in tokens, for the context budget. */
+  contextTokens?: number;
+  replyFormat?: ReplyFormatChoice;
   /** Fuses embedding similarity with BM25 when retrieving actions. */
   embedder?: Embedder;
   force?: boolean;
@@ -60,6 +69,9 @@ export interface TaskRunSummary {
 }
 
 const KIND = "run";
+
+export const LIBRARY_MODES = ["on", "off", "frozen"] as const;
+export type LibraryMode = (typeof LIBRARY_MODES)[number];
 
 interface Attempt {
   discovered: DiscoveredTask;
@@ -103,8 +115,9 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
       onEvent?.({ type: "task-warning", family: task.family, taskId: task.id, message });
     },
   };
+  const libraryMode = options.libraryMode ?? "on";
   const library =
-    options.library && extractor
+    options.library && extractor && libraryMode !== "off"
       ? new TaskLibrary(options.library, {
           runId: context.runId,
           taskId: `${task.family}/${task.id}`,
@@ -126,6 +139,8 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
     try {
       await module.setUpWorkspace(taskContext, task, sandbox);
       if (library) sandbox.setHostCall("search_actions", library.searchHandler());
+      // With the library off, a search finds nothing (as in an empty library) rather than failing.
+      else if (libraryMode === "off") sandbox.setHostCall("search_actions", async () => []);
       outcome = await runAgent({
         taskId: task.id,
         family: task.family,
@@ -135,6 +150,8 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
         limits: options.limits,
         trajectoryFile: path.join(options.runDirectory, "trajectories", task.family, task.id, `${item}.jsonl`),
         ...(library ? { library } : {}),
+        ...(options.contextTokens !== undefined ? { contextTokens: options.contextTokens } : {}),
+        ...(options.replyFormat !== undefined ? { replyFormat: options.replyFormat } : {}),
         ...(module.readOnlyPatterns ? { readOnlyPatterns: module.readOnlyPatterns(task) } : {}),
         ...(onEvent ? { onEvent } : {}),
         ...(context.signal ? { signal: context.signal } : {}),
@@ -148,8 +165,11 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
     }
     progress("grading");
     const verdict: Verdict = await module.grade(taskContext, task, submission);
+    let settlement: TaskSettlement | undefined;
+    // Frozen: the task's candidates are dropped and no use is counted, so the library stays as it was.
+    if (libraryMode === "frozen") library?.abandon();
     // A verdict flagged for review promotes nothing (TaskLibrary.finish).
-    const settlement = library?.finish({ passed: verdict.passed, ...(verdict.reviewFlags ? { reviewFlags: verdict.reviewFlags } : {}) });
+    else settlement = library?.finish({ passed: verdict.passed, ...(verdict.reviewFlags ? { reviewFlags: verdict.reviewFlags } : {}) });
     const summary: TaskRunSummary = {
       id: task.id,
       family: task.family,

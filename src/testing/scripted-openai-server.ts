@@ -7,14 +7,16 @@ import { readFile } from "node:fs/promises";
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
+import { requestTokens, type CountableMessage } from "../agent/tokens.js";
 import { UserError } from "../errors.js";
 
 // ---------- the request as the server sees it ----------
 
 export interface ChatCompletionRequestBody {
   model?: string;
-  messages?: Array<{ role?: string; content?: unknown }>;
+  messages?: Array<{ role?: string; content?: unknown; tool_calls?: unknown; tool_call_id?: unknown }>;
   response_format?: { type?: string; json_schema?: unknown };
+  tools?: unknown[];
   stream?: boolean;
   [key: string]: unknown;
 }
@@ -26,6 +28,8 @@ export interface RecordedRequest {
   body: ChatCompletionRequestBody;
   /** Index of the script step that answered, if one did. */
   stepIndex?: number;
+  /** The prompt's size in tokens, as the server's `countTokens` measures it (messages, tools, schema). */
+  promptTokens: number;
 }
 
 // ---------- the script ----------
@@ -45,6 +49,8 @@ export interface RequestMatcher {
   responseFormat?: "json_schema" | "json_object" | "text" | "none";
   model?: string;
   messageCount?: number;
+  /** true = the request offered tools; false = it offered none. */
+  tools?: boolean;
 }
 
 /** Returns true (or nothing) when the request is as expected; false or a reason when not. May throw. */
@@ -71,9 +77,19 @@ interface StepCommon {
   label?: string;
 }
 
+export interface ScriptedToolCall {
+  name: string;
+  /** Sent as its JSON text when an object. */
+  arguments: string | Record<string, unknown>;
+  /** Defaults to `call_<request>_<position>`. */
+  id?: string;
+}
+
 export interface ScriptedReply extends StepCommon {
   /** Assistant content; an object is sent as its JSON text (a structured-output reply). */
   reply: string | Record<string, unknown>;
+  /** Tool calls of the reply (finish_reason becomes `tool_calls`). */
+  toolCalls?: ScriptedToolCall[];
   /** Defaults to an estimate of about 4 characters per token. */
   usage?: TokenUsageJson;
   finishReason?: "stop" | "length" | "content_filter";
@@ -108,6 +124,15 @@ export interface ScriptedServerOptions {
   model?: string;
   /** When set, requests without `Authorization: Bearer <this>` get 401. */
   requireApiKey?: string;
+  /** Answer any request that offers `tools` with HTTP 400, as servers and models without tool calling do. */
+  rejectTools?: boolean;
+  /**
+   * The model's window: a request whose prompt measures more tokens answers HTTP 400 "maximum
+   * context length", as vLLM does, without consuming a step. Also listed by GET /v1/models as `max_model_len`.
+   */
+  contextWindow?: number;
+  /** Measures text in tokens for `promptTokens`, `contextWindow` and default usage (default: 4 characters a token). */
+  countTokens?: (text: string) => number;
 }
 
 export interface ScriptedServer {
@@ -182,6 +207,9 @@ export function explainMismatch(matcher: RequestMatcher, request: ChatCompletion
   if (matcher.messageCount !== undefined && messages.length !== matcher.messageCount) {
     return `${messages.length} messages, expected ${matcher.messageCount}`;
   }
+  if (matcher.tools !== undefined && (Array.isArray(request.tools) && request.tools.length > 0) !== matcher.tools) {
+    return matcher.tools ? "no tools were offered" : "tools were offered";
+  }
   return undefined;
 }
 
@@ -203,10 +231,25 @@ function estimateTokens(text: string): number {
   return Math.max(1, Math.ceil(text.length / 4));
 }
 
-function completionJson(reply: ScriptedReply, request: ChatCompletionRequestBody, index: number, model: string) {
+/** The prompt's tokens: every message (text, tool calls) with the template overhead, the tools and the schema. */
+export function measurePromptTokens(request: ChatCompletionRequestBody, count: (text: string) => number): number {
+  const messages: CountableMessage[] = (request.messages ?? []).map((message) => {
+    const countable: CountableMessage = { role: String(message.role ?? ""), content: textOf(message.content) };
+    if (Array.isArray(message.tool_calls)) countable.tool_calls = message.tool_calls as CountableMessage["tool_calls"];
+    if (typeof message.tool_call_id === "string") countable.tool_call_id = message.tool_call_id;
+    return countable;
+  });
+  return requestTokens(messages, count, [request.tools, request.response_format]);
+}
+
+function completionJson(reply: ScriptedReply, request: ChatCompletionRequestBody, index: number, model: string, promptTokens: number) {
   const content = typeof reply.reply === "string" ? reply.reply : JSON.stringify(reply.reply);
-  const promptText = (request.messages ?? []).map((message) => textOf(message.content)).join("\n");
-  const usage = reply.usage ?? { prompt_tokens: estimateTokens(promptText), completion_tokens: estimateTokens(content) };
+  const usage = reply.usage ?? { prompt_tokens: promptTokens, completion_tokens: estimateTokens(content) };
+  const toolCalls = reply.toolCalls?.map((call, position) => ({
+    id: call.id ?? `call_${index}_${position}`,
+    type: "function",
+    function: { name: call.name, arguments: typeof call.arguments === "string" ? call.arguments : JSON.stringify(call.arguments) },
+  }));
   return {
     id: `chatcmpl-scripted-${index}`,
     object: "chat.completion",
@@ -216,9 +259,9 @@ function completionJson(reply: ScriptedReply, request: ChatCompletionRequestBody
     choices: [
       {
         index: 0,
-        message: { role: "assistant", content, refusal: null },
+        message: { role: "assistant", content, refusal: null, ...(toolCalls?.length ? { tool_calls: toolCalls } : {}) },
         logprobs: null,
-        finish_reason: reply.finishReason ?? "stop",
+        finish_reason: reply.finishReason ?? (toolCalls?.length ? "tool_calls" : "stop"),
       },
     ],
     usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
@@ -259,6 +302,7 @@ export async function startScriptedOpenAIServer(options: ScriptedServerOptions):
   const embeddingRequests: { model: string; input: string[] }[] = [];
   const failures: string[] = [];
   const model = options.model ?? "scripted-model";
+  const countTokens = options.countTokens ?? estimateTokens;
   let callCount = 0;
 
   const fail = (response: ServerResponse, message: string): void => {
@@ -286,7 +330,8 @@ export async function startScriptedOpenAIServer(options: ScriptedServerOptions):
       sendJson(response, 400, errorBody(`request body is not a JSON object: ${(error as Error).message}`, "invalid_request_error"));
       return;
     }
-    const record: RecordedRequest = { method: request.method ?? "POST", path: request.url ?? "", headers: request.headers, body };
+    const promptTokens = measurePromptTokens(body, countTokens);
+    const record: RecordedRequest = { method: request.method ?? "POST", path: request.url ?? "", headers: request.headers, body, promptTokens };
     requests.push(record);
     const index = callCount;
     callCount += 1;
@@ -297,6 +342,17 @@ export async function startScriptedOpenAIServer(options: ScriptedServerOptions):
         400,
         errorBody("the scripted server supports stream: false only; send the request without streaming", "invalid_request_error", "stream_unsupported"),
       );
+      return;
+    }
+
+    const offersTools = Array.isArray(body.tools) && body.tools.length > 0;
+    if (options.rejectTools === true && offersTools) {
+      sendJson(response, 400, errorBody(`${body.model ?? model} does not support tools`, "invalid_request_error", "tools_unsupported"));
+      return;
+    }
+    if (options.contextWindow !== undefined && promptTokens > options.contextWindow) {
+      const message = `This model's maximum context length is ${options.contextWindow} tokens. However, your messages resulted in ${promptTokens} tokens. Please reduce the length of the messages.`;
+      sendJson(response, 400, errorBody(message, "invalid_request_error", "context_length_exceeded"));
       return;
     }
 
@@ -342,7 +398,7 @@ export async function startScriptedOpenAIServer(options: ScriptedServerOptions):
       sendJson(response, answer.status, body, answer.headers);
       return;
     }
-    sendJson(response, 200, completionJson(answer, body, index, model));
+    sendJson(response, 200, completionJson(answer, body, index, model, promptTokens));
   };
 
   const server = createServer((request, response) => {
@@ -366,7 +422,8 @@ export async function startScriptedOpenAIServer(options: ScriptedServerOptions):
           usage: { prompt_tokens: 0, total_tokens: 0 },
         });
       } else if (request.method === "GET" && path === "/v1/models") {
-        sendJson(response, 200, { object: "list", data: [{ id: model, object: "model", created: 1_700_000_000, owned_by: "dynabox-scripted" }] });
+        const entry = { id: model, object: "model", created: 1_700_000_000, owned_by: "dynabox-scripted" };
+        sendJson(response, 200, { object: "list", data: [options.contextWindow === undefined ? entry : { ...entry, max_model_len: options.contextWindow }] });
       } else {
         sendJson(response, 404, errorBody(`the scripted server does not serve ${request.method} ${path}`, "invalid_request_error"));
       }
@@ -443,6 +500,7 @@ const matcherFileSchema = z
     responseFormat: z.enum(["json_schema", "json_object", "text", "none"]).optional(),
     model: z.string().optional(),
     messageCount: z.number().int().nonnegative().optional(),
+    tools: z.boolean().optional(),
   })
   .strict();
 
@@ -456,6 +514,9 @@ const commonFileFields = {
 const replyStepFileSchema = z
   .object({
     reply: z.union([z.string(), z.record(z.string(), z.unknown())]),
+    toolCalls: z
+      .array(z.object({ name: z.string(), arguments: z.union([z.string(), z.record(z.string(), z.unknown())]), id: z.string().optional() }).strict())
+      .optional(),
     usage: z.object({ prompt_tokens: z.number().int().nonnegative(), completion_tokens: z.number().int().nonnegative() }).optional(),
     finishReason: z.enum(["stop", "length", "content_filter"]).optional(),
     ...commonFileFields,
@@ -505,6 +566,7 @@ function toMatcher(file: MatcherFile | undefined): RequestMatcher | undefined {
   if (file.responseFormat !== undefined) matcher.responseFormat = file.responseFormat;
   if (file.model !== undefined) matcher.model = file.model;
   if (file.messageCount !== undefined) matcher.messageCount = file.messageCount;
+  if (file.tools !== undefined) matcher.tools = file.tools;
   return matcher;
 }
 

@@ -56,7 +56,7 @@ describe("the agent loop", () => {
     expect(outcome.promptTokens).toBeGreaterThan(0);
     const trajectory = await readTrajectory(input.trajectoryFile);
     expect(trajectory.map((record) => record.type)).toEqual(["header", "step", "step", "end"]);
-    expect(trajectory[0]).toMatchObject({ schema_version: 1, task: "t1", model: "scripted" });
+    expect(trajectory[0]).toMatchObject({ schema_version: 2, task: "t1", model: "scripted" });
     expect(trajectory[1]).toMatchObject({ step: 1, ok: true, code: expect.stringContaining("def multiply") });
     // The first step's request is recorded whole; later ones only add what is new.
     expect((trajectory[1]?.new_messages as unknown[]).length).toBe(2);

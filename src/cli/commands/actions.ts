@@ -13,6 +13,7 @@ import { retrieveActions, type RankedAction } from "../../actions/retrieve.js";
 import { ActionStore, defaultLibraryPath } from "../../actions/store.js";
 import type { StoredAction } from "../../actions/types.js";
 import { UserError } from "../../errors.js";
+import { registerLibrarySharingCommands } from "./actions-share.js";
 
 const libraryFlag = { library: z.string().min(1).optional() };
 const listFlags = z.object({ ...libraryFlag, all: z.boolean().default(false), json: z.boolean().default(false) });
@@ -185,4 +186,6 @@ export function registerActionsCommand(program: Command): void {
         store.close();
       }
     });
+
+  registerLibrarySharingCommands(actions, libraryOption);
 }

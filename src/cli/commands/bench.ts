@@ -2,6 +2,7 @@
 
 import type { Command } from "commander";
 import { z } from "zod";
+import { benchAgent } from "../../bench/agent-bench.js";
 import { benchGrading } from "../../bench/grading-bench.js";
 import { benchSandbox } from "../../bench/sandbox-bench.js";
 import { defaultConcurrency } from "../../runs/concurrency.js";
@@ -11,6 +12,7 @@ import { bundledTasksDirectory, cacheDirectory, interruptSignal, readyEngine } f
 const flagsSchema = z.object({
   json: z.boolean().default(false),
   grading: z.boolean().default(false),
+  agent: z.boolean().default(false),
   concurrency: z.coerce.number().int().min(1).optional(),
   steps: z.coerce.number().int().min(10).default(1000),
 });
@@ -21,6 +23,7 @@ export function registerBenchCommand(program: Command): void {
     .description("measure the sandbox: kernel step latency against docker exec, pool hand-over, cold start, idle memory")
     .option("--steps <n>", "trivial cells timed through the kernel", "1000")
     .option("--grading", "measure grading instead: the bundled tasks validated serially and concurrently")
+    .option("--agent", "measure the agent harness instead: cost per step except the model's answer, and action retrieval at 0, 1,000 and 10,000 actions (--steps per size, default 100)")
     .option("--concurrency <n>", "with --grading: the parallel pass's concurrency (default: the CPU count)")
     .option("--json", "print one JSON object")
     .action(async (rawFlags: unknown) => {
@@ -28,6 +31,36 @@ export function registerBenchCommand(program: Command): void {
       const signal = interruptSignal();
       const { docker, image } = await readyEngine(signal, flags.json);
       const version = (await docker.version()) as { Version?: string };
+      if (flags.agent) {
+        const agent = await benchAgent(docker, {
+          image,
+          steps: rawStepsGiven(rawFlags) ? flags.steps : 100,
+          signal,
+          onProgress: (line) => process.stderr.write(`[bench] ${line}\n`),
+        });
+        const report = { agent, image, docker_version: version.Version ?? "unknown" };
+        if (flags.json) {
+          process.stdout.write(JSON.stringify(report) + "\n");
+          return;
+        }
+        const header = ["actions", "retrieval p50 / p99", "index build", "step overhead p50 / p99", "prompt", "kernel", "extraction", "trajectory"];
+        const rows = agent.sizes.map((size) => [
+          String(size.actions),
+          `${size.retrieval_p50_ms} / ${size.retrieval_p99_ms} ms`,
+          `${size.index_build_ms} ms`,
+          `${size.step_overhead_p50_ms} / ${size.step_overhead_p99_ms} ms`,
+          `${size.prompt_p50_ms} ms`,
+          `${size.kernel_p50_ms} ms`,
+          `${size.extraction_p50_ms} ms`,
+          `${size.trajectory_p50_ms} ms`,
+        ]);
+        const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)));
+        const line = (row: string[]): string => row.map((cell, column) => cell.padStart(widths[column] ?? 0)).join("  ");
+        process.stdout.write(
+          [line(header), ...rows.map(line), `(${agent.steps} steps per size; medians of the parts; targets: step overhead p50 < 5 ms, retrieval p50 < 5 ms at 10,000 actions)`].join("\n") + "\n",
+        );
+        return;
+      }
       if (flags.grading) {
         const tasks = await discoverTasks([bundledTasksDirectory()]);
         const grading = await benchGrading(
@@ -67,4 +100,9 @@ export function registerBenchCommand(program: Command): void {
 function formatRows(rows: [string, unknown][]): string {
   const width = Math.max(...rows.map(([label]) => label.length));
   return rows.map(([label, value]) => `${label.padEnd(width)}  ${String(value)}`).join("\n");
+}
+
+/** Whether --steps was given (its default, 1,000 kernel cells, suits the sandbox bench, not the agent's). */
+function rawStepsGiven(raw: unknown): boolean {
+  return typeof raw === "object" && raw !== null && (raw as { steps?: unknown }).steps !== "1000";
 }

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { registerActionsCommand } from "./actions.js";
 import { registerBenchCommand } from "./bench.js";
 import { registerCleanCommand } from "./clean.js";
+import { registerCompareCommand } from "./compare.js";
 import { registerDemoCommand } from "./demo.js";
 import { registerDoctorCommand } from "./doctor.js";
 import { registerEvalCommand } from "./eval.js";
@@ -18,6 +19,7 @@ export function registerCommands(program: Command): void {
   registerValidateCommand(program);
   registerEvalCommand(program);
   registerRunCommand(program);
+  registerCompareCommand(program);
   registerDemoCommand(program);
   registerActionsCommand(program);
   registerCleanCommand(program);

@@ -8,12 +8,14 @@ import { execa } from "execa";
 import { z } from "zod";
 import { ActionStore, defaultLibraryPath } from "../../actions/store.js";
 import { DEFAULT_AGENT_LIMITS, type AgentLimits } from "../../agent/loop.js";
+import { chooseContextWindow } from "../../agent/context-window.js";
 import { createModelClient } from "../../agent/model-client.js";
 import { createFigureJudge } from "../../grading/sab-judge.js";
+import { REPLY_FORMATS } from "../../agent/tool-replies.js";
 import { UserError } from "../../errors.js";
 import { readPricesOption } from "../../agent/pricing.js";
 import { SandboxPool } from "../../sandbox/pool.js";
-import { familyTables, runAgentTasks, type TaskRunSummary } from "../../runs/agent-run.js";
+import { familyTables, LIBRARY_MODES, runAgentTasks, type TaskRunSummary } from "../../runs/agent-run.js";
 import { defaultConcurrency } from "../../runs/concurrency.js";
 import { ResultsStore } from "../../runs/store.js";
 import { discoverTasks, type DiscoveredTask } from "../../tasks/registry.js";
@@ -30,6 +32,9 @@ const flagsSchema = z.object({
   concurrency: z.coerce.number().int().min(1).optional(),
   attempts: z.coerce.number().int().min(1).default(1),
   library: z.string().optional(),
+  libraryMode: z.enum(LIBRARY_MODES).default("on"),
+  contextTokens: z.coerce.number().int().min(1_024).optional(),
+  replyFormat: z.enum(REPLY_FORMATS).default("json"),
   runDir: z.string().optional(),
   maxSteps: z.coerce.number().int().min(1).default(DEFAULT_AGENT_LIMITS.maxSteps),
   stepTimeout: z.coerce.number().positive().default(DEFAULT_AGENT_LIMITS.stepTimeoutSeconds),
@@ -54,6 +59,9 @@ export function addRunOptions(command: Command): Command {
     .option("--concurrency <n>", "tasks at once (default: the CPU count)")
     .option("--attempts <k>", "attempts per task; a task passes when any attempt does", "1")
     .option("--library <file>", `the action library (default: ${defaultLibraryPath()})`)
+    .option("--library-mode <mode>", "on: use the library and add to it; frozen: use it, add nothing; off: no library (for ablations)", "on")
+    .option("--context-tokens <n>", "the model's context window; every request is fitted under it (default: what the server reports, a table of known models, else 8192)")
+    .option("--reply-format <format>", "json (structured output, else fenced), fenced, tool (python/submit tool calls), or auto (tools, else json, else fenced)", "json")
     .option("--run-dir <dir>", "results, trajectories and the manifest (default: .dynabox/runs/<model>); a rerun resumes")
     .option("--max-steps <n>", "steps per task", String(DEFAULT_AGENT_LIMITS.maxSteps))
     .option("--step-timeout <seconds>", "time per step", String(DEFAULT_AGENT_LIMITS.stepTimeoutSeconds))
@@ -118,6 +126,7 @@ export async function runCommand(
     ...(flags.maxTokens ? { maxTokens: flags.maxTokens } : {}),
     ...(flags.maxCost ? { maxCostUsd: flags.maxCost } : {}),
   };
+  const contextWindow = chooseContextWindow(modelName, flags.contextTokens, flags.contextTokens === undefined ? await model.listModels(signal) : undefined);
   const runDirectory = path.resolve(flags.runDir ?? path.join(".dynabox", "runs", modelName.replace(/[^A-Za-z0-9._-]+/g, "_")));
   const runId = `run-${path.basename(runDirectory)}-${process.pid}`;
   const context = { ...(await gradingContext(signal, { quiet: flags.json, runId })), runId };
@@ -133,6 +142,9 @@ export async function runCommand(
     image_id: imageId,
     docker: { version: engine.Version ?? null, api_version: engine.ApiVersion ?? null },
     limits,
+    library_mode: flags.libraryMode,
+    reply_format: flags.replyFormat,
+    context_window: contextWindow,
     flags: { ...flags, apiKey: flags.apiKey ? "(set)" : undefined },
     tasks: tasks.map(({ task }) => `${task.family}/${task.id}`),
   });
@@ -152,6 +164,9 @@ export async function runCommand(
     attempts: flags.attempts,
     concurrency,
     library,
+    libraryMode: flags.libraryMode,
+    contextTokens: contextWindow.tokens,
+    replyFormat: flags.replyFormat,
     ...(flags.embeddingModel ? { embedder: model.embedder(flags.embeddingModel) } : {}),
     force: flags.force,
     onEvent: (event) => {
@@ -174,6 +189,7 @@ export async function runCommand(
     type: "run-end",
     run_directory: runDirectory,
     library: library.file,
+    library_mode: flags.libraryMode,
     tasks: summaries.map(({ id, family, attempt, outcome, score, steps, tokens, cost_usd, actions_created, actions_used }) => ({
       id,
       family,
