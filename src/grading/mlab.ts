@@ -197,10 +197,10 @@ export async function submissionArchiveProblem(archive: Buffer): Promise<string 
   return problems.length > 0 ? `the workspace archive has entries that can not be restored: ${problems.slice(0, 5).join("; ")}` : null;
 }
 
-/** Puts a tar of a workspace into a new folder of the sandbox. */
+/** Puts a tar of a workspace into a new folder of the sandbox (re-packed: no link reaches the engine). */
 async function restoreArchive(sandbox: Sandbox, archive: Buffer, folder: string): Promise<void> {
   await sandbox.shell(`mkdir -p ${folder}`);
-  await sandbox.container.putArchive(archive, { path: folder });
+  await sandbox.restoreSnapshot(archive, folder);
 }
 
 // ---------------------------------------------------------------- the baseline

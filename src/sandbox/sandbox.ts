@@ -2,20 +2,20 @@
 // persistent Python kernel, shell commands, and files in and out as tar streams.
 
 import { randomUUID } from "node:crypto";
-import type { Duplex, Readable } from "node:stream";
+import { Readable, type Duplex } from "node:stream";
 import type Dockerode from "dockerode";
 import { SandboxError, isAbortError } from "../errors.js";
 import {
   DEFAULT_UNPACK_LIMITS,
+  canonicalArchive,
   packDirectory,
   packFiles,
   readArchiveFiles,
-  streamToBuffer,
-  unpackArchive,
   type FileEntry,
   type UnpackLimits,
   type UnpackReport,
 } from "./archive.js";
+import { unpackArchive } from "./copy-out.js";
 import { KernelClient, type ExecOptions, type HostCallHandler, type ShellOptions } from "./kernel-client.js";
 import { currentOwner, ownerLabels } from "./labels.js";
 import { DEFAULT_LIMITS, WORKSPACE, buildCreateOptions, type SandboxLimits } from "./profile.js";
@@ -180,26 +180,67 @@ export class Sandbox implements AsyncDisposable {
     return (await this.container.getArchive({ path })) as unknown as Readable;
   }
 
-  /** Copies a folder of the sandbox into a host folder, refusing links out and capping size. */
+  /**
+   * Copies a folder of the sandbox into a new or empty host folder, all or nothing: folders and
+   * regular files only (links, devices and refused names are reported as skipped), capped.
+   * Every process in the sandbox is frozen meanwhile, so the folder can not change under the copy.
+   */
   async copyOut(path: string, hostDirectory: string, limits?: Partial<UnpackLimits>): Promise<UnpackReport> {
-    return unpackArchive(await this.getArchive(path), hostDirectory, { ...limits, stripComponents: 1 });
-  }
-
-  /** Reads the regular files under a sandbox folder into memory (capped). */
-  async readFiles(path = WORKSPACE, limits?: Partial<UnpackLimits>): Promise<Map<string, Buffer>> {
-    return readArchiveFiles(await this.getArchive(path), { ...limits, stripComponents: 1 });
-  }
-
-  /** The workspace as one tar archive, for grading in a fresh container. */
-  async snapshot(maxBytes = DEFAULT_UNPACK_LIMITS.maxBytes): Promise<Buffer> {
-    return streamToBuffer(await this.getArchive(`${WORKSPACE}/.`), maxBytes);
-  }
-
-  /** Puts a snapshot taken with `snapshot()` into this sandbox's workspace. */
-  async restoreSnapshot(archive: Buffer): Promise<void> {
     this.assertUsable();
-    await this.container.putArchive(archive, { path: WORKSPACE });
+    return this.whileFrozen(() => unpackArchive(() => this.getArchive(path), hostDirectory, { ...limits, stripComponents: 1 }));
   }
+
+  /** Reads the regular files under a sandbox folder into memory (capped), processes frozen. */
+  async readFiles(path = WORKSPACE, limits?: Partial<UnpackLimits>): Promise<Map<string, Buffer>> {
+    this.assertUsable();
+    return this.whileFrozen(async () => readArchiveFiles(await this.getArchive(path), { ...limits, stripComponents: 1 }));
+  }
+
+  /**
+   * The workspace as one canonical tar archive (folders and regular files only, no links,
+   * owned by the sandbox user), for grading in a fresh container. Taken with every process of
+   * the sandbox frozen, so nothing can swap a folder for a link while it is read.
+   */
+  async snapshot(maxBytes = DEFAULT_UNPACK_LIMITS.maxBytes, maxEntries = DEFAULT_UNPACK_LIMITS.maxEntries): Promise<Buffer> {
+    this.assertUsable();
+    return this.whileFrozen(async () => (await canonicalArchive(await this.getArchive(WORKSPACE), { maxBytes, maxEntries, stripComponents: 1 })).archive);
+  }
+
+  /**
+   * Puts a workspace archive into `folder` (the workspace by default). The archive is re-packed
+   * first, whoever made it: the engine's own extraction follows links, so only folders and
+   * regular files ever reach it.
+   */
+  async restoreSnapshot(archive: Buffer, folder = WORKSPACE): Promise<void> {
+    this.assertUsable();
+    const canonical = await canonicalArchive(Readable.from([archive]));
+    await this.container.putArchive(canonical.archive, { path: folder });
+  }
+
+  /**
+   * Runs `work` with every process of the container frozen (the engine's pause; its archive API
+   * still works), then thaws them. Nested and concurrent calls share one pause.
+   */
+  private async whileFrozen<T>(work: () => Promise<T>): Promise<T> {
+    if (this.frozen === 0) {
+      this.frozen += 1;
+      this.freezing = this.container.pause().then(() => undefined);
+    } else {
+      this.frozen += 1;
+    }
+    try {
+      await this.freezing;
+      return await work();
+    } finally {
+      this.frozen -= 1;
+      if (this.frozen === 0 && this.disposed === undefined) {
+        await this.container.unpause().catch(() => {});
+      }
+    }
+  }
+
+  private frozen = 0;
+  private freezing: Promise<void> | undefined;
 
   /** Memory the container uses now, from the engine's stats. */
   async memoryUsageMb(): Promise<number> {

@@ -7,8 +7,10 @@ import { type Command, Option } from "commander";
 import { z } from "zod";
 import { UserError } from "../../errors.js";
 import { cellResultJson, type CellResult } from "../../sandbox/protocol.js";
+import { checkCopyOutDestination } from "../../sandbox/copy-out.js";
 import { startSandbox } from "../../sandbox/sandbox.js";
 import { interruptSignal, readyEngine } from "../shared.js";
+import { printableLine } from "../terminal-text.js";
 
 const flagsSchema = z.object({
   code: z.string().optional(),
@@ -74,7 +76,7 @@ export function registerExecCommand(program: Command): void {
     .option("--cpus <n>", "CPU quota in cores", "1")
     .option("--network", "give the sandbox network access (off by default)")
     .addOption(new Option("--copy-in <path>", "a file or folder to copy into the workspace first (repeatable)").argParser(collect))
-    .option("--copy-out <dir>", "copy the workspace to this host folder afterwards")
+    .option("--copy-out <dir>", "copy the workspace to this host folder afterwards (a new or empty folder; links are not copied)")
     .option("--json", "print one JSON object instead of the output")
     .action(async (file: string | undefined, rawFlags: unknown) => {
       const flags = flagsSchema.parse(rawFlags);
@@ -84,6 +86,8 @@ export function registerExecCommand(program: Command): void {
           throw new UserError("DYNABOX_INVALID_INPUT", `--copy-in ${source}: ${(error as Error).message}`, { cause: error });
         });
       }
+      // Checked before anything runs, so a bad folder never costs the run's output.
+      const copyOutFolder = flags.copyOut === undefined ? undefined : await checkCopyOutDestination(flags.copyOut);
       const signal = interruptSignal();
       const { docker, image } = await readyEngine(signal, flags.json);
       const sandbox = await startSandbox(docker, {
@@ -100,9 +104,11 @@ export function registerExecCommand(program: Command): void {
           else await sandbox.putFiles([{ path: path.basename(source), content: await readFile(source), mode: info.mode & 0o777 }]);
         }
         const result = await sandbox.exec(code, { timeoutSeconds: flags.timeout, signal });
-        if (flags.copyOut !== undefined) {
-          const report = await sandbox.copyOut("/workspace", flags.copyOut);
-          for (const skipped of report.skipped) process.stderr.write(`dynabox: not copied out: ${skipped.path} (${skipped.reason})\n`);
+        if (copyOutFolder !== undefined) {
+          const report = await sandbox.copyOut("/workspace", copyOutFolder);
+          for (const skipped of report.skipped) {
+            process.stderr.write(`dynabox: not copied out: ${printableLine(skipped.path)} (${printableLine(skipped.reason)})\n`);
+          }
         }
         if (flags.json) {
           process.stdout.write(JSON.stringify(cellResultJson(result)) + "\n");
