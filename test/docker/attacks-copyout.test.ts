@@ -1,0 +1,199 @@
+// Attacks through archives that come out of a sandbox (issue 7, items 1, 3, 10, 12): hostile code
+// shapes the workspace so that copying it to the host, or into another container, writes where
+// it must not, exhausts the host, or loses files. Each test asserts the copy stayed inside a
+// canary folder the test made (never real system paths) and that the sandbox still works.
+
+import { mkdir, readdir, readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import tar from "tar-stream";
+import { describe, expect, it } from "vitest";
+import type { Sandbox } from "../../src/sandbox/sandbox.js";
+import { temporaryFolders } from "../temporary-folders.js";
+import { sandbox } from "./sandbox-fixture.js";
+
+const canaryFolder = temporaryFolders("dynabox-copyout-attack-");
+
+async function expectHealthy(box: Sandbox): Promise<void> {
+  expect(await box.exec("sum(range(10))")).toMatchObject({ ok: true, value: "45" });
+}
+
+async function cell(box: Sandbox, lines: string[]): Promise<void> {
+  const result = await box.exec(lines.join("\n"), { timeoutSeconds: 120 });
+  expect(result.error).toBeNull();
+}
+
+/** Every entry of a tar archive: type and name. */
+async function entriesOf(archive: Buffer): Promise<{ type: string; name: string }[]> {
+  const entries: { type: string; name: string }[] = [];
+  const extract = tar.extract();
+  extract.on("entry", (header, body, next) => {
+    entries.push({ type: header.type ?? "file", name: header.name });
+    body.on("end", next);
+    body.resume();
+  });
+  await new Promise((resolve, reject) => {
+    extract.on("finish", () => resolve(undefined));
+    extract.on("error", reject);
+    extract.end(archive);
+  });
+  return entries;
+}
+
+/** Lists a folder inside a sandbox (a cell, so it sees the container's own root). */
+async function listing(box: Sandbox, folder: string): Promise<string> {
+  const result = await box.exec(`sorted(__import__('os').listdir(${JSON.stringify(folder)}))`);
+  expect(result.error).toBeNull();
+  return result.value ?? "";
+}
+
+describe("archives out of a sandbox", () => {
+  it("1: a link chain plus backslash names writes nothing outside the copy-out folder", async () => {
+    const box = await sandbox();
+    // d/0 -> .. is the copy's root, d/a -> 0/.. its parent, d/b -> a/.. the parent's parent: each
+    // link looks inside on its own. A later name `d\b\escaped.txt` is one name in the sandbox,
+    // but a host that reads backslashes as separators writes it through the chain.
+    await cell(box, [
+      "import os",
+      "os.makedirs('out/d')",
+      "os.symlink('..', 'out/d/0')",
+      "os.symlink('0/..', 'out/d/a')",
+      "os.symlink('a/..', 'out/d/b')",
+      "os.symlink('/', 'out/d/root')",
+      "for name in ['d\\\\b\\\\escaped.txt', 'd\\\\a\\\\escaped.txt', 'd\\\\0\\\\escaped.txt', 'd\\\\root\\\\escaped.txt']:",
+      "    open('out/' + name, 'w').write('escaped')",
+      "open('out/kept.txt', 'w').write('kept')",
+    ]);
+    const canary = await canaryFolder();
+    const destination = path.join(canary, "level1", "out");
+    await mkdir(path.dirname(destination));
+    const report = await box.copyOut("/workspace/out", destination);
+    expect(await readdir(canary)).toEqual(["level1"]);
+    expect(await readdir(path.join(canary, "level1"))).toEqual(["out"]);
+    expect((await readdir(destination)).sort()).toEqual(["d", "kept.txt"]);
+    expect(await readdir(path.join(destination, "d"))).toEqual([]);
+    expect(await readFile(path.join(destination, "kept.txt"), "utf8")).toBe("kept");
+    expect(report.skipped.filter((entry) => entry.reason.includes("backslash"))).toHaveLength(4);
+    expect(report.skipped.filter((entry) => entry.reason.includes("link to"))).toHaveLength(4);
+    await expectHealthy(box);
+  });
+
+  it("3: a folder swapped for a link while the workspace is snapshotted never reaches the grader's root", async () => {
+    const agent = await sandbox();
+    // A thread of the agent's kernel swaps w/sub for a link to /opt and back as fast as it can
+    // while the host takes snapshots.
+    await cell(agent, [
+      "import os, threading",
+      "os.makedirs('w/sub')",
+      "for index in range(200):",
+      "    open(f'w/sub/planted{index}.txt', 'w').write('planted')",
+      "def race():",
+      "    while True:",
+      "        try:",
+      "            os.rename('w/sub', 'w/real')",
+      "            os.symlink('/opt', 'w/sub')",
+      "            os.unlink('w/sub')",
+      "            os.rename('w/real', 'w/sub')",
+      "        except OSError:",
+      "            pass",
+      "threading.Thread(target=race, daemon=True).start()",
+    ]);
+    const grader = await sandbox();
+    const optBefore = await listing(grader, "/opt");
+    for (let attempt = 0; attempt < 15; attempt += 1) {
+      const archive = await agent.snapshot();
+      const entries = await entriesOf(archive);
+      expect(entries.filter((entry) => entry.type !== "file" && entry.type !== "directory")).toEqual([]);
+      // Frozen, the workspace is in one state: the 200 files are under w/sub or w/real, once each.
+      expect(entries.filter((entry) => /planted\d+\.txt$/.test(entry.name))).toHaveLength(200);
+      await grader.restoreSnapshot(archive);
+    }
+    expect(await listing(grader, "/opt")).toBe(optBefore);
+    await expectHealthy(agent);
+    await expectHealthy(grader);
+  });
+
+  it("3: a hand-made archive with a link to an absolute path and entries below it does not write through it", async () => {
+    const pack = tar.pack();
+    pack.entry({ name: "sub", type: "symlink", linkname: "/opt" });
+    pack.entry({ name: "sub/planted.pth", type: "file" }, "import os");
+    pack.entry({ name: "ok.txt", type: "file" }, "fine");
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const chunk of pack) chunks.push(chunk as Buffer);
+    const grader = await sandbox();
+    const optBefore = await listing(grader, "/opt");
+    await grader.restoreSnapshot(Buffer.concat(chunks));
+    expect(await listing(grader, "/opt")).toBe(optBefore);
+    expect((await grader.exec("open('/workspace/ok.txt').read()")).value).toBe("'fine'");
+    expect((await grader.exec("import os; os.path.lexists('/workspace/sub')")).value).toBe("False");
+  });
+
+  it("10 and 12: more entries than the cap fail before anything is written, everywhere", async () => {
+    const box = await sandbox();
+    await cell(box, ["import os", "os.makedirs('many')", "for index in range(100_500):", "    open(f'many/{index}', 'w').close()"]);
+    const canary = await canaryFolder();
+    const started = performance.now();
+    await expect(box.copyOut("/workspace/many", path.join(canary, "out"))).rejects.toThrow(/more than 100000 entries/);
+    expect(performance.now() - started).toBeLessThan(60_000);
+    expect(await readdir(canary)).toEqual([]);
+    await expect(box.readFiles("/workspace/many")).rejects.toThrow(/more than 100000 entries/);
+    await expect(box.snapshot()).rejects.toThrow(/more than 100000 entries/);
+    await expectHealthy(box);
+  });
+
+  it("10: a sparse file stays sparse on the host, and a refused one leaves nothing behind", async () => {
+    const box = await sandbox();
+    await cell(box, [
+      "import os",
+      "os.makedirs('out')",
+      "with open('out/sparse.bin', 'wb') as handle:",
+      "    handle.truncate(768 * 1024 * 1024)",
+      "    handle.seek(768 * 1024 * 1024 - 3)",
+      "    handle.write(b'end')",
+    ]);
+    const canary = await canaryFolder();
+    const destination = path.join(canary, "out");
+    await box.copyOut("/workspace/out", destination, { maxBytes: 1024 ** 3 });
+    const info = await stat(path.join(destination, "sparse.bin"));
+    expect(info.size).toBe(768 * 1024 * 1024);
+    expect(info.blocks * 512).toBeLessThan(16 * 1024 * 1024);
+    await expect(box.copyOut("/workspace/out", path.join(canary, "refused"), { maxBytes: 512 * 1024 ** 2 })).rejects.toThrow(/more than/);
+    expect(await readdir(canary)).toEqual(["out"]);
+    await expectHealthy(box);
+  });
+
+  it("12: both names of a hard link are copied, and names that are not UTF-8 are skipped while the rest is copied", async () => {
+    const box = await sandbox();
+    await cell(box, [
+      "import os",
+      "os.makedirs('out')",
+      "open('out/b_first', 'w').write('shared')",
+      "os.link('out/b_first', 'out/a_second')",
+      "open(b'out/bad\\xff1', 'w').write('one')",
+      "open(b'out/bad\\xfe1', 'w').write('two')",
+      "open('out/good.txt', 'w').write('good')",
+    ]);
+    const destination = path.join(await canaryFolder(), "out");
+    const report = await box.copyOut("/workspace/out", destination);
+    expect((await readdir(destination)).sort()).toEqual(["a_second", "b_first", "good.txt"]);
+    expect(await readFile(path.join(destination, "a_second"), "utf8")).toBe("shared");
+    expect(await readFile(path.join(destination, "b_first"), "utf8")).toBe("shared");
+    expect(report.skipped.map((entry) => entry.reason)).toEqual([expect.stringContaining("not valid UTF-8"), expect.stringContaining("not valid UTF-8")]);
+    const files = await box.readFiles("/workspace/out");
+    expect([...files.keys()].sort()).toEqual(["a_second", "b_first", "good.txt"]);
+    await expectHealthy(box);
+  });
+
+  it("copies the same folder twice into two new folders, and refuses a used one without losing it", async () => {
+    const box = await sandbox();
+    await cell(box, ["import os", "os.makedirs('out')", "open('out/x.txt', 'w').write('x')"]);
+    const canary = await canaryFolder();
+    await box.copyOut("/workspace/out", path.join(canary, "first"));
+    await expect(box.copyOut("/workspace/out", path.join(canary, "first"))).rejects.toThrow(/not empty/);
+    expect(await readFile(path.join(canary, "first", "x.txt"), "utf8")).toBe("x");
+    await mkdir(path.join(canary, "empty"));
+    await box.copyOut("/workspace/out", path.join(canary, "empty"));
+    expect(await readFile(path.join(canary, "empty", "x.txt"), "utf8")).toBe("x");
+    expect((await readdir(canary)).sort()).toEqual(["empty", "first"]);
+  });
+});
