@@ -17,6 +17,7 @@ import type { FamilyModule, ValidationResult, Verdict } from "../tasks/types.js"
 import { withGraderSandbox, type GradingContext } from "./context.js";
 import {
   CACHE_SCHEMA_VERSION,
+  MLAB_MAX_ENTRIES,
   mlabTaskImage,
   prepareMlabTask,
   readStarter,
@@ -32,6 +33,8 @@ export { mlabTaskImage, prepareMlabTask, type PreparedMlabTask } from "./mlab-ca
 /** A workspace as a tar archive of its contents (what `Sandbox.snapshot()` returns). */
 export interface MlabSubmission {
   archive: Buffer;
+  /** Workspace entries the snapshot left out (links, FIFOs, devices), named in an error. */
+  leftOut?: string[];
 }
 
 /** Makes a submission from a host folder (its contents become the workspace). */
@@ -200,7 +203,7 @@ export async function submissionArchiveProblem(archive: Buffer): Promise<string 
 /** Puts a tar of a workspace into a new folder of the sandbox (re-packed: no link reaches the engine). */
 async function restoreArchive(sandbox: Sandbox, archive: Buffer, folder: string): Promise<void> {
   await sandbox.shell(`mkdir -p ${folder}`);
-  await sandbox.restoreSnapshot(archive, folder);
+  await sandbox.restoreSnapshot(archive, folder, MLAB_MAX_ENTRIES);
 }
 
 // ---------------------------------------------------------------- the baseline
@@ -287,6 +290,11 @@ export async function gradeMlab(context: GradingContext, task: MlabTask, submiss
     const grader = await installGrader(sandbox, prepared);
     return scoreFolder(context, sandbox, grader, prepared, folder, task.timeoutSeconds);
   });
+  const leftOut = submission.leftOut ?? [];
+  if (outcome.error !== null && leftOut.length > 0) {
+    const names = leftOut.slice(0, 10).join(", ") + (leftOut.length > 10 ? `, and ${leftOut.length - 10} more` : "");
+    outcome.error += ` (links and special files are not part of a submission and were left out: ${names})`;
+  }
   const line = mlabResultLine(task.id, outcome, baseline, task.direction);
   return {
     taskId: task.id,
@@ -452,7 +460,9 @@ export const mlabFamily: FamilyModule<MlabTask, MlabSubmission> = {
     await sandbox.putDirectory(prepared.env, WORKSPACE);
   },
   async collectSubmission(_context, _task, sandbox) {
-    return { archive: await sandbox.snapshot() };
+    const { archive, report } = await sandbox.snapshotWithReport({ maxEntries: MLAB_MAX_ENTRIES });
+    // Docker names entries after the copied folder: "workspace/x".
+    return { archive, leftOut: report.skipped.map((entry) => entry.path.replace(/^workspace\//, "")) };
   },
   agentImage: mlabTaskImage,
   readOnlyPatterns: (task) => task.readOnlyPatterns,

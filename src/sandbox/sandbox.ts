@@ -202,8 +202,13 @@ export class Sandbox implements AsyncDisposable {
    * the sandbox frozen, so nothing can swap a folder for a link while it is read.
    */
   async snapshot(maxBytes = DEFAULT_UNPACK_LIMITS.maxBytes, maxEntries = DEFAULT_UNPACK_LIMITS.maxEntries): Promise<Buffer> {
+    return (await this.snapshotWithReport({ maxBytes, maxEntries })).archive;
+  }
+
+  /** `snapshot()`, with what was left out (links, FIFOs, devices, refused names). */
+  async snapshotWithReport(limits: Partial<UnpackLimits> = {}): Promise<{ archive: Buffer; report: UnpackReport }> {
     this.assertUsable();
-    return this.whileFrozen(async () => (await canonicalArchive(await this.getArchive(WORKSPACE), { maxBytes, maxEntries, stripComponents: 1 })).archive);
+    return this.whileFrozen(async () => canonicalArchive(await this.getArchive(WORKSPACE), { ...limits, stripComponents: 1 }));
   }
 
   /**
@@ -211,9 +216,10 @@ export class Sandbox implements AsyncDisposable {
    * first, whoever made it: the engine's own extraction follows links, so only folders and
    * regular files ever reach it.
    */
-  async restoreSnapshot(archive: Buffer, folder = WORKSPACE): Promise<void> {
+  async restoreSnapshot(archive: Buffer, folder = WORKSPACE, maxEntries = DEFAULT_UNPACK_LIMITS.maxEntries): Promise<void> {
     this.assertUsable();
-    const canonical = await canonicalArchive(Readable.from([archive]));
+    // The archive is in memory already: it can not hold more content than its own length.
+    const canonical = await canonicalArchive(Readable.from([archive]), { maxBytes: Math.max(DEFAULT_UNPACK_LIMITS.maxBytes, archive.length), maxEntries });
     await this.container.putArchive(canonical.archive, { path: folder });
   }
 
