@@ -3,6 +3,7 @@
 
 import { randomUUID } from "node:crypto";
 import { Readable, type Duplex } from "node:stream";
+import { finished } from "node:stream/promises";
 import type Dockerode from "dockerode";
 import { SandboxError, isAbortError } from "../errors.js";
 import {
@@ -11,6 +12,7 @@ import {
   packDirectory,
   packFiles,
   readArchiveFiles,
+  type ArchiveOptions,
   type FileEntry,
   type UnpackLimits,
   type UnpackReport,
@@ -18,7 +20,7 @@ import {
 import { unpackArchive } from "./copy-out.js";
 import { KernelClient, type ExecOptions, type HostCallHandler, type ShellOptions } from "./kernel-client.js";
 import { currentOwner, ownerLabels } from "./labels.js";
-import { DEFAULT_LIMITS, WORKSPACE, buildCreateOptions, type SandboxLimits } from "./profile.js";
+import { DEFAULT_LIMITS, SANDBOX_UID, WORKSPACE, buildCreateOptions, type SandboxLimits } from "./profile.js";
 import type { CellResult, ShellResult } from "./protocol.js";
 
 export interface SandboxOptions {
@@ -191,9 +193,22 @@ export class Sandbox implements AsyncDisposable {
   }
 
   /** Reads the regular files under a sandbox folder into memory (capped), processes frozen. */
-  async readFiles(path = WORKSPACE, limits?: Partial<UnpackLimits>): Promise<Map<string, Buffer>> {
+  async readFiles(path = WORKSPACE, options: ArchiveOptions = {}): Promise<Map<string, Buffer>> {
     this.assertUsable();
-    return this.whileFrozen(async () => readArchiveFiles(await this.getArchive(path), { ...limits, stripComponents: 1 }));
+    return this.whileFrozen(async () => readArchiveFiles(await this.getArchive(path), { stripComponents: 1, ...options }));
+  }
+
+  /**
+   * Kills every process of the sandbox user but PID 1 (the supervisor, which starts a fresh,
+   * empty kernel): what the agent left running can not change the workspace while it is collected.
+   */
+  async stopUserProcesses(): Promise<void> {
+    this.assertUsable();
+    // kill(-1) spares PID 1 and the caller; forks can not slip in while the kernel walks the list.
+    const exec = await this.container.exec({ Cmd: ["/bin/sh", "-c", "kill -9 -1; kill -9 -1; true"], User: `${SANDBOX_UID}:${SANDBOX_UID}`, AttachStdout: true, AttachStderr: true });
+    const stream = (await exec.start({ hijack: true, stdin: false })) as unknown as Readable;
+    stream.resume();
+    await finished(stream).catch(() => {});
   }
 
   /**

@@ -112,6 +112,23 @@ describe("archives out of a sandbox", () => {
     await expectHealthy(grader);
   });
 
+  it("3: what the agent left running is stopped before its workspace is collected", async () => {
+    const agent = await sandbox();
+    await cell(agent, [
+      "import subprocess",
+      "subprocess.Popen(['sh', '-c', 'while true; do date +%s%N > /workspace/tick; done'], start_new_session=True)",
+    ]);
+    const tick = async (): Promise<string> => (await agent.shell("cat /workspace/tick")).stdout;
+    const before = await tick();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await tick()).not.toBe(before);
+    await agent.stopUserProcesses();
+    const stopped = await tick();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await tick()).toBe(stopped);
+    await expectHealthy(agent);
+  });
+
   it("3: a hand-made archive with a link to an absolute path and entries below it does not write through it", async () => {
     const pack = tar.pack();
     pack.entry({ name: "sub", type: "symlink", linkname: "/opt" });
