@@ -240,28 +240,22 @@ export class Sandbox implements AsyncDisposable {
 
   /**
    * Runs `work` with every process of the container frozen (the engine's pause; its archive API
-   * still works), then thaws them. Nested and concurrent calls share one pause.
+   * still works), then thaws them. Calls take turns, so one never thaws another's copy.
    */
-  private async whileFrozen<T>(work: () => Promise<T>): Promise<T> {
-    if (this.frozen === 0) {
-      this.frozen += 1;
-      this.freezing = this.container.pause().then(() => undefined);
-    } else {
-      this.frozen += 1;
-    }
-    try {
-      await this.freezing;
-      return await work();
-    } finally {
-      this.frozen -= 1;
-      if (this.frozen === 0 && this.disposed === undefined) {
-        await this.container.unpause().catch(() => {});
+  private whileFrozen<T>(work: () => Promise<T>): Promise<T> {
+    const turn = this.frozenTurns.then(async () => {
+      await this.container.pause();
+      try {
+        return await work();
+      } finally {
+        if (this.disposed === undefined) await this.container.unpause().catch(() => {});
       }
-    }
+    });
+    this.frozenTurns = turn.catch(() => {});
+    return turn;
   }
 
-  private frozen = 0;
-  private freezing: Promise<void> | undefined;
+  private frozenTurns: Promise<unknown> = Promise.resolve();
 
   /** Memory the container uses now, from the engine's stats. */
   async memoryUsageMb(): Promise<number> {

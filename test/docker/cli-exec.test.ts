@@ -106,4 +106,23 @@ describe("dynabox exec", () => {
     expect(result.stderr).toContain("dynabox: not copied out: workspace/link\\x0a\\x1b[31mred (symbolic link to /etc;");
     expect(result.stderr).not.toContain("\x1b[31m");
   });
+
+  it("prints the run's output even when the copy-out is refused, and leaves no partial folder", async () => {
+    const folder = await scratch();
+    const output = path.join(folder, "output");
+    const code = ["import os", "os.makedirs('many')", "for index in range(100_001):", "    open(f'many/{index}', 'w').close()", "print('the output')"].join("\n");
+    const result = await execa("node", [cli, "exec", "--copy-out", output, "-c", code], { reject: false });
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toBe("the output");
+    expect(result.stderr).toMatch(/dynabox: nothing was copied out: the archive has more than 100000 entries/);
+    expect(await readdir(folder)).toEqual([]);
+  });
+
+  it("adds what was copied out to the --json object", async () => {
+    const output = path.join(await scratch(), "output");
+    const result = await execa("node", [cli, "exec", "--json", "--copy-out", output, "-c", "import os\nopen('a.txt', 'w').write('abc')\nos.symlink('a.txt', 'b')"], { reject: false });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const parsed = JSON.parse(result.stdout) as { copy_out: unknown };
+    expect(parsed.copy_out).toEqual({ folder: output, ok: true, files: 1, bytes: 3, skipped: [{ path: "workspace/b", reason: expect.stringContaining("symbolic link to a.txt") }] });
+  });
 });

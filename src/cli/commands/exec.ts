@@ -5,10 +5,12 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { type Command, Option } from "commander";
 import { z } from "zod";
-import { UserError } from "../../errors.js";
+import { UserError, describeError, isAbortError } from "../../errors.js";
+import type { UnpackReport } from "../../sandbox/archive.js";
 import { cellResultJson, type CellResult } from "../../sandbox/protocol.js";
 import { checkCopyOutDestination } from "../../sandbox/copy-out.js";
 import { startSandbox } from "../../sandbox/sandbox.js";
+import { exitCodeFor } from "../exit-codes.js";
 import { interruptSignal, readyEngine } from "../shared.js";
 import { printableLine } from "../terminal-text.js";
 
@@ -65,6 +67,11 @@ function summary(result: CellResult): string {
   return `dynabox: ${parts.join(", ")}`;
 }
 
+function copyOutJson(folder: string, report: UnpackReport | undefined, error: unknown): Record<string, unknown> {
+  if (report === undefined) return { folder, ok: false, error: describeError(error) };
+  return { folder, ok: true, files: report.files, bytes: report.bytes, skipped: report.skipped };
+}
+
 export function registerExecCommand(program: Command): void {
   program
     .command("exec")
@@ -104,14 +111,23 @@ export function registerExecCommand(program: Command): void {
           else await sandbox.putFiles([{ path: path.basename(source), content: await readFile(source), mode: info.mode & 0o777 }]);
         }
         const result = await sandbox.exec(code, { timeoutSeconds: flags.timeout, signal });
+        // A failed copy-out never costs the run's output: it is printed either way.
+        let copyOutError: unknown;
+        let copyOutReport: UnpackReport | undefined;
         if (copyOutFolder !== undefined) {
-          const report = await sandbox.copyOut("/workspace", copyOutFolder);
-          for (const skipped of report.skipped) {
-            process.stderr.write(`dynabox: not copied out: ${printableLine(skipped.path)} (${printableLine(skipped.reason)})\n`);
+          try {
+            copyOutReport = await sandbox.copyOut("/workspace", copyOutFolder);
+            for (const skipped of copyOutReport.skipped) {
+              process.stderr.write(`dynabox: not copied out: ${printableLine(skipped.path)} (${printableLine(skipped.reason)})\n`);
+            }
+          } catch (error) {
+            if (isAbortError(error)) throw error;
+            copyOutError = error;
           }
         }
         if (flags.json) {
-          process.stdout.write(JSON.stringify(cellResultJson(result)) + "\n");
+          const copyOut = copyOutFolder === undefined ? {} : { copy_out: copyOutJson(copyOutFolder, copyOutReport, copyOutError) };
+          process.stdout.write(JSON.stringify({ ...cellResultJson(result), ...copyOut }) + "\n");
         } else {
           process.stdout.write(result.stdout);
           if (result.value !== null) process.stdout.write(result.value + "\n");
@@ -119,7 +135,8 @@ export function registerExecCommand(program: Command): void {
           if (result.error !== null) process.stderr.write(result.error.traceback || `${result.error.name}: ${result.error.message}\n`);
           process.stderr.write(summary(result) + "\n");
         }
-        process.exitCode = execExitCode(result);
+        if (copyOutError !== undefined) process.stderr.write(`dynabox: nothing was copied out: ${printableLine(describeError(copyOutError))}\n`);
+        process.exitCode = copyOutError !== undefined && result.ok ? exitCodeFor(copyOutError) : execExitCode(result);
       } finally {
         await sandbox.dispose();
       }
