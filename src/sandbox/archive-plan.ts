@@ -93,6 +93,8 @@ export class ArchivePlanner {
   private readonly made = new Map<string, "directory" | "file">();
   /** Paths of refused entries that are not folders (links, devices): nothing may go below them. */
   private readonly refused = new Set<string>();
+  /** Sizes of accepted files, so a hard link's copy is counted against the cap. */
+  private readonly fileSizes = new Map<string, number>();
 
   constructor(
     private readonly limits: UnpackLimits,
@@ -150,9 +152,6 @@ export class ArchivePlanner {
         return skip(`${header.type} entries are not copied`, relative);
     }
   }
-
-  /** Sizes of accepted files, so a hard link's copy is counted against the cap. */
-  private readonly fileSizes = new Map<string, number>();
 
   private countBytes(size: number, name: string): void {
     this.bytes += size;

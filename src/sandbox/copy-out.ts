@@ -101,33 +101,40 @@ async function writeSparse(body: AsyncIterable<unknown>, handle: FileHandle, siz
 /** Folders this copy made; a file is only ever created in one of them. */
 class PrivateTree {
   private readonly made = new Set<string>([""]);
+  /** Modes from the archive's folder entries; folders it did not list get 0755. */
+  private readonly modes = new Map<string, number>();
 
   constructor(readonly root: string) {}
 
-  async folder(relative: string, mode = 0o700): Promise<void> {
+  async folder(relative: string, mode?: number): Promise<void> {
+    if (mode !== undefined) this.modes.set(relative, mode);
     if (this.made.has(relative)) return;
-    await this.folder(path.posix.dirname(relative) === "." ? "" : path.posix.dirname(relative));
+    await this.folder(parentOf(relative));
     const target = path.join(this.root, relative);
+    // Private (0700) until the copy is complete; mkdir never follows a link at its last
+    // component and the parent was made here, but check the real path anyway.
     await mkdir(target, { mode: 0o700 });
-    // mkdir never follows a link at its last component, and the parent was made here: check anyway.
     if ((await realpath(target)) !== target) throw new SandboxError("DYNABOX_ARCHIVE_REJECTED", `${relative} did not end up inside the copy`);
     this.made.add(relative);
-    this.modes.set(relative, mode);
   }
 
   async file(relative: string): Promise<FileHandle> {
-    await this.folder(path.posix.dirname(relative) === "." ? "" : path.posix.dirname(relative));
+    await this.folder(parentOf(relative));
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
     return open(path.join(this.root, relative), flags, 0o600);
   }
 
   /** Folder permissions are set last, deepest first, so a read-only folder does not block its content. */
-  readonly modes = new Map<string, number>();
-
   async applyFolderModes(): Promise<void> {
-    const deepestFirst = [...this.modes].sort(([a], [b]) => b.split("/").length - a.split("/").length);
-    for (const [relative, mode] of deepestFirst) await chmod(path.join(this.root, relative), mode);
+    const folders = [...this.made].filter((relative) => relative !== "");
+    folders.sort((a, b) => b.split("/").length - a.split("/").length);
+    for (const relative of folders) await chmod(path.join(this.root, relative), this.modes.get(relative) ?? 0o755);
   }
+}
+
+function parentOf(relative: string): string {
+  const parent = path.posix.dirname(relative);
+  return parent === "." ? "" : parent;
 }
 
 /**
@@ -182,7 +189,7 @@ export async function unpackArchive(source: ArchiveSource, destination: string, 
     await pipeline(await openSource(source), extract);
     if (index !== plan.length) throw new SandboxError("DYNABOX_ARCHIVE_REJECTED", "the archive changed between planning and copying; nothing was copied");
     for (const copy of copies) {
-      await tree.folder(path.posix.dirname(copy.path) === "." ? "" : path.posix.dirname(copy.path));
+      await tree.folder(parentOf(copy.path));
       const from = path.join(root, copy.source);
       if (!(await lstat(from)).isFile()) throw new SandboxError("DYNABOX_ARCHIVE_REJECTED", `hard link source ${copy.source} is not a file`);
       await copyFile(from, path.join(root, copy.path), constants.COPYFILE_EXCL);

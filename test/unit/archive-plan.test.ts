@@ -125,6 +125,30 @@ describe("copy-out to a host folder", () => {
     expect(await readdir(parent)).toEqual([]);
   });
 
+  it("fails cleanly when the archive read the second time differs from the planned one", async () => {
+    const parent = await scratch();
+    const reads = [await tarOf([{ name: "a", content: "1" }]), await tarOf([{ name: "a", content: "1" }, { name: "b", content: "2" }])];
+    const source = async (): Promise<Readable> => Readable.from([reads.shift()!]);
+    await expect(unpackArchive(source, path.join(parent, "out"))).rejects.toThrow(/changed between planning and copying/);
+    expect(await readdir(parent)).toEqual([]);
+  });
+
+  it("gives folders the archive did not list 0755 and keeps listed folders' modes", async () => {
+    const pack = tar.pack();
+    pack.entry({ name: "listed", type: "directory", mode: 0o750 });
+    pack.entry({ name: "listed/f", mode: 0o640 }, "x");
+    pack.entry({ name: "implied/deep/f" }, "y");
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const chunk of pack) chunks.push(chunk as Buffer);
+    const destination = path.join(await scratch(), "out");
+    await unpackArchive(Buffer.concat(chunks), destination);
+    expect((await stat(path.join(destination, "listed"))).mode & 0o777).toBe(0o750);
+    expect((await stat(path.join(destination, "listed", "f"))).mode & 0o777).toBe(0o640);
+    expect((await stat(path.join(destination, "implied", "deep"))).mode & 0o777).toBe(0o755);
+    expect(await readFile(path.join(destination, "implied", "deep", "f"), "utf8")).toBe("y");
+  });
+
   it("refuses a non-empty folder, a file and /proc before anything runs", async () => {
     const parent = await scratch();
     await writeFile(path.join(parent, "file"), "x");
