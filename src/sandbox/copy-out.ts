@@ -28,39 +28,46 @@ async function openSource(source: ArchiveSource): Promise<Readable> {
   return Buffer.isBuffer(source) ? Readable.from([source]) : source();
 }
 
+/** Trees of the host that hold no ordinary files: writing there hangs, fails oddly, or worse. */
+const SPECIAL_TREES = ["/proc", "/sys", "/dev"];
+
+/**
+ * Where an output folder really is (links in its existing part resolved) and whether it exists;
+ * refuses one under /proc, /sys or /dev and an existing path that is not a folder (exit code 2).
+ * `what` names it in messages ("copy-out folder", "--run-dir").
+ */
+export async function checkOutputFolder(folder: string, what: string): Promise<{ real: string; exists: boolean }> {
+  const absolute = path.resolve(folder);
+  let existing = absolute;
+  const missing: string[] = [];
+  while ((await lstat(existing).catch(() => undefined)) === undefined && path.dirname(existing) !== existing) {
+    missing.unshift(path.basename(existing));
+    existing = path.dirname(existing);
+  }
+  const real = path.join(await realpath(existing), ...missing);
+  for (const special of SPECIAL_TREES) {
+    if ([real, absolute].some((candidate) => candidate === special || candidate.startsWith(`${special}/`))) {
+      throw new UserError("DYNABOX_USAGE", `${what} ${folder} is under ${special}, which holds no ordinary files; give a folder on a normal disk`);
+    }
+  }
+  const exists = missing.length === 0;
+  if (exists && !(await lstat(real)).isDirectory()) {
+    throw new UserError("DYNABOX_USAGE", `${what} ${folder} exists and is not a folder; give the path of a folder`);
+  }
+  return { real, exists };
+}
+
 /**
  * Checks a copy-out destination before anything runs: it must be a new folder (its parent is
  * made) or an empty one, never a file, and never under /proc, /sys or /dev. Returns its real path.
  */
 export async function checkCopyOutDestination(destination: string): Promise<string> {
-  const absolute = path.resolve(destination);
-  let existing = absolute;
-  const missing: string[] = [];
-  for (;;) {
-    const info = await lstat(existing).catch(() => undefined);
-    if (info) break;
-    const parent = path.dirname(existing);
-    if (parent === existing) break;
-    missing.unshift(path.basename(existing));
-    existing = parent;
-  }
-  const real = path.join(await realpath(existing), ...missing);
-  for (const special of ["/proc", "/sys", "/dev"]) {
-    if (real === special || real.startsWith(`${special}/`) || absolute === special || absolute.startsWith(`${special}/`)) {
-      throw new UserError("DYNABOX_USAGE", `copy-out folder ${destination} is under ${special}, which holds no ordinary files; give a folder on a normal disk`);
-    }
-  }
-  if (missing.length === 0) {
-    const info = await lstat(real);
-    if (!info.isDirectory()) {
-      throw new UserError("DYNABOX_USAGE", `copy-out folder ${destination} exists and is not a folder; give a new or empty folder`);
-    }
-    if ((await readdir(real)).length > 0) {
-      throw new UserError(
-        "DYNABOX_USAGE",
-        `copy-out folder ${destination} is not empty; give a new or empty folder (copy-out never mixes its files with existing ones)`,
-      );
-    }
+  const { real, exists } = await checkOutputFolder(destination, "copy-out folder");
+  if (exists && (await readdir(real)).length > 0) {
+    throw new UserError(
+      "DYNABOX_USAGE",
+      `copy-out folder ${destination} is not empty; give a new or empty folder (copy-out never mixes its files with existing ones)`,
+    );
   }
   return real;
 }

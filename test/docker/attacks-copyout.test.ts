@@ -250,6 +250,22 @@ for index in range(8):
 print('racing')
 `;
 
+describe("output folders", () => {
+  it("10: run and eval refuse a --run-dir under /proc or /sys at once, with exit code 2", async () => {
+    for (const [command, folder] of [
+      ["run", "/proc/self/run"],
+      ["eval", "/sys/dynabox-run"],
+    ] as const) {
+      const args = command === "run"
+        ? [cli, "run", "tasks/sab/tasks.jsonl", "--task", "sab/4", "--model", "scripted", "--base-url", "http://127.0.0.1:9", "--api-key", "x", "--run-dir", folder]
+        : [cli, "eval", "--mlab", "tasks/mlab/wine-mini", "--workspace", "tasks/mlab/wine-mini/env", "--run-dir", folder];
+      const result = await execa("node", args, { reject: false, timeout: 60_000 });
+      expect(result.exitCode, result.stderr).toBe(2);
+      expect(result.stderr).toContain(`--run-dir ${folder} is under /`);
+    }
+  });
+});
+
 describe("a hostile agent through dynabox run", () => {
   it("3: racing daemons that swap folders for links to the grader's site-packages do not forge an MLAB score", async () => {
     const folder = await canaryFolder();

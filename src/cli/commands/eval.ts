@@ -12,6 +12,7 @@ import { createSabFamily } from "../../grading/sab.js";
 import { defaultConcurrency } from "../../runs/concurrency.js";
 import { evaluateItems, summarize, type EvalItem } from "../../runs/evaluate.js";
 import { ResultsStore } from "../../runs/store.js";
+import { checkOutputFolder } from "../../sandbox/copy-out.js";
 import { discoverMlabTasks } from "../../tasks/mlab.js";
 import { loadResqDataset } from "../../tasks/resq.js";
 import { loadSabTasks, sabPaths } from "../../tasks/sab.js";
@@ -171,6 +172,7 @@ export function registerEvalCommand(program: Command): void {
       const flags = flagsSchema.parse(rawFlags);
       const work = await plan(flags);
       const runDirectory = flags.runDir ?? path.join(".dynabox", "eval", work.family);
+      await checkOutputFolder(runDirectory, "--run-dir");
       const signal = interruptSignal();
       const context = await gradingContext(signal, { quiet: flags.json });
       const concurrency = flags.concurrency ?? defaultConcurrency();

@@ -11,6 +11,7 @@ import { DEFAULT_AGENT_LIMITS, type AgentLimits } from "../../agent/loop.js";
 import { createModelClient } from "../../agent/model-client.js";
 import { UserError } from "../../errors.js";
 import { readPricesOption } from "../../agent/pricing.js";
+import { checkOutputFolder } from "../../sandbox/copy-out.js";
 import { SandboxPool } from "../../sandbox/pool.js";
 import { familyTables, runAgentTasks, type TaskRunSummary } from "../../runs/agent-run.js";
 import { defaultConcurrency } from "../../runs/concurrency.js";
@@ -111,6 +112,7 @@ export async function runCommand(
     ...(flags.maxCost ? { maxCostUsd: flags.maxCost } : {}),
   };
   const runDirectory = path.resolve(flags.runDir ?? path.join(".dynabox", "runs", modelName.replace(/[^A-Za-z0-9._-]+/g, "_")));
+  await checkOutputFolder(runDirectory, "--run-dir");
   const runId = `run-${path.basename(runDirectory)}-${process.pid}`;
   const context = { ...(await gradingContext(signal, { quiet: flags.json, runId })), runId };
   const concurrency = flags.concurrency ?? defaultConcurrency();
