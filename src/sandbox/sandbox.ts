@@ -244,15 +244,37 @@ export class Sandbox implements AsyncDisposable {
    */
   private whileFrozen<T>(work: () => Promise<T>): Promise<T> {
     const turn = this.frozenTurns.then(async () => {
-      await this.container.pause();
+      const paused = await this.freeze();
       try {
         return await work();
       } finally {
-        if (this.disposed === undefined) await this.container.unpause().catch(() => {});
+        if (paused && this.disposed === undefined) await this.container.unpause().catch(() => {});
       }
     });
     this.frozenTurns = turn.catch(() => {});
     return turn;
+  }
+
+  /**
+   * Pauses the container; true when it is paused. The freezer can fail on a busy machine ("unable
+   * to freeze"); after a few tries every user process is killed instead, so nothing the sandbox's
+   * code started runs during the copy either way (the kernel's state is lost then).
+   */
+  private async freeze(): Promise<boolean> {
+    for (let attempt = 1; attempt <= 3; attempt += 1) {
+      try {
+        await this.container.pause();
+        return true;
+      } catch (error) {
+        const status = (error as { statusCode?: number }).statusCode;
+        if (status === 404) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+      }
+    }
+    // A failed freeze is undone by the runtime; make sure, so the kill below can run.
+    await this.container.unpause().catch(() => {});
+    await this.stopUserProcesses();
+    return false;
   }
 
   private frozenTurns: Promise<unknown> = Promise.resolve();

@@ -119,9 +119,10 @@ describe("archives out of a sandbox", () => {
     const agent = await sandbox();
     await cell(agent, [
       "import subprocess",
-      "subprocess.Popen(['sh', '-c', 'while true; do date +%s%N > /workspace/tick; done'], start_new_session=True)",
+      // Each count is renamed into place, so a reader never sees a half-written file.
+      "subprocess.Popen(['sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i > /workspace/tick.new; mv /workspace/tick.new /workspace/tick; done'], start_new_session=True)",
     ]);
-    const tick = async (): Promise<string> => (await agent.shell("cat /workspace/tick")).stdout;
+    const tick = async (): Promise<string> => (await agent.shell("until [ -s /workspace/tick ]; do sleep 0.05; done; cat /workspace/tick")).stdout;
     const before = await tick();
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(await tick()).not.toBe(before);
