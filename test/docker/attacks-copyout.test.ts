@@ -3,15 +3,17 @@
 // it must not, exhausts the host, or loses files. Each test asserts the copy stayed inside a
 // canary folder the test made (never real system paths) and that the sandbox still works.
 
-import { mkdir, readdir, readFile, stat } from "node:fs/promises";
+import { cp, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import tar from "tar-stream";
 import { describe, expect, it } from "vitest";
+import { prepareMlabTask } from "../../src/grading/mlab.js";
 import type { Sandbox } from "../../src/sandbox/sandbox.js";
+import { discoverMlabTasks } from "../../src/tasks/mlab.js";
 import { startScriptedOpenAIServer } from "../../src/testing/index.js";
 import { temporaryFolders } from "../temporary-folders.js";
-import { sandbox } from "./sandbox-fixture.js";
+import { docker, image, sandbox } from "./sandbox-fixture.js";
 
 const canaryFolder = temporaryFolders("dynabox-copyout-attack-");
 const cli = path.resolve("dist/cli/main.js");
@@ -250,6 +252,44 @@ for index in range(8):
     subprocess.Popen(['python3', '/workspace/racer.py', str(index)], start_new_session=True)
 print('racing')
 `;
+
+/** A copy of the bundled wine-mini task whose prepare.py is `prepare`. */
+async function taskWithPrepare(folder: string, prepare: string) {
+  const copy = path.join(folder, "task", "hostile-prepare");
+  await cp("tasks/mlab/wine-mini", copy, { recursive: true });
+  await writeFile(path.join(copy, "scripts", "prepare.py"), prepare);
+  const [task] = await discoverMlabTasks(copy);
+  return { task: task!, context: { docker, sandboxImage: image(), cacheDirectory: path.join(folder, "cache") } };
+}
+
+describe("the MLAB task cache", () => {
+  it("10: a sparse file made by prepare.py stays sparse in the cache", async () => {
+    const folder = await canaryFolder();
+    const { task, context } = await taskWithPrepare(folder, [
+      "size = 1536 * 1024 * 1024",
+      "with open('../env/huge.bin', 'wb') as handle:",
+      "    handle.truncate(size)",
+      "    handle.seek(size - 3)",
+      "    handle.write(b'end')",
+    ].join("\n"));
+    const prepared = await prepareMlabTask(context, task);
+    const info = await stat(path.join(prepared.env, "huge.bin"));
+    expect(info.size).toBe(1536 * 1024 * 1024);
+    expect(info.blocks * 512).toBeLessThan(16 * 1024 * 1024);
+  }, 300_000);
+
+  it("10: more files than the cache's cap fail the preparation before any is written, and leave nothing", async () => {
+    const folder = await canaryFolder();
+    const { task, context } = await taskWithPrepare(folder, [
+      "import os",
+      "os.makedirs('../env/many')",
+      "for index in range(200_001):",
+      "    open(f'../env/many/{index}', 'w').close()",
+    ].join("\n"));
+    await expect(prepareMlabTask(context, task)).rejects.toThrow(/more than 200000 entries/);
+    expect(await readdir(path.join(folder, "cache", "mlab"))).toEqual([]);
+  }, 300_000);
+});
 
 describe("output folders", () => {
   it("10: run and eval refuse a --run-dir under /proc or /sys at once, with exit code 2", async () => {
