@@ -18,8 +18,13 @@ const PREPARE_RECIPE = "mlab-prepare-2";
 export const CACHE_SCHEMA_VERSION = 1;
 const PREPARED_FILE = "prepared.json";
 const STARTER_FILE = "starter.json";
-/** Prepared data can be large; the workspace volume caps it anyway. */
-const COPY_OUT_LIMITS = { maxBytes: 8 * 1024 ** 3, maxEntries: 1_000_000 };
+/** Most files and folders of a prepared task, and so of a workspace snapshot. */
+export const MLAB_MAX_ENTRIES = 200_000;
+/**
+ * Prepared data can be large. The workspace volume does not cap what comes out (a sparse file's
+ * apparent size passes any disk quota), so these caps do; copy-out keeps holes as holes.
+ */
+const COPY_OUT_LIMITS = { maxBytes: 8 * 1024 ** 3, maxEntries: MLAB_MAX_ENTRIES };
 
 const preparedRecordSchema = z.object({
   schemaVersion: z.literal(CACHE_SCHEMA_VERSION),

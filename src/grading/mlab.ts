@@ -18,6 +18,7 @@ import type { FamilyModule, ValidationResult, Verdict } from "../tasks/types.js"
 import { withGraderSandbox, type GradingContext } from "./context.js";
 import {
   CACHE_SCHEMA_VERSION,
+  MLAB_MAX_ENTRIES,
   mlabTaskImage,
   prepareMlabTask,
   readStarter,
@@ -36,6 +37,8 @@ export interface MlabSubmission {
   archive: Buffer;
   /** Why there is nothing to grade (an upstream run without traces/step_final_files): invalid, nothing runs. */
   problem?: string;
+  /** Workspace entries the snapshot left out (links, FIFOs, devices), named in an error. */
+  leftOut?: string[];
 }
 
 /** Makes a submission from a host folder (its contents become the workspace). */
@@ -217,10 +220,10 @@ export async function submissionArchiveProblem(archive: Buffer): Promise<string 
   return problems.length > 0 ? `the workspace archive has entries that can not be restored: ${problems.slice(0, 5).join("; ")}` : null;
 }
 
-/** Puts a tar of a workspace into a new folder of the sandbox. */
+/** Puts a tar of a workspace into a new folder of the sandbox (re-packed: no link reaches the engine). */
 async function restoreArchive(sandbox: Sandbox, archive: Buffer, folder: string): Promise<void> {
   await sandbox.shell(`mkdir -p ${folder}`);
-  await sandbox.container.putArchive(archive, { path: folder });
+  await sandbox.restoreSnapshot(archive, folder, MLAB_MAX_ENTRIES);
 }
 
 // ---------------------------------------------------------------- the baseline
@@ -311,6 +314,11 @@ export async function gradeMlab(context: GradingContext, task: MlabTask, submiss
     const grader = await installGrader(sandbox, prepared);
     return scoreFolder(context, sandbox, grader, prepared, folder, task.timeoutSeconds);
   });
+  const leftOut = submission.leftOut ?? [];
+  if (outcome.error !== null && leftOut.length > 0) {
+    const names = leftOut.slice(0, 10).join(", ") + (leftOut.length > 10 ? `, and ${leftOut.length - 10} more` : "");
+    outcome.error += ` (links and special files are not part of a submission and were left out: ${names})`;
+  }
   const line = mlabResultLine(task.id, outcome, baseline, task.direction);
   return {
     taskId: task.id,
@@ -523,7 +531,9 @@ export function createMlabFamily(options: MlabFamilyOptions = {}): FamilyModule<
       await putPrepared(sandbox, prepared, "env", WORKSPACE);
     },
     async collectSubmission(_context, _task, sandbox) {
-      return { archive: await sandbox.snapshot() };
+      const { archive, report } = await sandbox.snapshotWithReport({ maxEntries: MLAB_MAX_ENTRIES });
+      // Docker names entries after the copied folder: "workspace/x".
+      return { archive, leftOut: report.skipped.map((entry) => entry.path.replace(/^workspace\//, "")) };
     },
     agentImage: mlabTaskImage,
     readOnlyPatterns: (task) => task.readOnlyPatterns,

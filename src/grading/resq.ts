@@ -18,7 +18,6 @@
 
 import { randomBytes } from "node:crypto";
 import { InternalError, SandboxError } from "../errors.js";
-import { readArchiveFiles } from "../sandbox/archive.js";
 import type { Sandbox } from "../sandbox/sandbox.js";
 import { RepositoryCache, type CleanRepository } from "../tasks/repo-cache.js";
 import { discoverResqTasks, type ResqTask } from "../tasks/resq.js";
@@ -256,7 +255,7 @@ export async function collectResqSubmission(context: GradingContext, task: ResqT
     if (diff.exitCode !== 0) {
       throw new SandboxError("DYNABOX_SANDBOX_LOST", `could not take the patch out of the sandbox: ${diff.stderr.trim() || diff.stdout.trim()}`);
     }
-    const files = await readArchiveFiles(await sandbox.getArchive(`${work}/out`), { stripComponents: 1, maxBytes: MAX_PATCH_BYTES });
+    const files = await sandbox.readFiles(`${work}/out`, { maxBytes: MAX_PATCH_BYTES });
     return files.get("patch.diff")?.toString("utf8") ?? "";
   } finally {
     if (sandbox.isAlive) await sandbox.shell(`rm -rf ${work}`, { timeoutSeconds: 30 }).catch(() => undefined);

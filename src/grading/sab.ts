@@ -14,7 +14,6 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import path from "node:path";
 import { DynaboxError, SandboxError } from "../errors.js";
-import { readArchiveFiles } from "../sandbox/archive.js";
 import { WORKSPACE } from "../sandbox/profile.js";
 import type { Sandbox } from "../sandbox/sandbox.js";
 import type { ShellResult } from "../sandbox/protocol.js";
@@ -332,7 +331,7 @@ export async function collectSabSubmission(task: SabTask, sandbox: Sandbox): Pro
   const paths = sabPaths(task);
   const fileName = paths.programPath.slice("pred_programs/".length);
   try {
-    const files = await readArchiveFiles(await sandbox.getArchive(`${WORKSPACE}/${paths.programPath}`), { maxBytes: MAX_PROGRAM_BYTES });
+    const files = await sandbox.readFiles(`${WORKSPACE}/${paths.programPath}`, { maxBytes: MAX_PROGRAM_BYTES, stripComponents: 0 });
     const content = files.get(fileName);
     return { fileName, source: content ? content.toString("utf8") : "" };
   } catch (error) {

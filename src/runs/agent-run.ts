@@ -158,6 +158,8 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
       });
       if (outcome.stopReason === "aborted") context.signal?.throwIfAborted();
       progress("collecting the submission");
+      // Nothing the agent started may change the workspace while it is collected.
+      await sandbox.stopUserProcesses();
       submission = await module.collectSubmission(taskContext, task, sandbox);
     } finally {
       containerSeconds += (performance.now() - sandboxStarted) / 1000;

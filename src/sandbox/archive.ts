@@ -1,34 +1,23 @@
-// Files in and out of sandboxes as tar streams. Packing sets the sandbox user as owner;
-// unpacking never follows or creates a link that leaves the destination, and stops at a size cap.
+// Files in and out of sandboxes as tar streams. Packing sets the sandbox user as owner.
+// Archives made by untrusted code are read by the rules of archive-plan.ts (folders and regular
+// files only, capped); copy-out.ts writes them to the host.
 
-import { createWriteStream } from "node:fs";
-import { lstat, mkdir, readdir, readFile, readlink, symlink } from "node:fs/promises";
+import { lstat, readdir, readFile, readlink } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
 import { SandboxError } from "../errors.js";
+import { ArchivePlanner, DEFAULT_UNPACK_LIMITS, type SkippedEntry, type UnpackLimits } from "./archive-plan.js";
 import { SANDBOX_UID } from "./profile.js";
+
+export { DEFAULT_UNPACK_LIMITS, type SkippedEntry, type UnpackLimits } from "./archive-plan.js";
 
 export interface FileEntry {
   /** Relative path inside the destination folder, with forward slashes. */
   path: string;
   content: Buffer | string;
   mode?: number;
-}
-
-export interface UnpackLimits {
-  /** Most bytes of file content accepted in total. */
-  maxBytes: number;
-  /** Most entries accepted. */
-  maxEntries: number;
-}
-
-export const DEFAULT_UNPACK_LIMITS: UnpackLimits = { maxBytes: 512 * 1024 * 1024, maxEntries: 100_000 };
-
-export interface SkippedEntry {
-  path: string;
-  reason: string;
 }
 
 export interface UnpackReport {
@@ -106,124 +95,80 @@ export async function packDirectory(root: string): Promise<Buffer> {
   return buffer;
 }
 
+/** The folders and regular files of an archive, in memory, as the plan accepted them. */
+export interface CollectedArchive {
+  directories: Map<string, { mode: number; mtime?: Date }>;
+  files: Map<string, { content: Buffer; mode: number; mtime?: Date }>;
+  report: UnpackReport;
+}
+
+export type ArchiveOptions = Partial<UnpackLimits> & { stripComponents?: number };
+
 /**
- * Unpacks a tar stream under `destination`. Entries that would leave it (absolute paths, `..`,
- * links pointing outside, hard links, devices) are skipped and reported; content past
- * `maxBytes` or more than `maxEntries` entries fails the whole unpack.
- * `stripComponents` drops leading folders (Docker names entries after the copied folder).
+ * Reads an archive made by untrusted code into memory by the rules of `ArchivePlanner`: folders
+ * and regular files only, hard links as copies, refused names and links reported as skipped,
+ * caps on entries and bytes that fail the whole read.
  */
-export async function unpackArchive(
-  stream: Readable,
-  destination: string,
-  options: Partial<UnpackLimits> & { stripComponents?: number } = {},
-): Promise<UnpackReport> {
+export async function collectArchive(stream: Readable, options: ArchiveOptions = {}): Promise<CollectedArchive> {
   const limits = { ...DEFAULT_UNPACK_LIMITS, ...options };
-  const strip = options.stripComponents ?? 0;
-  const report: UnpackReport = { files: 0, bytes: 0, skipped: [] };
+  const planner = new ArchivePlanner(limits, options.stripComponents ?? 0);
+  const directories: CollectedArchive["directories"] = new Map();
+  const files: CollectedArchive["files"] = new Map();
   const extract = tar.extract();
-  let entries = 0;
   extract.on("entry", (header, body, next) => {
-    // When the unpack fails, the extractor destroys the entry too; the error is reported once, by pipeline.
+    // When the read fails, the extractor destroys the entry too; the error is reported once, by pipeline.
     body.on("error", () => {});
-    const fail = (message: string): void => {
-      body.resume();
-      extract.destroy(new SandboxError("DYNABOX_ARCHIVE_REJECTED", message));
-    };
-    entries += 1;
-    if (entries > limits.maxEntries) return fail(`the archive has more than ${limits.maxEntries} entries`);
-    const stripped = header.name.split("/").slice(strip).join("/");
-    const relative = safeRelativePath(stripped);
-    const skip = (reason: string): void => {
-      report.skipped.push({ path: header.name, reason });
-      body.on("end", next);
-      body.resume();
-    };
-    if (relative === null) return skip("path leaves the destination");
-    if (relative === "") {
-      // The copied folder itself: it is the destination.
-      body.on("end", next);
-      body.resume();
-      return;
-    }
-    const target = path.join(destination, relative);
     const run = async (): Promise<void> => {
-      switch (header.type) {
-        case "directory":
-          await mkdir(target, { recursive: true });
-          body.resume();
-          return;
-        case "symlink": {
-          const linkname = header.linkname ?? "";
-          if (!linkStaysInside(relative, linkname)) {
-            report.skipped.push({ path: header.name, reason: `symlink to ${linkname} leaves the destination` });
-            body.resume();
-            return;
-          }
-          await mkdir(path.dirname(target), { recursive: true });
-          await symlink(linkname, target);
-          body.resume();
-          return;
-        }
-        case "file":
-        case "contiguous-file": {
-          const size = header.size ?? 0;
-          if (report.bytes + size > limits.maxBytes) {
-            throw new SandboxError(
-              "DYNABOX_ARCHIVE_REJECTED",
-              `the archive holds more than ${limits.maxBytes} bytes (at ${header.name}); nothing past the cap was written`,
-            );
-          }
-          await mkdir(path.dirname(target), { recursive: true });
-          await pipeline(body, createWriteStream(target, { mode: (header.mode ?? 0o644) & 0o777, flags: "wx" }));
-          report.bytes += size;
-          report.files += 1;
-          return;
-        }
-        default:
-          report.skipped.push({ path: header.name, reason: `${header.type ?? "unknown"} entries are not copied` });
-          body.resume();
+      const planned = planner.plan(header);
+      const mtime = header.mtime ? { mtime: header.mtime } : {};
+      if (planned.kind === "file") {
+        files.set(planned.path, { content: await streamToBuffer(body, planned.size), mode: planned.mode, ...mtime });
+        return;
       }
+      body.resume();
+      if (planned.kind === "directory") directories.set(planned.path, { mode: planned.mode, ...mtime });
+      if (planned.kind === "copy") files.set(planned.path, { content: files.get(planned.source)!.content, mode: planned.mode, ...mtime });
     };
     run().then(
       () => next(),
-      (error: unknown) => fail(error instanceof Error ? error.message : String(error)),
+      (error: unknown) => {
+        body.resume();
+        extract.destroy(error as Error);
+      },
     );
   });
   await pipeline(stream, extract);
-  return report;
+  return { directories, files, report: { files: planner.files, bytes: planner.bytes, skipped: planner.skipped } };
 }
 
 /** Reads regular files of a tar stream into memory, with the same caps and path rules. */
-export async function readArchiveFiles(
-  stream: Readable,
-  options: Partial<UnpackLimits> & { stripComponents?: number } = {},
-): Promise<Map<string, Buffer>> {
-  const limits = { ...DEFAULT_UNPACK_LIMITS, ...options };
-  const strip = options.stripComponents ?? 0;
-  const files = new Map<string, Buffer>();
-  let total = 0;
-  const extract = tar.extract();
-  extract.on("entry", (header, body, next) => {
-    body.on("error", () => {});
-    const relative = safeRelativePath(header.name.split("/").slice(strip).join("/"));
-    if (header.type !== "file" || relative === null || relative === "") {
-      body.on("end", next);
-      body.resume();
-      return;
-    }
-    total += header.size ?? 0;
-    if (total > limits.maxBytes) {
-      body.resume();
-      extract.destroy(new SandboxError("DYNABOX_ARCHIVE_REJECTED", `the archive holds more than ${limits.maxBytes} bytes`));
-      return;
-    }
-    streamToBuffer(body, limits.maxBytes).then((content) => {
-      files.set(relative, content);
-      next();
-    }, (error: unknown) => extract.destroy(error as Error));
-  });
-  await pipeline(stream, extract);
-  return files;
+export async function readArchiveFiles(stream: Readable, options: ArchiveOptions = {}): Promise<Map<string, Buffer>> {
+  const collected = await collectArchive(stream, options);
+  return new Map([...collected.files].map(([name, file]) => [name, file.content]));
+}
+
+/**
+ * Re-packs an archive made by untrusted code into one that is safe to give the engine's
+ * `putArchive`: folders and regular files only (never a link, so no later entry can be written
+ * through one), normalized relative names, folders before what they hold, owned by the sandbox user.
+ */
+export async function canonicalArchive(stream: Readable, options: ArchiveOptions = {}): Promise<{ archive: Buffer; report: UnpackReport }> {
+  const collected = await collectArchive(stream, options);
+  const pack = tar.pack();
+  const owner = { uid: SANDBOX_UID, gid: SANDBOX_UID };
+  const implied = new Set<string>();
+  for (const name of collected.files.keys()) {
+    for (let parent = path.posix.dirname(name); parent !== "."; parent = path.posix.dirname(parent)) implied.add(parent);
+  }
+  for (const name of [...new Set([...collected.directories.keys(), ...implied])].sort()) {
+    const directory = collected.directories.get(name);
+    pack.entry({ name, type: "directory", mode: directory?.mode ?? 0o755, ...(directory?.mtime ? { mtime: directory.mtime } : {}), ...owner });
+  }
+  for (const [name, file] of collected.files) {
+    pack.entry({ name, type: "file", mode: file.mode, ...(file.mtime ? { mtime: file.mtime } : {}), ...owner }, file.content);
+  }
+  pack.finalize();
+  return { archive: await streamToBuffer(pack, Number.MAX_SAFE_INTEGER), report: collected.report };
 }
 
 export async function streamToBuffer(

@@ -2,23 +2,25 @@
 // persistent Python kernel, shell commands, and files in and out as tar streams.
 
 import { randomUUID } from "node:crypto";
-import type { Duplex, Readable } from "node:stream";
+import { Readable, type Duplex } from "node:stream";
+import { finished } from "node:stream/promises";
 import type Dockerode from "dockerode";
 import { SandboxError, isAbortError } from "../errors.js";
 import {
   DEFAULT_UNPACK_LIMITS,
+  canonicalArchive,
   packDirectory,
   packFiles,
   readArchiveFiles,
-  streamToBuffer,
-  unpackArchive,
+  type ArchiveOptions,
   type FileEntry,
   type UnpackLimits,
   type UnpackReport,
 } from "./archive.js";
+import { unpackArchive } from "./copy-out.js";
 import { KernelClient, type ExecOptions, type HostCallHandler, type ShellOptions } from "./kernel-client.js";
 import { currentOwner, ownerLabels } from "./labels.js";
-import { DEFAULT_LIMITS, WORKSPACE, buildCreateOptions, type SandboxLimits } from "./profile.js";
+import { DEFAULT_LIMITS, SANDBOX_UID, WORKSPACE, buildCreateOptions, type SandboxLimits } from "./profile.js";
 import type { CellResult, ShellResult } from "./protocol.js";
 
 export interface SandboxOptions {
@@ -181,26 +183,102 @@ export class Sandbox implements AsyncDisposable {
     return (await this.container.getArchive({ path })) as unknown as Readable;
   }
 
-  /** Copies a folder of the sandbox into a host folder, refusing links out and capping size. */
+  /**
+   * Copies a folder of the sandbox into a new or empty host folder, all or nothing: folders and
+   * regular files only (links, devices and refused names are reported as skipped), capped.
+   * Every process in the sandbox is frozen meanwhile, so the folder can not change under the copy.
+   */
   async copyOut(path: string, hostDirectory: string, limits?: Partial<UnpackLimits>): Promise<UnpackReport> {
-    return unpackArchive(await this.getArchive(path), hostDirectory, { ...limits, stripComponents: 1 });
-  }
-
-  /** Reads the regular files under a sandbox folder into memory (capped). */
-  async readFiles(path = WORKSPACE, limits?: Partial<UnpackLimits>): Promise<Map<string, Buffer>> {
-    return readArchiveFiles(await this.getArchive(path), { ...limits, stripComponents: 1 });
-  }
-
-  /** The workspace as one tar archive, for grading in a fresh container. */
-  async snapshot(maxBytes = DEFAULT_UNPACK_LIMITS.maxBytes): Promise<Buffer> {
-    return streamToBuffer(await this.getArchive(`${WORKSPACE}/.`), maxBytes);
-  }
-
-  /** Puts a snapshot taken with `snapshot()` into this sandbox's workspace. */
-  async restoreSnapshot(archive: Buffer): Promise<void> {
     this.assertUsable();
-    await this.container.putArchive(archive, { path: WORKSPACE });
+    return this.whileFrozen(() => unpackArchive(() => this.getArchive(path), hostDirectory, { ...limits, stripComponents: 1 }));
   }
+
+  /** Reads the regular files under a sandbox folder into memory (capped), processes frozen. */
+  async readFiles(path = WORKSPACE, options: ArchiveOptions = {}): Promise<Map<string, Buffer>> {
+    this.assertUsable();
+    return this.whileFrozen(async () => readArchiveFiles(await this.getArchive(path), { stripComponents: 1, ...options }));
+  }
+
+  /**
+   * Kills every process of the sandbox user but PID 1 (the supervisor, which starts a fresh,
+   * empty kernel): what the agent left running can not change the workspace while it is collected.
+   */
+  async stopUserProcesses(): Promise<void> {
+    this.assertUsable();
+    // kill(-1) spares PID 1 and the caller; forks can not slip in while the kernel walks the list.
+    const exec = await this.container.exec({ Cmd: ["/bin/sh", "-c", "kill -9 -1; kill -9 -1; true"], User: `${SANDBOX_UID}:${SANDBOX_UID}`, AttachStdout: true, AttachStderr: true });
+    const stream = (await exec.start({ hijack: true, stdin: false })) as unknown as Readable;
+    stream.resume();
+    await finished(stream).catch(() => {});
+  }
+
+  /**
+   * The workspace as one canonical tar archive (folders and regular files only, no links,
+   * owned by the sandbox user), for grading in a fresh container. Taken with every process of
+   * the sandbox frozen, so nothing can swap a folder for a link while it is read.
+   */
+  async snapshot(maxBytes = DEFAULT_UNPACK_LIMITS.maxBytes, maxEntries = DEFAULT_UNPACK_LIMITS.maxEntries): Promise<Buffer> {
+    return (await this.snapshotWithReport({ maxBytes, maxEntries })).archive;
+  }
+
+  /** `snapshot()`, with what was left out (links, FIFOs, devices, refused names). */
+  async snapshotWithReport(limits: Partial<UnpackLimits> = {}): Promise<{ archive: Buffer; report: UnpackReport }> {
+    this.assertUsable();
+    return this.whileFrozen(async () => canonicalArchive(await this.getArchive(WORKSPACE), { ...limits, stripComponents: 1 }));
+  }
+
+  /**
+   * Puts a workspace archive into `folder` (the workspace by default). The archive is re-packed
+   * first, whoever made it: the engine's own extraction follows links, so only folders and
+   * regular files ever reach it.
+   */
+  async restoreSnapshot(archive: Buffer, folder = WORKSPACE, maxEntries = DEFAULT_UNPACK_LIMITS.maxEntries): Promise<void> {
+    this.assertUsable();
+    // The archive is in memory already: it can not hold more content than its own length.
+    const canonical = await canonicalArchive(Readable.from([archive]), { maxBytes: Math.max(DEFAULT_UNPACK_LIMITS.maxBytes, archive.length), maxEntries });
+    await this.container.putArchive(canonical.archive, { path: folder });
+  }
+
+  /**
+   * Runs `work` with every process of the container frozen (the engine's pause; its archive API
+   * still works), then thaws them. Calls take turns, so one never thaws another's copy.
+   */
+  private whileFrozen<T>(work: () => Promise<T>): Promise<T> {
+    const turn = this.frozenTurns.then(async () => {
+      const paused = await this.freeze();
+      try {
+        return await work();
+      } finally {
+        if (paused && this.disposed === undefined) await this.container.unpause().catch(() => {});
+      }
+    });
+    this.frozenTurns = turn.catch(() => {});
+    return turn;
+  }
+
+  /**
+   * Pauses the container; true when it is paused. The freezer can fail on a busy machine ("unable
+   * to freeze"); after a few tries every user process is killed instead, so nothing the sandbox's
+   * code started runs during the copy either way (the kernel's state is lost then).
+   */
+  private async freeze(): Promise<boolean> {
+    for (let attempt = 1; attempt <= 3; attempt += 1) {
+      try {
+        await this.container.pause();
+        return true;
+      } catch (error) {
+        const status = (error as { statusCode?: number }).statusCode;
+        if (status === 404) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+      }
+    }
+    // A failed freeze is undone by the runtime; make sure, so the kill below can run.
+    await this.container.unpause().catch(() => {});
+    await this.stopUserProcesses();
+    return false;
+  }
+
+  private frozenTurns: Promise<unknown> = Promise.resolve();
 
   /** Memory the container uses now, from the engine's stats. */
   async memoryUsageMb(): Promise<number> {

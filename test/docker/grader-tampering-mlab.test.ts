@@ -125,16 +125,18 @@ describe("attack 14 (mlab): grader tampering", () => {
     const verdict = await grade(agent);
     expect(verdict).toMatchObject({ passed: false, score: null });
     expect(verdict.upstream.error).toMatch(/No such file.*submission\.csv/);
-    expect(verdict.upstream.error).toContain("leading out of the submission were removed: scripts, submission.csv)");
+    // Snapshots hold folders and regular files only: every link is left out, and the error names them.
+    expect(verdict.upstream.error).toContain("were left out: inside.py, scripts, submission.csv)");
   });
 
-  it("a FIFO or device in the workspace makes it invalid (a reader would block on it)", async () => {
+  it("a FIFO in the workspace is left out of the snapshot, so no reader blocks on it", async () => {
     const agent = await agentWorkspace();
     await agent.putFiles([{ path: "submission.csv", content: answers }]);
     await run(agent, "mkfifo pipe");
-    const verdict = await grade(agent);
-    expect(verdict).toMatchObject({ passed: false, score: null });
-    expect(verdict.upstream.error).toMatch(/pipe: fifo entries are not allowed/);
+    const submission = await mlabFamily.collectSubmission(context(), task, agent);
+    expect(submission.leftOut).toEqual(["pipe"]);
+    const verdict = await mlabFamily.grade(context(), task, submission);
+    expect(verdict).toMatchObject({ passed: true, score: 1 });
   });
 
   it("a crafted archive that tries to write outside the submission folder is invalid, not a crash", async () => {

@@ -17,6 +17,7 @@ import { defaultConcurrency } from "../../runs/concurrency.js";
 import { evaluateItems, resultLine, summarizeBatch, type EvalItem } from "../../runs/evaluate.js";
 import { reviewFlagLines } from "../review-flags.js";
 import { ResultsStore } from "../../runs/store.js";
+import { checkOutputFolder } from "../../sandbox/copy-out.js";
 import { discoverMlabTasks } from "../../tasks/mlab.js";
 import { checkResqDataset, readResqDatasetJson, type ResqTask } from "../../tasks/resq.js";
 import { matchSubmissions, parseResqSubmissions } from "../../tasks/resq-submissions.js";
@@ -264,6 +265,7 @@ export function registerEvalCommand(program: Command): void {
       const flags = parseFlags(flagsSchema, rawFlags, FLAG_FIXES);
       const work = await plan(flags);
       const runDirectory = flags.runDir ?? path.join(".dynabox", "eval", work.family);
+      await checkOutputFolder(runDirectory, "--run-dir");
       const signal = interruptSignal();
       const limits = graderLimits(flags);
       const context = { ...(await gradingContext(signal, { quiet: flags.json })), ...(Object.keys(limits).length > 0 ? { graderLimits: limits } : {}) };

@@ -5,12 +5,15 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { type Command, Option } from "commander";
 import { z } from "zod";
-import { UserError } from "../../errors.js";
+import { UserError, describeError, isAbortError } from "../../errors.js";
+import type { UnpackReport } from "../../sandbox/archive.js";
 import { cellResultJson, type CellResult } from "../../sandbox/protocol.js";
+import { checkCopyOutDestination } from "../../sandbox/copy-out.js";
 import { startSandbox } from "../../sandbox/sandbox.js";
 import { renderCellResult, renderNotCopied } from "../cell-output.js";
+import { exitCodeFor } from "../exit-codes.js";
 import { interruptSignal, readyEngine } from "../shared.js";
-import { printableJson } from "../terminal-text.js";
+import { printableJson, printableLine } from "../terminal-text.js";
 
 const flagsSchema = z.object({
   code: z.string().optional(),
@@ -50,6 +53,11 @@ async function readCode(file: string | undefined, flags: Flags): Promise<string>
   }
 }
 
+function copyOutJson(folder: string, report: UnpackReport | undefined, error: unknown): Record<string, unknown> {
+  if (report === undefined) return { folder, ok: false, error: describeError(error) };
+  return { folder, ok: true, files: report.files, bytes: report.bytes, skipped: report.skipped };
+}
+
 export function registerExecCommand(program: Command): void {
   program
     .command("exec")
@@ -61,7 +69,7 @@ export function registerExecCommand(program: Command): void {
     .option("--cpus <n>", "CPU quota in cores", "1")
     .option("--network", "give the sandbox network access (off by default)")
     .addOption(new Option("--copy-in <path>", "a file or folder to copy into the workspace first (repeatable)").argParser(collect))
-    .option("--copy-out <dir>", "copy the workspace to this host folder afterwards")
+    .option("--copy-out <dir>", "copy the workspace to this host folder afterwards (a new or empty folder; links are not copied)")
     .option("--json", "print one JSON object instead of the output")
     .action(async (file: string | undefined, rawFlags: unknown) => {
       const flags = flagsSchema.parse(rawFlags);
@@ -71,6 +79,8 @@ export function registerExecCommand(program: Command): void {
           throw new UserError("DYNABOX_INVALID_INPUT", `--copy-in ${source}: ${(error as Error).message}`, { cause: error });
         });
       }
+      // Checked before anything runs, so a bad folder never costs the run's output.
+      const copyOutFolder = flags.copyOut === undefined ? undefined : await checkCopyOutDestination(flags.copyOut);
       const signal = interruptSignal();
       const { docker, image } = await readyEngine(signal, flags.json);
       const sandbox = await startSandbox(docker, {
@@ -87,18 +97,28 @@ export function registerExecCommand(program: Command): void {
           else await sandbox.putFiles([{ path: path.basename(source), content: await readFile(source), mode: info.mode & 0o777 }]);
         }
         const result = await sandbox.exec(code, { timeoutSeconds: flags.timeout, signal });
-        if (flags.copyOut !== undefined) {
-          const report = await sandbox.copyOut("/workspace", flags.copyOut);
-          for (const skipped of report.skipped) process.stderr.write(renderNotCopied(skipped));
+        // A failed copy-out never costs the run's output: it is printed either way.
+        let copyOutError: unknown;
+        let copyOutReport: UnpackReport | undefined;
+        if (copyOutFolder !== undefined) {
+          try {
+            copyOutReport = await sandbox.copyOut("/workspace", copyOutFolder);
+            for (const skipped of copyOutReport.skipped) process.stderr.write(renderNotCopied(skipped));
+          } catch (error) {
+            if (isAbortError(error)) throw error;
+            copyOutError = error;
+          }
         }
         if (flags.json) {
-          process.stdout.write(printableJson(cellResultJson(result)) + "\n");
+          const copyOut = copyOutFolder === undefined ? {} : { copy_out: copyOutJson(copyOutFolder, copyOutReport, copyOutError) };
+          process.stdout.write(printableJson({ ...cellResultJson(result), ...copyOut }) + "\n");
         } else {
           const rendered = renderCellResult(result);
           process.stdout.write(rendered.stdout);
           process.stderr.write(rendered.stderr);
         }
-        process.exitCode = execExitCode(result);
+        if (copyOutError !== undefined) process.stderr.write(`dynabox: nothing was copied out: ${printableLine(describeError(copyOutError))}\n`);
+        process.exitCode = copyOutError !== undefined && result.ok ? exitCodeFor(copyOutError) : execExitCode(result);
       } finally {
         await sandbox.dispose();
       }

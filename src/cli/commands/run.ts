@@ -14,6 +14,7 @@ import { createFigureJudge } from "../../grading/sab-judge.js";
 import { REPLY_FORMATS } from "../../agent/tool-replies.js";
 import { UserError } from "../../errors.js";
 import { readPricesOption } from "../../agent/pricing.js";
+import { checkOutputFolder } from "../../sandbox/copy-out.js";
 import { SandboxPool } from "../../sandbox/pool.js";
 import { familyTables, LIBRARY_MODES, runAgentTasks, type TaskRunSummary } from "../../runs/agent-run.js";
 import { defaultConcurrency } from "../../runs/concurrency.js";
@@ -128,6 +129,7 @@ export async function runCommand(
   };
   const contextWindow = chooseContextWindow(modelName, flags.contextTokens, flags.contextTokens === undefined ? await model.listModels(signal) : undefined);
   const runDirectory = path.resolve(flags.runDir ?? path.join(".dynabox", "runs", modelName.replace(/[^A-Za-z0-9._-]+/g, "_")));
+  await checkOutputFolder(runDirectory, "--run-dir");
   const runId = `run-${path.basename(runDirectory)}-${process.pid}`;
   const context = { ...(await gradingContext(signal, { quiet: flags.json, runId })), runId };
   const concurrency = flags.concurrency ?? defaultConcurrency();
