@@ -181,8 +181,15 @@ describe("model client over the scripted server", () => {
   it("cancels during the backoff wait too", async () => {
     const server = await serve([{ status: 429, headers: { "retry-after": "30" } }]);
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 50);
-    const error = await clientFor(server).complete({ messages, signal: controller.signal }).catch((caught: unknown) => caught);
+    // Abort once the 429 was answered (the client is then waiting 30 s to retry), not after a fixed
+    // delay that a loaded machine may not reach the server within.
+    const watcher = setInterval(() => {
+      if (server.requests.length > 0) controller.abort();
+    }, 10);
+    const error = await clientFor(server)
+      .complete({ messages, signal: controller.signal })
+      .catch((caught: unknown) => caught)
+      .finally(() => clearInterval(watcher));
     expect(isAbortError(error)).toBe(true);
     server.assertDone();
   });
