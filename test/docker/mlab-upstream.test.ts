@@ -244,7 +244,8 @@ describe("MLAgentBench as upstream ships it", () => {
     await writeTree(workspace, { "submission.csv": "2\n" });
 
     const refused = await runCli(["eval", "--mlab", task, "--workspace", workspace, "--run-dir", path.join(root, "run-0")], cache);
-    expect(refused.exitCode).toBe(2);
+    // The task can not be prepared: that item is not graded (its own error, exit 4), the batch ends.
+    expect(refused.exitCode).toBe(4);
     expect(refused.stderr).toContain("EOFError");
     expect(refused.stderr).toContain("--prepare-consent");
     expect(refused.stderr).toContain("--prepare-network");
