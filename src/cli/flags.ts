@@ -30,3 +30,13 @@ export const numberFlag = z
   .trim()
   .regex(/^[+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/)
   .transform(Number);
+
+/** A flag's text or a config file's number: `wholeNumber(1)` takes "3" and 3, refuses "3.5", "" and 0. */
+export function wholeNumber(min: number): z.ZodType<number, string | number> {
+  return z.union([z.number(), numberFlag]).pipe(z.number().int().min(min));
+}
+
+/** A positive number from a flag's text or a config file: seconds, dollars. */
+export function positiveNumber(): z.ZodType<number, string | number> {
+  return z.union([z.number(), numberFlag]).pipe(z.number().positive());
+}
