@@ -36,7 +36,10 @@ export function wholeNumber(min: number): z.ZodType<number, string | number> {
   return z.union([z.number(), numberFlag]).pipe(z.number().int().min(min));
 }
 
-/** A positive number from a flag's text or a config file: seconds, dollars. */
+/** Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer one fires at once with a warning. */
+export const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+/** A positive number from a flag's text or a config file: seconds (a timer's range at most), dollars. */
 export function positiveNumber(): z.ZodType<number, string | number> {
-  return z.union([z.number(), numberFlag]).pipe(z.number().positive());
+  return z.union([z.number(), numberFlag]).pipe(z.number().positive().max(MAX_TIMER_SECONDS));
 }

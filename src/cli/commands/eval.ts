@@ -21,7 +21,8 @@ import { discoverMlabTasks } from "../../tasks/mlab.js";
 import { checkResqDataset, readResqDatasetJson, type ResqTask } from "../../tasks/resq.js";
 import { matchSubmissions, parseResqSubmissions } from "../../tasks/resq-submissions.js";
 import type { Family, TaskBase } from "../../tasks/types.js";
-import { EXIT_ITEM_ERRORS } from "../exit-codes.js";
+import { isInfrastructureKind } from "../../runs/infrastructure-errors.js";
+import { EXIT_INFRASTRUCTURE_ERRORS, EXIT_ITEM_ERRORS } from "../exit-codes.js";
 import { numberFlag, parseFlags } from "../flags.js";
 import { createRenderer } from "../progress.js";
 import { addMlabPrepareOptions, mlabFamilyOptions, mlabPrepareFlagsSchema } from "../mlab-options.js";
@@ -317,7 +318,9 @@ export function registerEvalCommand(program: Command): void {
         process.stderr.write("dynabox: interrupted; the results of the finished items are written\n");
         process.exitCode = 130;
       } else if (errors > 0) {
-        process.exitCode = EXIT_ITEM_ERRORS;
+        // An infrastructure error among them wins: a rerun may grade it (README, "Exit codes").
+        const infrastructure = batch.results.some((result) => result.status === "error" && isInfrastructureKind(result.error?.kind ?? "input"));
+        process.exitCode = infrastructure ? EXIT_INFRASTRUCTURE_ERRORS : EXIT_ITEM_ERRORS;
       }
     });
 }

@@ -10,11 +10,12 @@ import { cellResultJson, type CellResult } from "../../sandbox/protocol.js";
 import { startSandbox } from "../../sandbox/sandbox.js";
 import { renderCellResult, renderNotCopied } from "../cell-output.js";
 import { interruptSignal, readyEngine } from "../shared.js";
+import { MAX_TIMER_SECONDS, parseFlags, positiveNumber } from "../flags.js";
 import { printableJson } from "../terminal-text.js";
 
 const flagsSchema = z.object({
   code: z.string().optional(),
-  timeout: z.coerce.number().positive().default(60),
+  timeout: positiveNumber().default(60),
   memory: z.coerce.number().int().min(64).default(2048),
   cpus: z.coerce.number().positive().default(1),
   network: z.boolean().default(false),
@@ -64,7 +65,7 @@ export function registerExecCommand(program: Command): void {
     .option("--copy-out <dir>", "copy the workspace to this host folder afterwards")
     .option("--json", "print one JSON object instead of the output")
     .action(async (file: string | undefined, rawFlags: unknown) => {
-      const flags = flagsSchema.parse(rawFlags);
+      const flags = parseFlags(flagsSchema, rawFlags, { timeout: `a number of seconds above 0, at most ${MAX_TIMER_SECONDS} (about 24 days)` });
       const code = await readCode(file, flags);
       for (const source of flags.copyIn) {
         await stat(source).catch((error: unknown) => {

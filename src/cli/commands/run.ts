@@ -25,7 +25,7 @@ import { removeManaged } from "../../sandbox/reaper.js";
 import { discoverTasks, type DiscoveredTask } from "../../tasks/registry.js";
 import { CONFIG_FILE_NAMES, findConfigFile, readConfigFile, withConfig } from "../config-file.js";
 import { EXIT_INFRASTRUCTURE_ERRORS } from "../exit-codes.js";
-import { parseFlags, positiveNumber, wholeNumber } from "../flags.js";
+import { MAX_TIMER_SECONDS, parseFlags, positiveNumber, wholeNumber } from "../flags.js";
 import { createRenderer } from "../progress.js";
 import { bundledTasksDirectory, gradingContext, interruptSignal } from "../shared.js";
 
@@ -69,14 +69,14 @@ const FLAG_FIXES: Record<string, string> = {
   contextTokens: "a whole number of tokens, at least 1024",
   replyFormat: `one of ${REPLY_FORMATS.join(", ")}`,
   maxSteps: "a whole number, at least 1",
-  stepTimeout: "a number of seconds above 0",
-  wallTime: "a number of seconds above 0",
+  stepTimeout: `a number of seconds above 0, at most ${MAX_TIMER_SECONDS}`,
+  wallTime: `a number of seconds above 0, at most ${MAX_TIMER_SECONDS}`,
   maxTokens: "a whole number, at least 1",
   maxCost: "a number of dollars above 0",
-  requestTimeout: "a number of seconds above 0",
+  requestTimeout: `a number of seconds above 0, at most ${MAX_TIMER_SECONDS}`,
   maxRetries: "a whole number, 0 or more",
   infraRetries: "a whole number, 0 or more",
-  engineWait: "a number of seconds above 0",
+  engineWait: `a number of seconds above 0, at most ${MAX_TIMER_SECONDS}`,
   pythonMismatch: "error or warn",
 };
 export type RunFlags = z.infer<typeof flagsSchema>;
@@ -179,7 +179,7 @@ export async function runCommand(
   const contextWindow = chooseContextWindow(modelName, flags.contextTokens, flags.contextTokens === undefined ? listedModels : undefined);
   const runDirectory = path.resolve(flags.runDir ?? path.join(".dynabox", "runs", modelName.replace(/[^A-Za-z0-9._-]+/g, "_")));
   const runId = `run-${path.basename(runDirectory)}-${process.pid}`;
-  const settings = manifestSettings(modelName, model.baseURL, limits, flags);
+  const settings = manifestSettings(modelName, limits, flags);
   // A run folder made with another model or settings is refused before anything is written to it.
   if (!flags.force) await assertSameSettings(runDirectory, settings);
   const context = { ...(await gradingContext(signal, { quiet: flags.json || flags.quiet, runId })), runId };
@@ -206,6 +206,7 @@ export async function runCommand(
 
   using store = ResultsStore.open(path.join(runDirectory, "results.sqlite"));
   using library = ActionStore.open(flags.library ?? defaultLibraryPath());
+  dropOrphanCandidates(library);
   renderer.onEvent({ type: "run-start", kind: `run with ${modelName}`, tasks: tasks.length * flags.attempts, concurrency, runDirectory, runId });
   let fromStore = 0;
   const pool = new SandboxPool(context.docker, { size: Math.min(concurrency, 2) });
@@ -291,10 +292,10 @@ export async function runCommand(
 }
 
 /** The settings a run folder's results depend on; a rerun with others would mix two experiments. */
-function manifestSettings(model: string, baseURL: string, limits: AgentLimits, flags: RunFlags): Record<string, unknown> {
+function manifestSettings(model: string, limits: AgentLimits, flags: RunFlags): Record<string, unknown> {
+  // Not the base URL: the same model served elsewhere (another port, a mirror) is the same experiment.
   return {
     model,
-    base_url: baseURL,
     limits,
     attempts: flags.attempts,
     library_mode: flags.libraryMode,
@@ -320,6 +321,29 @@ async function assertSameSettings(runDirectory: string, settings: Record<string,
     "DYNABOX_USAGE",
     `${runDirectory} holds a run with other settings (${described}); use another --run-dir for this one, or --force to run every task again there`,
   );
+}
+
+/**
+ * Candidates of runs whose process is gone (killed before their tasks settled) would stay in the
+ * library for ever: a run id ends with its process id (`run-<folder>-<pid>`), so those of
+ * processes no longer alive on this machine are dropped.
+ */
+export function dropOrphanCandidates(library: ActionStore): void {
+  for (const runId of library.candidateRunIds()) {
+    const pid = Number(/^run-.*-(\d+)$/.exec(runId)?.[1]);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isProcessAlive(pid)) continue;
+    library.discardRun(runId);
+  }
+}
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, someone else's.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /** Removes any container of this run still on the engine (one left in Created state by an outage), once the engine answers. */
