@@ -10,7 +10,7 @@ import { cellResultJson, type CellResult } from "../../sandbox/protocol.js";
 import { startSandbox } from "../../sandbox/sandbox.js";
 import { renderCellResult, renderNotCopied } from "../cell-output.js";
 import { interruptSignal, readyEngine } from "../shared.js";
-import { MAX_TIMER_SECONDS, parseFlags, positiveNumber } from "../flags.js";
+import { assertPathFlag, MAX_TIMER_SECONDS, parseFlags, positiveNumber } from "../flags.js";
 import { printableJson } from "../terminal-text.js";
 
 const flagsSchema = z.object({
@@ -66,6 +66,7 @@ export function registerExecCommand(program: Command): void {
     .option("--json", "print one JSON object instead of the output")
     .action(async (file: string | undefined, rawFlags: unknown) => {
       const flags = parseFlags(flagsSchema, rawFlags, { timeout: `a number of seconds above 0, at most ${MAX_TIMER_SECONDS} (about 24 days)` });
+      if (flags.copyOut !== undefined) assertPathFlag("copyOut", flags.copyOut, "folder");
       const code = await readCode(file, flags);
       for (const source of flags.copyIn) {
         await stat(source).catch((error: unknown) => {

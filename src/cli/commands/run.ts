@@ -25,7 +25,7 @@ import { removeManaged } from "../../sandbox/reaper.js";
 import { discoverTasks, type DiscoveredTask } from "../../tasks/registry.js";
 import { CONFIG_FILE_NAMES, findConfigFile, readConfigFile, withConfig } from "../config-file.js";
 import { EXIT_INFRASTRUCTURE_ERRORS } from "../exit-codes.js";
-import { MAX_TIMER_SECONDS, parseFlags, positiveNumber, wholeNumber } from "../flags.js";
+import { assertPathFlag, MAX_TIMER_SECONDS, parseFlags, positiveNumber, wholeNumber } from "../flags.js";
 import { createRenderer } from "../progress.js";
 import { bundledTasksDirectory, gradingContext, interruptSignal } from "../shared.js";
 
@@ -149,6 +149,9 @@ export async function runCommand(
     throw new UserError("DYNABOX_USAGE", "say which model to call: --model NAME (or DYNABOX_MODEL), with --base-url for a server other than OpenAI");
   }
   // Everything a mistake can be found in is checked before any container starts.
+  const runDirectory = path.resolve(flags.runDir ?? path.join(".dynabox", "runs", modelName.replace(/[^A-Za-z0-9._-]+/g, "_")));
+  assertPathFlag("runDir", flags.runDir ?? runDirectory, "folder");
+  if (flags.library) assertPathFlag("library", flags.library, "file");
   const model = createModelClient({
     model: modelName,
     ...(flags.baseUrl ? { baseURL: flags.baseUrl } : {}),
@@ -177,7 +180,6 @@ export async function runCommand(
     ...(flags.maxCost ? { maxCostUsd: flags.maxCost } : {}),
   };
   const contextWindow = chooseContextWindow(modelName, flags.contextTokens, flags.contextTokens === undefined ? listedModels : undefined);
-  const runDirectory = path.resolve(flags.runDir ?? path.join(".dynabox", "runs", modelName.replace(/[^A-Za-z0-9._-]+/g, "_")));
   const runId = `run-${path.basename(runDirectory)}-${process.pid}`;
   const settings = manifestSettings(modelName, limits, flags);
   // A run folder made with another model or settings is refused before anything is written to it.
@@ -283,10 +285,11 @@ export async function runCommand(
   const errors = summaries.filter((summary) => summary.outcome === "error");
   if (errors.length > 0) {
     process.stderr.write(
-      `dynabox: ${errors.length} attempt(s) ended on an infrastructure error (${[...new Set(errors.map((summary) => summary.error_kind ?? "grader-crash"))].join(", ")}): ` +
+      `dynabox: ${errors.length} attempt(s) ended on an error (${[...new Set(errors.map((summary) => summary.error_kind ?? "grader-crash"))].join(", ")}): ` +
         "not counted in the metrics; run the same command again to retry only them\n",
     );
-    process.exitCode = EXIT_INFRASTRUCTURE_ERRORS;
+    // A task that can not run as written (kind "input") is the user's to fix: exit 1 as for a task not valid.
+    process.exitCode = errors.some((summary) => summary.error_kind !== "input") ? EXIT_INFRASTRUCTURE_ERRORS : 1;
   }
   return summaries;
 }
