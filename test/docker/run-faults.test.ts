@@ -108,7 +108,7 @@ describe("a model endpoint that fails", () => {
 
   it("a hung endpoint is bounded by the wall time: an infrastructure error, not a failure (exit 3)", async () => {
     const folder = await scratch();
-    const server = await startScriptedOpenAIServer({ replies: [{ reply: "never sent", delayMs: 600_000 }] });
+    const server = await startScriptedOpenAIServer({ replies: [{ reply: "never sent", hang: true }] });
     cleanups.push(() => server.close());
     const started = Date.now();
     const result = await execa("node", runArgs(server.url, folder, "--task", "sab/4", "--wall-time", "6", "--step-timeout", "5", "--request-timeout", "300", "--infra-retries", "0"), { reject: false });
@@ -200,6 +200,8 @@ describe("an engine outage mid-run", () => {
     ]);
     expect(end.families[0]).toMatchObject({ family: "sab", tasks: 2, SR: 1, VER: 1, errors: 0 });
     expect(proxy.cutConnections).toBeGreaterThan(0);
+    // The outage hit the second task, which was tried again once the engine answered.
+    expect(events(result.stdout).filter((event) => event.type === "task-retry").map((event) => event.taskId)).toContain("4");
     const left = await docker.listContainers({ all: true, filters: { label: [`dynabox.owner.pid=${child.pid}`] } });
     expect(left).toEqual([]);
   }, 400_000);
