@@ -1,4 +1,4 @@
-// A config file for what the flags of `run` set: `dynabox.config.json`, `.yaml` or
+// A config file for what the flags of `run` and `eval` set: `dynabox.config.json`, `.yaml` or
 // `.yml` in the working folder, or the file `--config` names. It is checked against a zod schema
 // (docs/config.schema.json is generated from it, and a test keeps that file current); a flag
 // given on the command line wins over the file, the file wins over the flag's default.
@@ -53,10 +53,31 @@ export const runConfigSchema = z
   .partial()
   .strict();
 
+/** The settings of `dynabox eval` that hold across batches: the grading containers' limits and policies. */
+export const evalConfigSchema = z
+  .object({
+    runDir: z.string().describe("--run-dir: the run folder"),
+    concurrency: whole(1).describe("--concurrency: items graded at once"),
+    timeout: seconds().describe("--timeout: seconds of one test run / program run / script"),
+    memory: whole(64).describe("--memory: MiB per grading container"),
+    cpus: z.number().positive().describe("--cpus: cores per grading container"),
+    workspaceSize: whole(16).describe("--workspace-size: MiB of each grading container's workspace"),
+    pythonMismatch: z.enum(["error", "warn"]).describe("--python-mismatch"),
+    judgeModel: z.string().min(1).describe("--judge-model: ScienceAgentBench figure judge"),
+    baseUrl: z.string().url().describe("--base-url: the judge's endpoint"),
+    prepareNetwork: z.boolean().describe("--prepare-network (mlab)"),
+    prepareConsent: z.boolean().describe("--prepare-consent (mlab)"),
+    force: z.boolean().describe("--force: grade again"),
+    json: z.boolean().describe("--json: result lines only"),
+  })
+  .partial()
+  .strict();
+
 export const configSchema = z
   .object({
     $schema: z.string().optional(),
     run: runConfigSchema.optional().describe("settings of `dynabox run`"),
+    eval: evalConfigSchema.optional().describe("settings of `dynabox eval`"),
   })
   .strict()
   .describe("dynabox.config.json / dynabox.config.yaml: defaults for the flags; a flag given on the command line wins");
@@ -93,8 +114,8 @@ export function readConfigFile(file: string): DynaboxConfig {
   const issue = parsed.error.issues[0]!;
   const where = issue.path.map(String).join(".");
   const key = String(issue.path.at(-1) ?? "");
-  const hint = issue.path.length === 2 && issue.path[0] === "run" ? ` (the file's form of ${flagName(key)})` : "";
-  const unknown = issue.code === "unrecognized_keys" ? `: ${issue.keys.join(", ")}; the keys are the flags' names in camelCase (maxSteps for --max-steps), under "run"` : "";
+  const hint = issue.path.length === 2 && (issue.path[0] === "run" || issue.path[0] === "eval") ? ` (the file's form of ${flagName(key)})` : "";
+  const unknown = issue.code === "unrecognized_keys" ? `: ${issue.keys.join(", ")}; the keys are the flags' names in camelCase (maxSteps for --max-steps), under "run" or "eval"` : "";
   throw new UserError("DYNABOX_USAGE", `${file}: ${where || "the file"}${hint}: ${issue.message}${unknown}`);
 }
 
@@ -108,7 +129,8 @@ export function withConfig(command: Command, flags: Record<string, unknown>, set
   for (const [key, value] of Object.entries(settings)) {
     const source = command.getOptionValueSource(key);
     if (source === "cli" || source === "env") continue;
-    merged[key] = value;
+    // As if typed: flag schemas read numbers from text.
+    merged[key] = typeof value === "number" ? String(value) : value;
   }
   return merged;
 }

@@ -281,7 +281,10 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
   } catch (error) {
     if (isAbortError(error) || context.signal?.aborted) throw error;
     // A refused key fails every task alike: the run stops (exit 3) rather than erroring each one.
-    if (error instanceof EnvironmentError && error.code === "DYNABOX_MODEL") throw error;
+    if (error instanceof EnvironmentError && error.code === "DYNABOX_MODEL") {
+      library?.abandon();
+      throw error;
+    }
     // runWithRetries decides: another try, or a stored error (never graded, never counted).
     library?.abandon();
     const failure = classifyFailure(error);

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Command } from "commander";
 import { afterEach, describe, expect, it } from "vitest";
-import { configJsonSchema, findConfigFile, readConfigFile, runConfigSchema, withConfig } from "../../src/cli/config-file.js";
+import { configJsonSchema, evalConfigSchema, findConfigFile, readConfigFile, runConfigSchema, withConfig } from "../../src/cli/config-file.js";
 import { addRunOptions, parseRunFlags } from "../../src/cli/commands/run.js";
 
 const folders: string[] = [];
@@ -39,6 +39,14 @@ describe("the config file", () => {
     expect(Object.keys(runConfigSchema.shape).sort()).toEqual(flagKeys);
   });
 
+  it("has eval keys only for eval's flags", async () => {
+    const program = new Command();
+    const { registerEvalCommand } = await import("../../src/cli/commands/eval.js");
+    registerEvalCommand(program);
+    const evalKeys = program.commands.find((command) => command.name() === "eval")!.options.map((option) => option.attributeName());
+    for (const key of Object.keys(evalConfigSchema.shape)) expect(evalKeys).toContain(key);
+  });
+
   it("fills in what the command line did not give; a flag on the command line wins", async () => {
     const folder = await scratch();
     const file = path.join(folder, "dynabox.config.yaml");
@@ -46,7 +54,7 @@ describe("the config file", () => {
     expect(findConfigFile(undefined, folder)).toBe(file);
     const { command, flags } = runCommandWith(["--attempts", "2", "--config", file]);
     const merged = withConfig(command, flags, readConfigFile(file).run);
-    expect(merged).toMatchObject({ model: "from-file", maxSteps: 7, attempts: "2", task: ["sab/4"] });
+    expect(merged).toMatchObject({ model: "from-file", maxSteps: "7", attempts: "2", task: ["sab/4"] });
     expect(parseRunFlags(flags, command)).toMatchObject({ model: "from-file", maxSteps: 7, attempts: 2, task: ["sab/4"] });
   });
 
