@@ -119,7 +119,7 @@ async function runWithRetries(attempt: Attempt, options: AgentRunOptions, extrac
     if (summary.outcome !== "error") return { ...summary, ...(retry > 0 ? { retries: retry } : {}) };
     const kind = summary.error_kind ?? "grader-crash";
     let finalReason = summary.reason ?? summary.error ?? "unknown";
-    let retryable = isInfrastructureKind(kind) && retry < maxRetries;
+    let retryable = isInfrastructureKind(kind) && retry < maxRetries && summary.retries === undefined;
     if (retryable && (kind === "engine" || kind === "sandbox-lost")) {
       try {
         await waitForEngine(context.docker, {
@@ -134,7 +134,7 @@ async function runWithRetries(attempt: Attempt, options: AgentRunOptions, extrac
       }
     }
     if (!retryable) {
-      const final: TaskRunSummary = { ...summary, reason: finalReason, retries: retry };
+      const final: TaskRunSummary = stripInternal({ ...summary, reason: finalReason, retries: summary.retries ?? retry });
       options.store.put(
         KIND,
         { taskId: task.id, family: task.family, passed: false, score: null, upstream: {}, seconds: 0 },
@@ -142,7 +142,7 @@ async function runWithRetries(attempt: Attempt, options: AgentRunOptions, extrac
         { item: `attempt-${attempt.attempt}`, detail: final, contentKey: "" },
       );
       onEvent?.({ type: "task-end", family: task.family, taskId: task.id, outcome: "error", score: null, seconds: summary.seconds_spent ?? 0, summary: `${kind} error: ${finalReason}` });
-      return stripInternal(final);
+      return final;
     }
     const delayMs = (options.retryDelayMs ?? 5_000) * 2 ** retry;
     onEvent?.({ type: "task-retry", family: task.family, taskId: task.id, retry: retry + 1, of: maxRetries, delayMs, kind, reason: finalReason });
@@ -241,7 +241,9 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
       await sandbox.dispose();
     }
     progress("grading");
-    const verdict: Verdict = await module.grade(taskContext, task, submission);
+    // The agent's work is done and paid for: an infrastructure error of the grading is retried
+    // on the same submission, never by running the agent again.
+    const verdict: Verdict = await gradeWithRetries(() => module.grade(taskContext, task, submission), options, progress);
     let settlement: TaskSettlement | undefined;
     // Frozen: the task's candidates are dropped and no use is counted, so the library stays as it was.
     if (libraryMode === "frozen") library?.abandon();
@@ -287,7 +289,7 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
     }
     // runWithRetries decides: another try, or a stored error (never graded, never counted).
     library?.abandon();
-    const failure = classifyFailure(error);
+    const failure = classifyFailure(error instanceof GradingFailed ? error.failure : error);
     const message = failure.reason;
     return {
       id: task.id,
@@ -308,7 +310,40 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
       error_kind: failure.kind,
       reason: message,
       seconds_spent: (performance.now() - started) / 1000,
+      // Grading was retried already: running the agent again would not help it.
+      ...(error instanceof GradingFailed ? { retries: Math.max(0, options.infrastructureRetries ?? 2) } : {}),
     };
+  }
+}
+
+/** Thrown when grading kept failing: the attempt is an error at once, without running the agent again. */
+class GradingFailed extends Error {
+  constructor(readonly failure: unknown) {
+    super(failure instanceof Error ? failure.message : String(failure));
+  }
+}
+
+async function gradeWithRetries(grade: () => Promise<Verdict>, options: AgentRunOptions, progress: (message: string) => void): Promise<Verdict> {
+  const { context } = options;
+  const maxRetries = Math.max(0, options.infrastructureRetries ?? 2);
+  for (let retry = 0; ; retry++) {
+    try {
+      return await grade();
+    } catch (error) {
+      if (isAbortError(error) || context.signal?.aborted) throw error;
+      const failure = classifyFailure(error);
+      if (!isInfrastructureKind(failure.kind) || retry >= maxRetries) throw new GradingFailed(error);
+      progress(`grading failed (${failure.kind}: ${failure.reason}); grading again`);
+      if (failure.kind === "engine" || failure.kind === "sandbox-lost") {
+        try {
+          await waitForEngine(context.docker, { limitMs: options.engineWaitMs ?? 60_000, ...(context.signal ? { signal: context.signal } : {}), onWaiting: progress });
+        } catch (waitError) {
+          if (isAbortError(waitError) || context.signal?.aborted) throw waitError;
+          throw new GradingFailed(error);
+        }
+      }
+      await sleep((options.retryDelayMs ?? 5_000) * 2 ** retry, undefined, context.signal ? { signal: context.signal } : undefined);
+    }
   }
 }
 
