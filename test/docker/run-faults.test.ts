@@ -165,44 +165,67 @@ describe("a model endpoint that fails", () => {
   }, 300_000);
 });
 
+/** Runs sab/3 and sab/4 through a proxy to the engine, cutting it for 8 s when `when` first matches the NDJSON seen so far. */
+async function runWithOutage(folder: string, when: RegExp): Promise<{ result: Awaited<ReturnType<typeof execa>>; pid: number; cut: boolean; proxyCuts: number }> {
+  const proxy = await startSocketProxy(path.join(folder, "engine.sock"), "/var/run/docker.sock");
+  cleanups.push(() => proxy.close());
+  const all = await demoReplies(path.resolve("tasks"));
+  // Twice over: a task cut short by the outage asks for its replies again.
+  const server = await startScriptedOpenAIServer({ replies: [...all, ...all] });
+  cleanups.push(() => server.close());
+  const child = execa("node", [cli, "run", "tasks/sab/tasks.jsonl", "--task", "sab/3", "--task", "sab/4", "--model", "scripted", "--base-url", server.url, "--api-key", "x", "--concurrency", "1", "--engine-wait", "60", "--library", path.join(folder, "actions.sqlite"), "--run-dir", path.join(folder, "run"), "--json"], {
+    reject: false,
+    env: { ...process.env, DOCKER_HOST: `unix://${proxy.socket}`, DYNABOX_RETRY_DELAY_MS: "500" },
+  });
+  let seen = "";
+  let cut = false;
+  child.stdout?.on("data", (chunk: Buffer) => {
+    seen += chunk.toString();
+    if (!cut && when.test(seen)) {
+      cut = true;
+      proxy.cut();
+      setTimeout(() => proxy.restore(), 8_000);
+    }
+  });
+  const result = await child;
+  return { result, pid: child.pid!, cut, proxyCuts: proxy.cutConnections };
+}
+
+describe("an engine outage during grading", () => {
+  it("grades the same submission again once the engine answers, without running the agent again", async () => {
+    const folder = await scratch();
+    const { result, pid, cut, proxyCuts } = await runWithOutage(folder, /"type":"task-progress","family":"sab","taskId":"4","message":"grading"/);
+    expect(cut).toBe(true);
+    expect(proxyCuts).toBeGreaterThan(0);
+    expect(result.exitCode, String(result.stderr)).toBe(0);
+    const all = events(String(result.stdout));
+    expect(all.filter((event) => event.type === "task-retry")).toEqual([]);
+    expect(all.some((event) => event.type === "task-progress" && String(event.message).startsWith("grading failed"))).toBe(true);
+    expect(runEnd(String(result.stdout)).tasks.map((task) => [task.id, task.outcome])).toEqual([
+      ["3", "passed"],
+      ["4", "passed"],
+    ]);
+    expect(await docker.listContainers({ all: true, filters: { label: [`dynabox.owner.pid=${pid}`] } })).toEqual([]);
+  }, 400_000);
+});
+
 describe("an engine outage mid-run", () => {
   it("does not crash the run: the task is retried once the engine answers, figures unchanged, nothing left behind", async () => {
     const folder = await scratch();
-    const proxy = await startSocketProxy(path.join(folder, "engine.sock"), "/var/run/docker.sock");
-    cleanups.push(() => proxy.close());
-    const all = await demoReplies(path.resolve("tasks"));
-    // Twice over: a task cut short by the outage asks for its replies again.
-    const server = await startScriptedOpenAIServer({ replies: [...all, ...all] });
-    cleanups.push(() => server.close());
-    const child = execa("node", [cli, "run", "tasks/sab/tasks.jsonl", "--task", "sab/3", "--task", "sab/4", "--model", "scripted", "--base-url", server.url, "--api-key", "x", "--concurrency", "1", "--engine-wait", "60", "--library", path.join(folder, "actions.sqlite"), "--run-dir", path.join(folder, "run"), "--json"], {
-      reject: false,
-      env: { ...process.env, DOCKER_HOST: `unix://${proxy.socket}`, DYNABOX_RETRY_DELAY_MS: "500" },
-    });
-    // Cut the engine for 8 s as soon as the first task ended: the second one is starting then.
-    let seen = "";
-    let cut = false;
-    child.stdout?.on("data", (chunk: Buffer) => {
-      seen += chunk.toString();
-      if (!cut && /"type":"task-end","family":"sab","taskId":"3"/.test(seen)) {
-        cut = true;
-        proxy.cut();
-        setTimeout(() => proxy.restore(), 8_000);
-      }
-    });
-    const result = await child;
+    // Cut as soon as the first task ended: the second one is starting then.
+    const { result, pid, cut, proxyCuts } = await runWithOutage(folder, /"type":"task-end","family":"sab","taskId":"3"/);
     expect(cut).toBe(true);
-    expect(result.exitCode, result.stderr).toBe(0);
-    expect(result.stderr).not.toMatch(/\n\s+at /);
-    const end = runEnd(result.stdout);
+    expect(result.exitCode, String(result.stderr)).toBe(0);
+    expect(String(result.stderr)).not.toMatch(/\n\s+at /);
+    const end = runEnd(String(result.stdout));
     expect(end.tasks.map((task) => [task.id, task.outcome])).toEqual([
       ["3", "passed"],
       ["4", "passed"],
     ]);
     expect(end.families[0]).toMatchObject({ family: "sab", tasks: 2, SR: 1, VER: 1, errors: 0 });
-    expect(proxy.cutConnections).toBeGreaterThan(0);
+    expect(proxyCuts).toBeGreaterThan(0);
     // The outage hit the second task, which was tried again once the engine answered.
-    expect(events(result.stdout).filter((event) => event.type === "task-retry").map((event) => event.taskId)).toContain("4");
-    const left = await docker.listContainers({ all: true, filters: { label: [`dynabox.owner.pid=${child.pid}`] } });
-    expect(left).toEqual([]);
+    expect(events(String(result.stdout)).filter((event) => event.type === "task-retry").map((event) => event.taskId)).toContain("4");
+    expect(await docker.listContainers({ all: true, filters: { label: [`dynabox.owner.pid=${pid}`] } })).toEqual([]);
   }, 400_000);
 });

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { normalHash } from "../../src/actions/normalize.js";
 import { ActionStore } from "../../src/actions/store.js";
 import type { ActionCandidate } from "../../src/actions/types.js";
-import { dropOrphanCandidates } from "../../src/cli/commands/run.js";
+import { dropOrphanCandidates } from "../../src/cli/run-folder.js";
 
 const folders: string[] = [];
 afterEach(async () => {

@@ -1,10 +1,9 @@
 // `dynabox run [PATH...] --model M`: the agent on every task, graded, with the action library
 // growing from the tasks that pass.
 
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
-import type Dockerode from "dockerode";
 import { execa } from "execa";
 import { z } from "zod";
 import { ActionStore, defaultLibraryPath } from "../../actions/store.js";
@@ -18,15 +17,13 @@ import { readPricesOption } from "../../agent/pricing.js";
 import { SandboxPool } from "../../sandbox/pool.js";
 import { familyTables, LIBRARY_MODES, runAgentTasks, type TaskRunSummary } from "../../runs/agent-run.js";
 import { defaultConcurrency } from "../../runs/concurrency.js";
-import { waitForEngine } from "../../runs/infrastructure-errors.js";
 import { ResultsStore } from "../../runs/store.js";
-import { LABEL_OWNER_PID, LABEL_RUN } from "../../sandbox/labels.js";
-import { removeManaged } from "../../sandbox/reaper.js";
 import { discoverTasks, type DiscoveredTask } from "../../tasks/registry.js";
 import { CONFIG_FILE_NAMES, findConfigFile, readConfigFile, withConfig } from "../config-file.js";
 import { EXIT_INFRASTRUCTURE_ERRORS } from "../exit-codes.js";
 import { assertPathFlag, MAX_TIMER_SECONDS, parseFlags, positiveNumber, wholeNumber } from "../flags.js";
 import { createRenderer } from "../progress.js";
+import { assertSameSettings, dropOrphanCandidates, removeLeftovers } from "../run-folder.js";
 import { bundledTasksDirectory, gradingContext, interruptSignal } from "../shared.js";
 
 const flagsSchema = z.object({
@@ -306,58 +303,6 @@ function manifestSettings(model: string, limits: AgentLimits, flags: RunFlags): 
     python_mismatch: flags.pythonMismatch,
     judge_model: flags.judgeModel ?? null,
   };
-}
-
-/** Refuses a run folder whose manifest records other settings (a rerun there would mix two experiments). */
-async function assertSameSettings(runDirectory: string, settings: Record<string, unknown>): Promise<void> {
-  let manifest: Record<string, unknown>;
-  try {
-    manifest = JSON.parse(await readFile(path.join(runDirectory, "manifest.json"), "utf8")) as Record<string, unknown>;
-  } catch {
-    return; // a new folder, or one without a readable manifest: nothing to compare with
-  }
-  const before = (manifest.settings ?? { model: manifest.model }) as Record<string, unknown>;
-  const differences = Object.keys(settings).filter((key) => key in before && JSON.stringify(before[key]) !== JSON.stringify(settings[key]));
-  if (differences.length === 0) return;
-  const described = differences.map((key) => `${key} ${JSON.stringify(before[key])} then, ${JSON.stringify(settings[key])} now`).join("; ");
-  throw new UserError(
-    "DYNABOX_USAGE",
-    `${runDirectory} holds a run with other settings (${described}); use another --run-dir for this one, or --force to run every task again there`,
-  );
-}
-
-/**
- * Candidates of runs whose process is gone (killed before their tasks settled) would stay in the
- * library for ever: a run id ends with its process id (`run-<folder>-<pid>`), so those of
- * processes no longer alive on this machine are dropped.
- */
-export function dropOrphanCandidates(library: ActionStore): void {
-  for (const runId of library.candidateRunIds()) {
-    const pid = Number(/^run-.*-(\d+)$/.exec(runId)?.[1]);
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isProcessAlive(pid)) continue;
-    library.discardRun(runId);
-  }
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: alive, someone else's.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/** Removes any container of this run still on the engine (one left in Created state by an outage), once the engine answers. */
-async function removeLeftovers(docker: Dockerode, runId: string, waitMs: number, signal: AbortSignal): Promise<void> {
-  try {
-    await waitForEngine(docker, { limitMs: waitMs, signal });
-    const removed = await removeManaged(docker, (labels) => labels[LABEL_RUN] === runId && labels[LABEL_OWNER_PID] === String(process.pid));
-    if (removed.removedContainers > 0) process.stderr.write(`dynabox: removed ${removed.removedContainers} container(s) this run left behind\n`);
-  } catch (error) {
-    process.stderr.write(`dynabox: could not check for containers this run left behind (${error instanceof Error ? error.message : String(error)}); \`npx dynabox clean --dead\` removes them later\n`);
-  }
 }
 
 /** The tasks named with --task (family/id), in the order given; all of them when none is named. */
