@@ -82,6 +82,20 @@ describe("a model endpoint that fails", () => {
     expect(existsSync(path.join(folder, "run", "results.sqlite"))).toBe(false);
   }, 120_000);
 
+  it("a key refused later in the run (401 on a completion) stops the run too, storing nothing as a failure", async () => {
+    const folder = await scratch();
+    const server = await startScriptedOpenAIServer({ replies: [{ status: 401, message: "Incorrect API key provided." }] });
+    cleanups.push(() => server.close());
+    const result = await execa("node", runArgs(server.url, folder, "--task", "sab/4", "--task", "sab/3"), { reject: false });
+    expect(result.exitCode, result.stderr).toBe(3);
+    expect(result.stderr).toContain("refused the key (HTTP 401)");
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    // The second task never started, and the first is no result.
+    expect(server.requests).toHaveLength(1);
+    using store = ResultsStore.open(path.join(folder, "run", "results.sqlite"));
+    expect(store.list("run")).toEqual([]);
+  }, 120_000);
+
   it("5xx answers are retried with backoff, each retry an event and a trajectory line; the task's result is unchanged", async () => {
     const folder = await scratch();
     const server = await startScriptedOpenAIServer({
