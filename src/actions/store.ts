@@ -254,6 +254,16 @@ export class ActionStore implements Disposable {
       .run(runId, taskId).changes;
   }
 
+  /** The runs that still hold candidates (a run killed before its tasks settled leaves some). */
+  candidateRunIds(): string[] {
+    return (this.database.prepare("SELECT DISTINCT run_id FROM actions WHERE status = 'candidate' ORDER BY run_id").all() as { run_id: string }[]).map((row) => row.run_id);
+  }
+
+  /** Drops every candidate of a run (one that is gone: nothing will settle them). */
+  discardRun(runId: string): number {
+    return this.database.prepare("DELETE FROM actions WHERE status = 'candidate' AND run_id = ?").run(runId).changes;
+  }
+
   /**
    * Counts one task that used the action: a success (`true`) if the task passed grading, a
    * failure (`false`) if it failed and the action was used in a failing cell, or a plain use

@@ -64,7 +64,9 @@ export type AgentEvent =
       costUsd: number;
       totalCostUsd: number;
     }
-  | { type: "limit-reached"; taskId: string; limit: string };
+  | { type: "limit-reached"; taskId: string; limit: string }
+  /** A model call of this step failed and is tried again after `delayMs`. */
+  | { type: "model-retry"; taskId: string; step: number; attempt: number; delayMs: number; status: number | undefined; message: string };
 
 export interface AgentInput {
   taskId: string;
@@ -104,6 +106,8 @@ export interface AgentOutcome {
   actionsCreated: string[];
   actionsUsed: string[];
   error: string | null;
+  /** The HTTP status of the model error that ended the task (401/403 stop a whole run). */
+  errorStatus?: number;
 }
 
 /** The cell that defines the initial actions and the task's read-only files in a fresh kernel. */
@@ -207,12 +211,28 @@ export async function runAgent(input: AgentInput): Promise<AgentOutcome> {
       input.onEvent?.({ type: "step-start", taskId: input.taskId, step });
       const newMessages = conversation.takeNewMessages();
       let turn;
+      // The wall time bounds model calls too: a hung endpoint can not hold a task past it. The
+      // last step after the wall-time notice gets one step's time to answer.
+      const remainingMs = limits.wallSeconds * 1000 - (performance.now() - started);
+      const deadline = AbortSignal.timeout(Math.max(1, Math.round(finalStep ? Math.max(remainingMs, limits.stepTimeoutSeconds * 1000) : remainingMs)));
+      const callSignal = signal ? AbortSignal.any([signal, deadline]) : deadline;
+      const onRetry = (retry: { attempt: number; delayMs: number; status: number | undefined; message: string }): void => {
+        trajectory.write({ type: "model-retry", step, attempt: retry.attempt, delay_ms: Math.round(retry.delayMs), status: retry.status ?? null, message: retry.message });
+        input.onEvent?.({ type: "model-retry", taskId: input.taskId, step, ...retry });
+      };
       try {
-        turn = await completeWithinBudget(model, conversation, budget, replyFormat, signal);
+        turn = await completeWithinBudget(model, conversation, budget, replyFormat, callSignal, onRetry);
       } catch (error) {
+        if (deadline.aborted && !signal?.aborted) {
+          outcome.stopReason = "model-error";
+          outcome.error = `the model endpoint did not answer within the task's wall time (${limits.wallSeconds} s)`;
+          break;
+        }
         if (isAbortError(error)) throw error;
         outcome.stopReason = "model-error";
         outcome.error = error instanceof Error ? error.message : String(error);
+        const status = DynaboxError.isInstance(error) ? error.details.status : undefined;
+        if (typeof status === "number") outcome.errorStatus = status;
         break;
       }
       const { completion, plan } = turn;

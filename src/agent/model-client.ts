@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from "openai";
 import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import { openAiEmbedder, type Embedder } from "../actions/retrieve.js";
-import { DynaboxError, UserError } from "../errors.js";
+import { DynaboxError, EnvironmentError, UserError } from "../errors.js";
 import { isContextOverflowMessage, windowFromOverflowMessage } from "./context-window.js";
 import { computeCost, type PriceTable } from "./pricing.js";
 import { parseReply, THOUGHT_CODE_JSON_SCHEMA, type ThoughtCode } from "./reply-parser.js";
@@ -45,6 +45,8 @@ export interface CompletionRequest {
    */
   replyFormat?: ReplyFormatChoice;
   signal?: AbortSignal;
+  /** Told of each retry of this call (besides the client's onEvent), so the caller can record it with its task. */
+  onRetry?: (event: Extract<ModelClientEvent, { type: "model-retry" }>) => void;
 }
 
 /** What a request was actually sent as. */
@@ -124,6 +126,12 @@ export interface ModelClient {
   complete(request: CompletionRequest): Promise<Completion>;
   /** The entries of GET /v1/models (with any window fields the server adds), or undefined when it failed. */
   listModels(signal?: AbortSignal): Promise<Record<string, unknown>[] | undefined>;
+  /**
+   * Checks the endpoint and the key with one cheap request (GET /models) before any task runs.
+   * Throws an EnvironmentError when the endpoint can not be reached or refuses the key (401/403);
+   * returns the listed models (undefined when the server does not list them).
+   */
+  checkEndpoint(signal?: AbortSignal): Promise<Record<string, unknown>[] | undefined>;
   /** Embeddings from the same endpoint, for the action library's retrieval. */
   embedder(model: string): Embedder;
 }
@@ -390,7 +398,9 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
         retries += 1;
         const hinted = error instanceof APIError ? retryAfterMs(error.headers) : undefined;
         const delayMs = hinted !== undefined ? Math.min(hinted, maxRetryAfter) : backoffMs(retries);
-        emit({ type: "model-retry", attempt: attempts, delayMs, status: failure.status, message: failure.message });
+        const retryEvent = { type: "model-retry" as const, attempt: attempts, delayMs, status: failure.status, message: failure.message };
+        emit(retryEvent);
+        request.onRetry?.(retryEvent);
         try {
           await sleep(delayMs, undefined, signal ? { signal } : undefined);
         } catch (sleepError) {
@@ -416,6 +426,31 @@ export function createModelClient(options: ModelClientOptions): ModelClient {
         return page.data as unknown as Record<string, unknown>[];
       } catch {
         // Not every server lists models; the window then comes from the table or the default.
+        return undefined;
+      }
+    },
+    async checkEndpoint(signal) {
+      const requestOptions = { timeout: Math.min(timeoutMs, 30_000), maxRetries: 2, ...(signal ? { signal } : {}) };
+      try {
+        const page = await sdk.models.list(requestOptions);
+        return page.data as unknown as Record<string, unknown>[];
+      } catch (error) {
+        if (error instanceof APIUserAbortError || signal?.aborted) throw abortedError(error);
+        const status = error instanceof APIError ? error.status : undefined;
+        if (status === 401 || status === 403) {
+          throw new EnvironmentError(
+            "DYNABOX_MODEL",
+            `the model endpoint at ${baseURL} refused the key (HTTP ${status}); check --api-key / OPENAI_API_KEY. No task was run`,
+            { cause: error, details: { status } },
+          );
+        }
+        if (error instanceof APIConnectionError) {
+          throw new EnvironmentError("DYNABOX_MODEL", `can not reach the model endpoint at ${baseURL} (${error.message}); check --base-url / OPENAI_BASE_URL. No task was run`, {
+            cause: error,
+            retryable: true,
+          });
+        }
+        // A server without GET /models (404) or with another quirk: the key is checked by the first call.
         return undefined;
       }
     },

@@ -4,7 +4,7 @@
 
 import { promptBudget, type ContextPlan } from "./context-budget.js";
 import type { Conversation } from "./conversation.js";
-import { ModelError, THOUGHT_CODE_RESPONSE_FORMAT, type Completion, type ModelClient } from "./model-client.js";
+import { ModelError, THOUGHT_CODE_RESPONSE_FORMAT, type Completion, type CompletionRequest, type ModelClient } from "./model-client.js";
 import { AGENT_TOOLS, type ReplyFormatChoice } from "./tool-replies.js";
 import type { TokenCounter } from "./tokens.js";
 
@@ -47,6 +47,7 @@ export async function completeWithinBudget(
   budget: ContextBudget,
   format: ReplyFormatChoice,
   signal?: AbortSignal,
+  onRetry?: CompletionRequest["onRetry"],
 ): Promise<ModelTurn> {
   const count = (text: string): number => budget.counter.count(text);
   let plan = conversation.plan(budget.budgetTokens, count, requestExtras(model, format));
@@ -54,7 +55,7 @@ export async function completeWithinBudget(
   let overflowRetry = false;
   for (;;) {
     try {
-      const completion = await model.complete({ messages: plan.messages, replyFormat: format, ...(signal ? { signal } : {}) });
+      const completion = await model.complete({ messages: plan.messages, replyFormat: format, ...(signal ? { signal } : {}), ...(onRetry ? { onRetry } : {}) });
       if (completion.usageReported) budget.counter.calibrate(plan.tokens, completion.usage.promptTokens);
       return { completion, plan, overflowRetry };
     } catch (error) {

@@ -56,6 +56,8 @@ export type TrajectoryRecord =
       cost_usd: number;
       attempts: number;
     }
+  /** A model call of `step` failed and was tried again (a 5xx, a timeout, a lost connection). */
+  | { type: "model-retry"; step: number; attempt: number; delay_ms: number; status: number | null; message: string }
   | { type: "end"; stop_reason: string; steps: number; prompt_tokens: number; completion_tokens: number; cost_usd: number; seconds: number };
 
 export class TrajectoryWriter {

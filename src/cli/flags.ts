@@ -1,6 +1,8 @@
 // Flag values checked with a zod schema; a bad one is a usage error (exit 2) in one line that
 // names the flag as the user typed it and says what would be accepted.
 
+import { statSync } from "node:fs";
+import path from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
 
@@ -30,3 +32,38 @@ export const numberFlag = z
   .trim()
   .regex(/^[+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/)
   .transform(Number);
+
+/** A flag's text or a config file's number: `wholeNumber(1)` takes "3" and 3, refuses "3.5", "" and 0. */
+export function wholeNumber(min: number): z.ZodType<number, string | number> {
+  return z.union([z.number(), numberFlag]).pipe(z.number().int().min(min));
+}
+
+/** Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer one fires at once with a warning. */
+export const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+/** A positive number from a flag's text or a config file: seconds (a timer's range at most), dollars. */
+export function positiveNumber(): z.ZodType<number, string | number> {
+  return z.union([z.number(), numberFlag]).pipe(z.number().positive().max(MAX_TIMER_SECONDS));
+}
+
+/** Kernel and device file systems: a folder there never holds results, and writing may hang. */
+const SYSTEM_TREES = ["/proc", "/sys", "/dev"];
+
+/**
+ * Checks a path flag before anything is written: it must not be under /proc, /sys or /dev, and
+ * what exists there must be of the kind asked (`folder` or `file`). A mistake exits 2 in one line.
+ */
+export function assertPathFlag(key: string, value: string, kind: "folder" | "file"): void {
+  const resolved = path.resolve(value);
+  if (SYSTEM_TREES.some((tree) => resolved === tree || resolved.startsWith(`${tree}/`))) {
+    throw new UserError("DYNABOX_USAGE", `${flagName(key)}: ${value} is on a system file system (${resolved.split("/")[1] ? `/${resolved.split("/")[1]}` : resolved}); give a ${kind} in your own space`);
+  }
+  let stats;
+  try {
+    stats = statSync(resolved);
+  } catch {
+    return; // made when needed
+  }
+  if (kind === "folder" && !stats.isDirectory()) throw new UserError("DYNABOX_USAGE", `${flagName(key)}: ${value} is not a folder; give a folder (it is made when missing)`);
+  if (kind === "file" && stats.isDirectory()) throw new UserError("DYNABOX_USAGE", `${flagName(key)}: ${value} is a folder; give a file path`);
+}

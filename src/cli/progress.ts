@@ -12,7 +12,16 @@ export interface ProgressRenderer {
   close(): void;
 }
 
-export function createRenderer(options: { json: boolean; stream?: NodeJS.WriteStream }): ProgressRenderer {
+export interface RendererOptions {
+  json: boolean;
+  /** Only warnings, errors and the run's start; no per-task lines. */
+  quiet?: boolean;
+  /** Also every step, model retry and progress message as a line of its own. */
+  verbose?: boolean;
+  stream?: NodeJS.WriteStream;
+}
+
+export function createRenderer(options: RendererOptions): ProgressRenderer {
   if (options.json) {
     return {
       onEvent: (event) => process.stdout.write(printableJson(event) + "\n"),
@@ -20,7 +29,9 @@ export function createRenderer(options: { json: boolean; stream?: NodeJS.WriteSt
     };
   }
   const stream = options.stream ?? process.stderr;
-  const live = stream.isTTY === true;
+  const quiet = options.quiet === true;
+  const verbose = options.verbose === true && !quiet;
+  const live = stream.isTTY === true && !quiet;
   const running = new Map<string, string>();
   const tokensByTask = new Map<string, number>();
   let finished = 0;
@@ -44,11 +55,21 @@ export function createRenderer(options: { json: boolean; stream?: NodeJS.WriteSt
       switch (event.type) {
         case "run-start":
           total = event.tasks;
-          print(`${event.kind}: ${event.tasks} task(s), ${event.concurrency} at a time; results in ${event.runDirectory}`);
+          print(`${event.kind}: ${event.tasks} task(s), ${event.concurrency} at a time; results in ${event.runDirectory}${event.runId ? `; run id ${event.runId}` : ""}`);
           return;
         case "task-skip":
           finished += 1;
-          print(`- ${event.family}/${event.taskId}: skipped (${event.reason})`);
+          if (!quiet) print(`- ${event.family}/${event.taskId}: skipped (${event.reason})`);
+          return;
+        case "task-retry":
+          print(`! ${event.family}/${event.taskId}: ${event.kind} error, trying again in ${(event.delayMs / 1000).toFixed(1)} s (${event.retry} of ${event.of}): ${event.reason}`);
+          return;
+        case "model-retry":
+          if (verbose) print(`  ${event.taskId} step ${event.step}: model call failed (${event.message}); retry in ${(event.delayMs / 1000).toFixed(1)} s`);
+          else if (!quiet) {
+            for (const key of running.keys()) if (key.endsWith(`/${event.taskId}`)) running.set(key, `step ${event.step}, model retry ${event.attempt}`);
+            status();
+          }
           return;
         case "task-start":
           running.set(`${event.family}/${event.taskId}`, "started");
@@ -56,7 +77,8 @@ export function createRenderer(options: { json: boolean; stream?: NodeJS.WriteSt
           return;
         case "task-progress":
           running.set(`${event.family}/${event.taskId}`, event.message);
-          status();
+          if (verbose) print(`  ${event.family}/${event.taskId}: ${event.message}`);
+          else status();
           return;
         case "task-warning":
           print(`! ${event.family}/${event.taskId}: warning: ${event.message}`);
@@ -71,16 +93,19 @@ export function createRenderer(options: { json: boolean; stream?: NodeJS.WriteSt
           for (const key of running.keys()) {
             if (key.endsWith(`/${event.taskId}`)) running.set(key, `step ${event.step}, ${tokens} tokens, $${event.totalCostUsd.toFixed(4)}`);
           }
-          status();
+          if (verbose) print(`  ${event.taskId} step ${event.step}: ${event.ok === null ? "no code" : event.ok ? "ran" : "raised"}, ${tokens} tokens so far`);
+          else status();
           return;
         }
         case "limit-reached":
-          print(`! ${event.taskId}: ${event.limit} limit reached, one last step`);
+          if (!quiet) print(`! ${event.taskId}: ${event.limit} limit reached, one last step`);
           return;
         case "task-end": {
           finished += 1;
           running.delete(`${event.family}/${event.taskId}`);
           const mark = event.outcome === "passed" ? "✓" : event.outcome === "failed" ? "✗" : event.outcome === "not-judged" ? "?" : "!";
+          // Quiet keeps the errors: they are what needs attention.
+          if (quiet && event.outcome !== "error") return;
           print(`${mark} ${event.family}/${event.taskId} ${event.outcome} in ${event.seconds.toFixed(1)} s: ${event.summary}`);
           return;
         }

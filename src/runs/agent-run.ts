@@ -3,14 +3,15 @@
 // attempt in the results store, so a rerun resumes where a crash or Ctrl-C left off.
 
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { ActionStore } from "../actions/store.js";
 import { ActionExtractor } from "../actions/extractor.js";
 import { TaskLibrary, type TaskSettlement } from "../actions/promote.js";
 import type { Embedder } from "../actions/retrieve.js";
 import { runAgent, type AgentLimits, type AgentOutcome } from "../agent/loop.js";
 import type { ReplyFormatChoice } from "../agent/tool-replies.js";
-import type { ModelClient } from "../agent/model-client.js";
-import { isAbortError } from "../errors.js";
+import { ModelError, type ModelClient } from "../agent/model-client.js";
+import { EnvironmentError, isAbortError, SandboxError } from "../errors.js";
 import type { GradingContext } from "../grading/context.js";
 import type { SandboxPool } from "../sandbox/pool.js";
 import type { DiscoveredTask } from "../tasks/registry.js";
@@ -18,6 +19,7 @@ import type { Family, Verdict } from "../tasks/types.js";
 import { mapConcurrent } from "./concurrency.js";
 import { summarize } from "./evaluate.js";
 import type { RunEventListener } from "./events.js";
+import { classifyFailure, isInfrastructureKind, waitForEngine, type ErrorKind } from "./infrastructure-errors.js";
 import { sabRunTable } from "./sab-attempts.js";
 import { resumeKey, taskFingerprint } from "./resume-key.js";
 import type { ResultsStore } from "./store.js";
@@ -47,6 +49,12 @@ export interface AgentRunOptions {
   onEvent?: RunEventListener;
   /** More settings that can change an attempt (grader policies...): part of its resume key with the model and limits. */
   resumeSettings?: unknown;
+  /** Times an attempt that ended on an infrastructure error is tried again within the run (default 2). */
+  infrastructureRetries?: number;
+  /** The pause before the first such retry; doubles per retry (default 5 s). */
+  retryDelayMs?: number;
+  /** How long to wait for an engine that stopped answering before failing the attempt (default 60 s). */
+  engineWaitMs?: number;
 }
 
 export interface TaskRunSummary {
@@ -66,6 +74,14 @@ export interface TaskRunSummary {
   upstream: Record<string, unknown> | null;
   /** Warnings about the attempt's environment or grading (pins not honoured, another Python). */
   warnings?: string[];
+  /** With outcome "error": whose fault (model, engine, sandbox-lost, grader-crash; input for a task that can not run as written). */
+  error_kind?: ErrorKind;
+  /** With outcome "error": why, in a sentence. */
+  reason?: string;
+  /** Times the attempt was started again within the run after an infrastructure error. */
+  retries?: number;
+  /** @internal Seconds the errored attempt took (for its event; not stored). */
+  seconds_spent?: number;
 }
 
 const KIND = "run";
@@ -85,10 +101,61 @@ export async function runAgentTasks(tasks: readonly DiscoveredTask[], options: A
   }
   // Cells' text is analyzed for the library in a sandbox of its own, never in the agent's kernel.
   await using extractor = options.library ? ActionExtractor.forImage(options.context.docker, options.context.sandboxImage, options.context.runId) : undefined;
-  return await mapConcurrent(attempts, options.concurrency, (attempt) => runOne(attempt, options, extractor), options.context.signal);
+  return await mapConcurrent(attempts, options.concurrency, (attempt) => runWithRetries(attempt, options, extractor), options.context.signal);
 }
 
-async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions, extractor: ActionExtractor | undefined): Promise<TaskRunSummary> {
+/**
+ * One attempt, started again after an infrastructure error up to `infrastructureRetries` times
+ * with backoff (after waiting for the engine when the engine or a sandbox was the problem). What
+ * still errors is stored as outcome "error" with its kind and reason, under no content key, so
+ * no rerun takes it for finished; it is never graded, so no metric counts it.
+ */
+async function runWithRetries(attempt: Attempt, options: AgentRunOptions, extractor: ActionExtractor | undefined): Promise<TaskRunSummary> {
+  const { task } = attempt.discovered;
+  const { context, onEvent } = options;
+  const maxRetries = Math.max(0, options.infrastructureRetries ?? 2);
+  for (let retry = 0; ; retry++) {
+    const summary = await runOne(attempt, options, extractor, retry);
+    if (summary.outcome !== "error") return { ...summary, ...(retry > 0 ? { retries: retry } : {}) };
+    const kind = summary.error_kind ?? "grader-crash";
+    let finalReason = summary.reason ?? summary.error ?? "unknown";
+    let retryable = isInfrastructureKind(kind) && retry < maxRetries && summary.retries === undefined;
+    if (retryable && (kind === "engine" || kind === "sandbox-lost")) {
+      try {
+        await waitForEngine(context.docker, {
+          limitMs: options.engineWaitMs ?? 60_000,
+          ...(context.signal ? { signal: context.signal } : {}),
+          onWaiting: (message) => onEvent?.({ type: "task-progress", family: task.family, taskId: task.id, message }),
+        });
+      } catch (error) {
+        if (isAbortError(error) || context.signal?.aborted) throw error;
+        retryable = false;
+        finalReason = `${finalReason}; ${error instanceof Error ? error.message : String(error)}`;
+      }
+    }
+    if (!retryable) {
+      const final: TaskRunSummary = stripInternal({ ...summary, reason: finalReason, retries: summary.retries ?? retry });
+      options.store.put(
+        KIND,
+        { taskId: task.id, family: task.family, passed: false, score: null, upstream: {}, seconds: 0 },
+        // No content key: an error is never a finished result, so the next run tries it again.
+        { item: `attempt-${attempt.attempt}`, detail: final, contentKey: "" },
+      );
+      onEvent?.({ type: "task-end", family: task.family, taskId: task.id, outcome: "error", score: null, seconds: summary.seconds_spent ?? 0, summary: `${kind} error: ${finalReason}` });
+      return final;
+    }
+    const delayMs = (options.retryDelayMs ?? 5_000) * 2 ** retry;
+    onEvent?.({ type: "task-retry", family: task.family, taskId: task.id, retry: retry + 1, of: maxRetries, delayMs, kind, reason: finalReason });
+    await sleep(delayMs, undefined, context.signal ? { signal: context.signal } : undefined);
+  }
+}
+
+function stripInternal(summary: TaskRunSummary): TaskRunSummary {
+  const { seconds_spent: _spent, ...rest } = summary;
+  return rest;
+}
+
+async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions, extractor: ActionExtractor | undefined, retry: number): Promise<TaskRunSummary> {
   const { task, module } = discovered;
   const { context, store, onEvent } = options;
   const item = `attempt-${attempt}`;
@@ -100,11 +167,11 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
     settings: { item, model: options.model.model, limits: options.limits, more: options.resumeSettings ?? null },
   });
   const stored = options.force ? undefined : store.getCurrent({ kind: KIND, family: task.family, taskId: task.id, item }, contentKey);
-  if (stored !== undefined) {
+  if (stored !== undefined && retry === 0) {
     onEvent?.({ type: "task-skip", family: task.family, taskId: task.id, reason: `${item} finished before; --force to redo` });
     return stored.detail as TaskRunSummary;
   }
-  onEvent?.({ type: "task-start", family: task.family, taskId: task.id });
+  if (retry === 0) onEvent?.({ type: "task-start", family: task.family, taskId: task.id });
   const progress = (message: string): void => onEvent?.({ type: "task-progress", family: task.family, taskId: task.id, message });
   const warnings: string[] = [];
   const taskContext: GradingContext = {
@@ -157,6 +224,16 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
         ...(context.signal ? { signal: context.signal } : {}),
       });
       if (outcome.stopReason === "aborted") context.signal?.throwIfAborted();
+      // The model or the sandbox failed, not the agent: nothing to grade; an infrastructure error.
+      if (outcome.stopReason === "model-error") {
+        if (outcome.errorStatus === 401 || outcome.errorStatus === 403) {
+          throw new EnvironmentError("DYNABOX_MODEL", `the model endpoint refused the key (HTTP ${outcome.errorStatus}); check --api-key / OPENAI_API_KEY. The run stopped; ${outcome.error ?? ""}`, {
+            details: { status: outcome.errorStatus },
+          });
+        }
+        throw new ModelError(outcome.error ?? "the model call failed", { retryable: true, attempts: 1 });
+      }
+      if (outcome.stopReason === "sandbox-lost") throw new SandboxError("DYNABOX_SANDBOX_LOST", outcome.error ?? "the agent's sandbox was lost", { retryable: true });
       progress("collecting the submission");
       // Nothing the agent started may change the workspace while it is collected.
       await sandbox.stopUserProcesses();
@@ -166,7 +243,9 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
       await sandbox.dispose();
     }
     progress("grading");
-    const verdict: Verdict = await module.grade(taskContext, task, submission);
+    // The agent's work is done and paid for: an infrastructure error of the grading is retried
+    // on the same submission, never by running the agent again.
+    const verdict: Verdict = await gradeWithRetries(() => module.grade(taskContext, task, submission), options, progress);
     let settlement: TaskSettlement | undefined;
     // Frozen: the task's candidates are dropped and no use is counted, so the library stays as it was.
     if (libraryMode === "frozen") library?.abandon();
@@ -205,10 +284,15 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
     return summary;
   } catch (error) {
     if (isAbortError(error) || context.signal?.aborted) throw error;
-    // Not stored: an error is not a final result, so the next run tries the task again.
+    // A refused key fails every task alike: the run stops (exit 3) rather than erroring each one.
+    if (error instanceof EnvironmentError && error.code === "DYNABOX_MODEL") {
+      library?.abandon();
+      throw error;
+    }
+    // runWithRetries decides: another try, or a stored error (never graded, never counted).
     library?.abandon();
-    const message = error instanceof Error ? error.message : String(error);
-    onEvent?.({ type: "task-end", family: task.family, taskId: task.id, outcome: "error", score: null, seconds: (performance.now() - started) / 1000, summary: message });
+    const failure = classifyFailure(error instanceof GradingFailed ? error.failure : error);
+    const message = failure.reason;
     return {
       id: task.id,
       family: task.family,
@@ -225,7 +309,43 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
       error: message,
       upstream: null,
       warnings,
+      error_kind: failure.kind,
+      reason: message,
+      seconds_spent: (performance.now() - started) / 1000,
+      // Grading was retried already: running the agent again would not help it.
+      ...(error instanceof GradingFailed ? { retries: Math.max(0, options.infrastructureRetries ?? 2) } : {}),
     };
+  }
+}
+
+/** Thrown when grading kept failing: the attempt is an error at once, without running the agent again. */
+class GradingFailed extends Error {
+  constructor(readonly failure: unknown) {
+    super(failure instanceof Error ? failure.message : String(failure));
+  }
+}
+
+async function gradeWithRetries(grade: () => Promise<Verdict>, options: AgentRunOptions, progress: (message: string) => void): Promise<Verdict> {
+  const { context } = options;
+  const maxRetries = Math.max(0, options.infrastructureRetries ?? 2);
+  for (let retry = 0; ; retry++) {
+    try {
+      return await grade();
+    } catch (error) {
+      if (isAbortError(error) || context.signal?.aborted) throw error;
+      const failure = classifyFailure(error);
+      if (!isInfrastructureKind(failure.kind) || retry >= maxRetries) throw new GradingFailed(error);
+      progress(`grading failed (${failure.kind}: ${failure.reason}); grading again`);
+      if (failure.kind === "engine" || failure.kind === "sandbox-lost") {
+        try {
+          await waitForEngine(context.docker, { limitMs: options.engineWaitMs ?? 60_000, ...(context.signal ? { signal: context.signal } : {}), onWaiting: progress });
+        } catch (waitError) {
+          if (isAbortError(waitError) || context.signal?.aborted) throw waitError;
+          throw new GradingFailed(error);
+        }
+      }
+      await sleep((options.retryDelayMs ?? 5_000) * 2 ** retry, undefined, context.signal ? { signal: context.signal } : undefined);
+    }
   }
 }
 
@@ -234,9 +354,12 @@ export function familyTables(summaries: readonly TaskRunSummary[]): Record<strin
   const families = [...new Set(summaries.map((summary) => summary.family))].sort();
   return families.map((family) => {
     const ofFamily = summaries.filter((summary) => summary.family === family);
+    // Infrastructure errors are no results: they leave the metrics (and their denominators) alone.
+    const withResult = ofFamily.filter((summary) => summary.outcome !== "error");
+    const attempts = Math.max(1, ...ofFamily.map((summary) => summary.attempt));
     if (family === "sab") {
       return {
-        ...sabRunTable(ofFamily),
+        ...sabRunTable(withResult),
         // Tasks with no result: every attempt ended in an error.
         errors: new Set(ofFamily.map((summary) => summary.id)).size - new Set(ofFamily.filter((summary) => summary.outcome !== "error").map((summary) => summary.id)).size,
         tokens: ofFamily.reduce((sum, summary) => sum + summary.tokens, 0),
@@ -244,7 +367,7 @@ export function familyTables(summaries: readonly TaskRunSummary[]): Record<strin
       };
     }
     const byTask = new Map<string, TaskRunSummary>();
-    for (const summary of ofFamily) {
+    for (const summary of withResult) {
       const best = byTask.get(summary.id);
       if (best === undefined || rank(summary) > rank(best)) byTask.set(summary.id, summary);
     }
@@ -256,9 +379,16 @@ export function familyTables(summaries: readonly TaskRunSummary[]): Record<strin
       upstream: summary.upstream ?? {},
       seconds: 0,
     }));
+    const table = summarize(family, verdicts, byTask.size);
+    // A task passes when any of its k attempts passed: with k > 1 that is pass@k, not pass@1.
+    if (family === "resq" && attempts > 1) {
+      table[`pass@${attempts}`] = table["pass@1"];
+      delete table["pass@1"];
+    }
     return {
-      ...summarize(family, verdicts, byTask.size),
-      errors: [...byTask.values()].filter((summary) => summary.outcome === "error").length,
+      ...table,
+      attempts,
+      errors: new Set(ofFamily.map((summary) => summary.id)).size - byTask.size,
       warnings: ofFamily.reduce((sum, summary) => sum + (summary.warnings?.length ?? 0), 0),
       tokens: ofFamily.reduce((sum, summary) => sum + summary.tokens, 0),
       cost_usd: round(ofFamily.reduce((sum, summary) => sum + summary.cost_usd, 0), 6),

@@ -64,7 +64,9 @@ export function loadRun(directory: string): LoadedRun {
   const summaries = store
     .list("run")
     .map((result) => result.detail as TaskRunSummary | null)
-    .filter((detail): detail is TaskRunSummary => detail !== null && typeof detail === "object" && typeof detail.id === "string");
+    .filter((detail): detail is TaskRunSummary => detail !== null && typeof detail === "object" && typeof detail.id === "string")
+    // An infrastructure error is no result of the agent's: neither a success nor a failure to compare.
+    .filter((detail) => detail.outcome !== "error");
   return {
     directory: resolved,
     model: typeof manifest.model === "string" ? manifest.model : null,

@@ -9,12 +9,13 @@
 // the submission's fault, is not stored (the next run tries again) and is not counted as a
 // failure. Ctrl-C stops taking new items; what finished is returned.
 
-import { DynaboxError, isAbortError } from "../errors.js";
+import { isAbortError } from "../errors.js";
 import type { GradingContext } from "../grading/context.js";
 import type { AnyFamilyModule } from "../tasks/registry.js";
 import type { Family, TaskBase, Verdict } from "../tasks/types.js";
 import { mapConcurrent } from "./concurrency.js";
 import type { RunEventListener } from "./events.js";
+import { classifyFailure, isInfrastructureKind, type ErrorKind } from "./infrastructure-errors.js";
 import { resumeKey, taskFingerprint } from "./resume-key.js";
 import type { ResultsStore } from "./store.js";
 
@@ -47,6 +48,8 @@ export interface ItemError {
   /** A DynaboxError code, or "DYNABOX_INTERNAL" for anything else. */
   code: string;
   message: string;
+  /** Whose fault (infrastructure-errors.ts); absent or "input" for a known problem of the item itself. */
+  kind?: ErrorKind;
 }
 
 export interface EvalResult {
@@ -160,10 +163,11 @@ async function evaluateOne(item: EvalItem, options: EvalOptions): Promise<EvalRe
     return { item, status: "graded", verdict, error: null, warnings };
   } catch (error) {
     if (isAbortError(error) || context.signal?.aborted) return undefined;
+    // One mapping for every family (and for `run`): a lost sandbox, an engine failure or a grader
+    // crash is the infrastructure's; a task or row that can not be graded as written is the input's.
+    const classified = error instanceof ItemProblem ? undefined : classifyFailure(error);
     const itemError: ItemError =
-      error instanceof ItemProblem
-        ? error.problem
-        : { code: DynaboxError.isInstance(error) ? error.code : "DYNABOX_INTERNAL", message: error instanceof Error ? error.message : String(error) };
+      error instanceof ItemProblem ? { kind: "input", ...error.problem } : { code: classified!.code, message: classified!.reason, kind: classified!.kind };
     onEvent?.({
       type: "task-end",
       family: task.family,
@@ -226,7 +230,15 @@ export function summarizeBatch(family: Family, batch: EvalBatch, total: number):
     from_store: batch.results.filter((result) => result.status === "stored").length,
     graded_now: batch.results.filter((result) => result.status === "graded").length,
     errors: errors.length,
-    errored: errors.map((result) => ({ id: result.item.task.id, ...(result.item.item ? { item: result.item.item } : {}), code: result.error?.code, reason: result.error?.message })),
+    errored: errors.map((result) => ({
+      id: result.item.task.id,
+      ...(result.item.item ? { item: result.item.item } : {}),
+      code: result.error?.code,
+      error_kind: result.error?.kind ?? "input",
+      reason: result.error?.message,
+    })),
+    /** Errors of the infrastructure among them (exit 3; a rerun may succeed), the rest are the input's (exit 4). */
+    infrastructure_errors: errors.filter((result) => isInfrastructureKind(result.error?.kind ?? "input")).length,
     warnings: batch.results.reduce((sum, result) => sum + result.warnings.length, 0),
     /** Verdicts a person should review (a grader saw signs of tampering). */
     flagged_for_review: verdicts.filter((verdict) => (verdict.reviewFlags ?? []).length > 0).length,

@@ -5,10 +5,13 @@ import type { AgentEvent } from "../agent/loop.js";
 import type { Family } from "../tasks/types.js";
 
 export type RunEvent =
-  | { type: "run-start"; kind: string; tasks: number; concurrency: number; runDirectory: string }
+  /** `runId` labels the run's containers (`dynabox clean --run RUN_ID` removes them). */
+  | { type: "run-start"; kind: string; tasks: number; concurrency: number; runDirectory: string; runId?: string }
   | { type: "task-skip"; family: Family; taskId: string; reason: string }
   | { type: "task-start"; family: Family; taskId: string }
   | { type: "task-progress"; family: Family; taskId: string; message: string }
+  /** An attempt ended on an infrastructure error and starts again after `delayMs`. */
+  | { type: "task-retry"; family: Family; taskId: string; retry: number; of: number; delayMs: number; kind: string; reason: string }
   /** Something the user should know about an item's verdict (pins not honoured, another Python). */
   | { type: "task-warning"; family: Family; taskId: string; message: string }
   | {

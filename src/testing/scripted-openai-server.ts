@@ -73,6 +73,8 @@ interface StepCommon {
   when?: RequestMatcher;
   /** Wait this long before answering (for timeout and abort tests). */
   delayMs?: number;
+  /** Never answer: the request hangs until the client gives up (a hung endpoint; wall-time and timeout tests). */
+  hang?: boolean;
   /** A name for failure messages. */
   label?: string;
 }
@@ -382,9 +384,10 @@ export async function startScriptedOpenAIServer(options: ScriptedServerOptions):
       }
     }
 
-    if (answer.delayMs !== undefined && answer.delayMs > 0) {
+    if (answer.hang === true || (answer.delayMs !== undefined && answer.delayMs > 0)) {
       const finished = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(true), answer.delayMs);
+        // A hang still ends when the client goes away (or the server closes).
+        const timer = answer.hang === true ? undefined : setTimeout(() => resolve(true), answer.delayMs);
         response.once("close", () => {
           clearTimeout(timer);
           resolve(false);
@@ -508,6 +511,7 @@ const commonFileFields = {
   expect: matcherFileSchema.optional(),
   when: matcherFileSchema.optional(),
   delayMs: z.number().int().nonnegative().optional(),
+  hang: z.boolean().optional(),
   label: z.string().optional(),
 };
 

@@ -209,7 +209,8 @@ describe("eval batches survive a bad item", () => {
     const result = await child;
     done = true;
     expect(await killed).not.toBeNull();
-    expect(result.exitCode, result.stderr).toBe(4);
+    // Exit 3: an infrastructure error (the lost sandbox) remains; a rerun grades it again.
+    expect(result.exitCode, result.stderr).toBe(3);
     const lines = await readLines(path.join(runDirectory, "results.jsonl"));
     expect(lines.map((line) => [line.id, line.message ?? "not graded"])).toEqual([
       [rows[0]!.id, "PASS"],
@@ -300,10 +301,11 @@ describe("a hostile submission can not take the batch down (issue 7, item 7)", (
     expect(lines.map((line) => line.id), result.stderr).toEqual(["0_0", "1_0", "2_0"]);
     expect(lines[0]).toMatchObject({ message: "PASS" });
     expect(lines[2]).toMatchObject({ message: "PASS" });
-    // The hostile item: an error of its own while the sandbox can be lost (exit 4), or a verdict once it can not.
+    // The hostile item: an error of its own while the sandbox can be lost (a lost sandbox is an
+    // infrastructure error: exit 3), or a verdict once it can not.
     if ("not_graded" in lines[1]!) {
       expect(lines[1]?.code).toBe("DYNABOX_SANDBOX_LOST");
-      expect(result.exitCode).toBe(4);
+      expect(result.exitCode).toBe(3);
     } else {
       expect(result.exitCode).toBe(0);
     }

@@ -161,6 +161,8 @@ export function registerActionsCommand(program: Command): void {
       try {
         const hits = store === undefined ? [] : await retrieveActions(store, words.join(" "), { limit: flags.limit });
         process.stdout.write(flags.json ? JSON.stringify(hits) + "\n" : renderSearch(hits));
+        // An empty answer on stdout keeps scripts simple; a person is told why there is none.
+        if (hits.length === 0 && !flags.json) process.stderr.write(`dynabox: no current action matches "${printable(words.join(" "))}" in ${file}\n`);
       } finally {
         store?.close();
       }

@@ -1,9 +1,11 @@
-// `dynabox clean`: remove every container and volume dynabox made, live or not.
+// `dynabox clean`: remove containers and volumes dynabox made: those of dead processes (--dead,
+// the safe form on a shared engine), of one run (--run), or all of them, live or not.
 
 import type { Command } from "commander";
 import { z } from "zod";
 import { assertDockerReachable, connectDocker } from "../../sandbox/docker.js";
 import { cleanAll, sweepDeadOwners } from "../../sandbox/reaper.js";
+import { parseFlags } from "../flags.js";
 
 const cleanFlags = z.object({
   json: z.boolean().default(false),
@@ -14,12 +16,15 @@ const cleanFlags = z.object({
 export function registerCleanCommand(program: Command): void {
   program
     .command("clean")
-    .description("remove every container and volume labelled dynabox.managed (also stops running sandboxes)")
-    .option("--run <id>", "only the containers of this run id")
-    .option("--dead", "only the containers whose dynabox process is gone (what every start sweeps)")
+    .description(
+      "remove containers and volumes dynabox made. Use --dead (safe on a shared engine: only those whose dynabox process is gone) " +
+        "or --run ID (one run's, the id a run prints at its start); without either it removes EVERY dynabox container, also other people's running sandboxes",
+    )
+    .option("--run <id>", "only the containers of this run id (printed at the run's start)")
+    .option("--dead", "only the containers whose dynabox process is gone (recommended; what every start sweeps)")
     .option("--json", "print what was removed as JSON")
     .action(async (rawFlags: unknown) => {
-      const flags = cleanFlags.parse(rawFlags);
+      const flags = parseFlags(cleanFlags, rawFlags);
       const docker = connectDocker();
       await assertDockerReachable(docker);
       const result = flags.dead

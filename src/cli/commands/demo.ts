@@ -9,10 +9,11 @@ import { UserError } from "../../errors.js";
 import { DEMO_TASKS, demoReplies } from "../../demo/script.js";
 import { discoverTasks } from "../../tasks/registry.js";
 import { startScriptedOpenAIServer } from "../../testing/scripted-openai-server.js";
+import { parseFlags } from "../flags.js";
 import { bundledTasksDirectory, interruptSignal } from "../shared.js";
 import { parseRunFlags, runCommand } from "./run.js";
 
-const flagsSchema = z.object({ runDir: z.string().optional(), json: z.boolean().default(false) });
+const flagsSchema = z.object({ runDir: z.string().optional(), json: z.boolean().default(false), force: z.boolean().default(false) });
 
 export function registerDemoCommand(program: Command): void {
   program
@@ -20,8 +21,9 @@ export function registerDemoCommand(program: Command): void {
     .description("see dynabox work end to end without a language model: scripted replies, real sandboxes, real grading")
     .option("--run-dir <dir>", "where the demo's results go (default: a new folder under .dynabox/demo)")
     .option("--json", "print NDJSON events instead of progress")
+    .option("--force", "with a --run-dir used before: run the tasks again instead of taking them from its results")
     .action(async (rawFlags: unknown) => {
-      const flags = flagsSchema.parse(rawFlags);
+      const flags = parseFlags(flagsSchema, rawFlags);
       const say = (text: string): void => {
         if (!flags.json) process.stderr.write(text + "\n");
       };
@@ -60,7 +62,8 @@ export function registerDemoCommand(program: Command): void {
           runDir: runDirectory,
           library: path.join(runDirectory, "actions.sqlite"),
           json: flags.json,
-        }),
+          force: flags.force,
+        }, undefined, { readConfig: false }),
         signal,
       );
       const created = summaries.flatMap((summary) => summary.actions_created.map((name) => `${name} (made in ${summary.family}/${summary.id})`));

@@ -104,7 +104,7 @@ export async function runDoctor(docker: Dockerode = connectDocker()): Promise<Do
             detail: `${dangling.length} container(s) of dead dynabox processes: ${dangling
               .map((container) => (container.Names?.[0] ?? container.Id.slice(0, 12)).replace(/^\//, ""))
               .join(", ")}`,
-            fix: "dynabox clean (removes every dynabox container), or start any dynabox run (sweeps dead owners')",
+            fix: "npx dynabox clean --dead (removes only containers whose dynabox process is gone: safe on a shared engine), or start any dynabox run (it sweeps them too)",
           },
     );
   }

@@ -22,7 +22,9 @@ import { discoverMlabTasks } from "../../tasks/mlab.js";
 import { checkResqDataset, readResqDatasetJson, type ResqTask } from "../../tasks/resq.js";
 import { matchSubmissions, parseResqSubmissions } from "../../tasks/resq-submissions.js";
 import type { Family, TaskBase } from "../../tasks/types.js";
-import { EXIT_ITEM_ERRORS } from "../exit-codes.js";
+import { isInfrastructureKind } from "../../runs/infrastructure-errors.js";
+import { CONFIG_FILE_NAMES, findConfigFile, readConfigFile, withConfig } from "../config-file.js";
+import { EXIT_INFRASTRUCTURE_ERRORS, EXIT_ITEM_ERRORS } from "../exit-codes.js";
 import { numberFlag, parseFlags } from "../flags.js";
 import { createRenderer } from "../progress.js";
 import { addMlabPrepareOptions, mlabFamilyOptions, mlabPrepareFlagsSchema } from "../mlab-options.js";
@@ -261,8 +263,11 @@ export function registerEvalCommand(program: Command): void {
     .option("--python-mismatch <policy>", "RES-Q: a testbed_environment other than the image's Python 3.11: error, or warn and run on 3.11", "error")
     .option("--force", "grade again items that already have a result in the run folder")
     .option("--json", "print only the result lines, one JSON object per item");
-  addMlabPrepareOptions(command).action(async (rawFlags: unknown) => {
-      const flags = parseFlags(flagsSchema, rawFlags, FLAG_FIXES);
+  addMlabPrepareOptions(command.option("--config <file>", `a config file of flag settings, under "eval" (default: ${CONFIG_FILE_NAMES.join(" or ")} in the working folder)`)).action(
+    async (rawFlags: Record<string, unknown>, self: Command) => {
+      const configFile = findConfigFile(typeof rawFlags.config === "string" ? rawFlags.config : undefined);
+      const { config: _config, ...given } = withConfig(self, rawFlags, configFile === undefined ? undefined : readConfigFile(configFile).eval);
+      const flags = parseFlags(flagsSchema, given, FLAG_FIXES);
       const work = await plan(flags);
       const runDirectory = flags.runDir ?? path.join(".dynabox", "eval", work.family);
       await checkOutputFolder(runDirectory, "--run-dir");
@@ -319,7 +324,9 @@ export function registerEvalCommand(program: Command): void {
         process.stderr.write("dynabox: interrupted; the results of the finished items are written\n");
         process.exitCode = 130;
       } else if (errors > 0) {
-        process.exitCode = EXIT_ITEM_ERRORS;
+        // An infrastructure error among them wins: a rerun may grade it (README, "Exit codes").
+        const infrastructure = batch.results.some((result) => result.status === "error" && isInfrastructureKind(result.error?.kind ?? "input"));
+        process.exitCode = infrastructure ? EXIT_INFRASTRUCTURE_ERRORS : EXIT_ITEM_ERRORS;
       }
     });
 }

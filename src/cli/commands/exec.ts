@@ -13,11 +13,12 @@ import { startSandbox } from "../../sandbox/sandbox.js";
 import { renderCellResult, renderNotCopied } from "../cell-output.js";
 import { exitCodeFor } from "../exit-codes.js";
 import { interruptSignal, readyEngine } from "../shared.js";
+import { assertPathFlag, MAX_TIMER_SECONDS, parseFlags, positiveNumber } from "../flags.js";
 import { printableJson, printableLine } from "../terminal-text.js";
 
 const flagsSchema = z.object({
   code: z.string().optional(),
-  timeout: z.coerce.number().positive().default(60),
+  timeout: positiveNumber().default(60),
   memory: z.coerce.number().int().min(64).default(2048),
   cpus: z.coerce.number().positive().default(1),
   network: z.boolean().default(false),
@@ -72,7 +73,8 @@ export function registerExecCommand(program: Command): void {
     .option("--copy-out <dir>", "copy the workspace to this host folder afterwards (a new or empty folder; links are not copied)")
     .option("--json", "print one JSON object instead of the output")
     .action(async (file: string | undefined, rawFlags: unknown) => {
-      const flags = flagsSchema.parse(rawFlags);
+      const flags = parseFlags(flagsSchema, rawFlags, { timeout: `a number of seconds above 0, at most ${MAX_TIMER_SECONDS} (about 24 days)` });
+      if (flags.copyOut !== undefined) assertPathFlag("copyOut", flags.copyOut, "folder");
       const code = await readCode(file, flags);
       for (const source of flags.copyIn) {
         await stat(source).catch((error: unknown) => {

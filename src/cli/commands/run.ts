@@ -20,7 +20,11 @@ import { familyTables, LIBRARY_MODES, runAgentTasks, type TaskRunSummary } from 
 import { defaultConcurrency } from "../../runs/concurrency.js";
 import { ResultsStore } from "../../runs/store.js";
 import { discoverTasks, type DiscoveredTask } from "../../tasks/registry.js";
+import { CONFIG_FILE_NAMES, findConfigFile, readConfigFile, withConfig } from "../config-file.js";
+import { EXIT_INFRASTRUCTURE_ERRORS } from "../exit-codes.js";
+import { assertPathFlag, MAX_TIMER_SECONDS, parseFlags, positiveNumber, wholeNumber } from "../flags.js";
 import { createRenderer } from "../progress.js";
+import { assertSameSettings, dropOrphanCandidates, removeLeftovers } from "../run-folder.js";
 import { bundledTasksDirectory, gradingContext, interruptSignal } from "../shared.js";
 
 const flagsSchema = z.object({
@@ -30,23 +34,49 @@ const flagsSchema = z.object({
   prices: z.string().optional(),
   embeddingModel: z.string().min(1).optional(),
   judgeModel: z.string().min(1).optional(),
-  concurrency: z.coerce.number().int().min(1).optional(),
-  attempts: z.coerce.number().int().min(1).default(1),
+  concurrency: wholeNumber(1).optional(),
+  attempts: wholeNumber(1).default(1),
   library: z.string().optional(),
   libraryMode: z.enum(LIBRARY_MODES).default("on"),
-  contextTokens: z.coerce.number().int().min(1_024).optional(),
+  contextTokens: wholeNumber(1_024).optional(),
   replyFormat: z.enum(REPLY_FORMATS).default("json"),
   runDir: z.string().optional(),
-  maxSteps: z.coerce.number().int().min(1).default(DEFAULT_AGENT_LIMITS.maxSteps),
-  stepTimeout: z.coerce.number().positive().default(DEFAULT_AGENT_LIMITS.stepTimeoutSeconds),
-  wallTime: z.coerce.number().positive().default(DEFAULT_AGENT_LIMITS.wallSeconds),
-  maxTokens: z.coerce.number().int().positive().optional(),
-  maxCost: z.coerce.number().positive().optional(),
+  maxSteps: wholeNumber(1).default(DEFAULT_AGENT_LIMITS.maxSteps),
+  stepTimeout: positiveNumber().default(DEFAULT_AGENT_LIMITS.stepTimeoutSeconds),
+  wallTime: positiveNumber().default(DEFAULT_AGENT_LIMITS.wallSeconds),
+  maxTokens: wholeNumber(1).optional(),
+  maxCost: positiveNumber().optional(),
+  requestTimeout: positiveNumber().default(120),
+  maxRetries: wholeNumber(0).default(4),
+  infraRetries: wholeNumber(0).default(2),
+  engineWait: positiveNumber().default(60),
   task: z.array(z.string()).default([]),
   pythonMismatch: z.enum(["error", "warn"]).default("error"),
   force: z.boolean().default(false),
   json: z.boolean().default(false),
+  quiet: z.boolean().default(false),
+  verbose: z.boolean().default(false),
+  config: z.string().optional(),
 });
+/** What a good value of each flag looks like, for the one-line usage error. */
+const FLAG_FIXES: Record<string, string> = {
+  baseUrl: "a URL such as http://localhost:8000/v1",
+  concurrency: "a whole number, at least 1",
+  attempts: "a whole number, at least 1",
+  libraryMode: `one of ${LIBRARY_MODES.join(", ")}`,
+  contextTokens: "a whole number of tokens, at least 1024",
+  replyFormat: `one of ${REPLY_FORMATS.join(", ")}`,
+  maxSteps: "a whole number, at least 1",
+  stepTimeout: `a number of seconds above 0, at most ${MAX_TIMER_SECONDS}`,
+  wallTime: `a number of seconds above 0, at most ${MAX_TIMER_SECONDS}`,
+  maxTokens: "a whole number, at least 1",
+  maxCost: "a number of dollars above 0",
+  requestTimeout: `a number of seconds above 0, at most ${MAX_TIMER_SECONDS}`,
+  maxRetries: "a whole number, 0 or more",
+  infraRetries: "a whole number, 0 or more",
+  engineWait: `a number of seconds above 0, at most ${MAX_TIMER_SECONDS}`,
+  pythonMismatch: "error or warn",
+};
 export type RunFlags = z.infer<typeof flagsSchema>;
 
 export function addRunOptions(command: Command): Command {
@@ -71,8 +101,15 @@ export function addRunOptions(command: Command): Command {
     .option("--max-cost <dollars>", "dollars per task")
     .option("--task <family/id>", "run only this task (repeatable), e.g. --task sab/4 --task resq/0_0", (value: string, previous: string[] = []) => [...previous, value])
     .option("--python-mismatch <policy>", "RES-Q: a testbed_environment other than the image's Python 3.11: error, or warn and run on 3.11", "error")
-    .option("--force", "run again tasks that already finished in the run folder")
-    .option("--json", "print NDJSON events, the last one {\"type\": \"run-end\", ...}");
+    .option("--request-timeout <seconds>", "time one model request may take before it is tried again", "120")
+    .option("--max-retries <n>", "retries of a failed model request (5xx, 429, timeouts, lost connections), with backoff", "4")
+    .option("--infra-retries <n>", "times a task that ended on an infrastructure error (model, engine, lost sandbox, grader crash) is tried again", "2")
+    .option("--engine-wait <seconds>", "how long to wait for a Docker engine that stopped answering before failing its tasks", "60")
+    .option("--force", "run again tasks that already finished in the run folder (and use a run folder made with other settings)")
+    .option("--json", "print NDJSON events, the last one {\"type\": \"run-end\", ...}")
+    .option("--quiet", "print only the summary, warnings and errors")
+    .option("--verbose", "print every step, model retry and progress message")
+    .option("--config <file>", `a config file of flag settings (default: ${CONFIG_FILE_NAMES.join(" or ")} in the working folder)`);
 }
 
 export function registerRunCommand(program: Command): void {
@@ -81,14 +118,19 @@ export function registerRunCommand(program: Command): void {
       .command("run")
       .description("run the agent on tasks: it writes Python in a sandbox, is graded in a fresh container, and grows its action library")
       .argument("[paths...]", "task folders, dataset files or folders of them (default: the bundled tasks)"),
-  ).action(async (paths: string[], rawFlags: unknown) => {
-    const flags = flagsSchema.parse(rawFlags);
+  ).action(async (paths: string[], rawFlags: Record<string, unknown>, command: Command) => {
+    const flags = parseRunFlags(rawFlags, command);
     await runCommand(paths.length > 0 ? paths : [bundledTasksDirectory()], flags);
   });
 }
 
-export function parseRunFlags(raw: unknown): RunFlags {
-  return flagsSchema.parse(raw);
+/** The flags, with a config file's run settings where the command line gave none; a bad value exits 2 in one line. */
+export function parseRunFlags(raw: Record<string, unknown>, command?: Command, options: { readConfig?: boolean } = {}): RunFlags {
+  if (options.readConfig === false) return parseFlags(flagsSchema, raw, FLAG_FIXES);
+  const configFile = findConfigFile(typeof raw.config === "string" ? raw.config : undefined);
+  const settings = configFile === undefined ? undefined : readConfigFile(configFile).run;
+  const merged = command === undefined ? { ...(settings ?? {}), ...raw } : withConfig(command, raw, settings);
+  return parseFlags(flagsSchema, merged, FLAG_FIXES);
 }
 
 /**
@@ -105,11 +147,16 @@ export async function runCommand(
     throw new UserError("DYNABOX_USAGE", "say which model to call: --model NAME (or DYNABOX_MODEL), with --base-url for a server other than OpenAI");
   }
   // Everything a mistake can be found in is checked before any container starts.
+  const runDirectory = path.resolve(flags.runDir ?? path.join(".dynabox", "runs", modelName.replace(/[^A-Za-z0-9._-]+/g, "_")));
+  assertPathFlag("runDir", flags.runDir ?? runDirectory, "folder");
+  if (flags.library) assertPathFlag("library", flags.library, "file");
   const model = createModelClient({
     model: modelName,
     ...(flags.baseUrl ? { baseURL: flags.baseUrl } : {}),
     ...(flags.apiKey ? { apiKey: flags.apiKey } : {}),
     ...(flags.prices ? { prices: readPricesOption(flags.prices) } : {}),
+    timeoutMs: Math.round(flags.requestTimeout * 1000),
+    maxRetries: flags.maxRetries,
   });
   const discovered = paths.every((entry) => typeof entry === "string")
     ? await discoverTasks(paths as readonly string[], {
@@ -120,6 +167,9 @@ export async function runCommand(
       })
     : (paths as readonly DiscoveredTask[]);
   const tasks = selectTasks(discovered, flags.task);
+  // The endpoint and the key, checked with one cheap request before any container starts: a
+  // wrong key stops here (exit 3) instead of failing every task.
+  const listedModels = await model.checkEndpoint(signal);
   const limits: AgentLimits = {
     maxSteps: flags.maxSteps,
     stepTimeoutSeconds: flags.stepTimeout,
@@ -127,13 +177,15 @@ export async function runCommand(
     ...(flags.maxTokens ? { maxTokens: flags.maxTokens } : {}),
     ...(flags.maxCost ? { maxCostUsd: flags.maxCost } : {}),
   };
-  const contextWindow = chooseContextWindow(modelName, flags.contextTokens, flags.contextTokens === undefined ? await model.listModels(signal) : undefined);
-  const runDirectory = path.resolve(flags.runDir ?? path.join(".dynabox", "runs", modelName.replace(/[^A-Za-z0-9._-]+/g, "_")));
+  const contextWindow = chooseContextWindow(modelName, flags.contextTokens, flags.contextTokens === undefined ? listedModels : undefined);
   await checkOutputFolder(runDirectory, "--run-dir");
   const runId = `run-${path.basename(runDirectory)}-${process.pid}`;
-  const context = { ...(await gradingContext(signal, { quiet: flags.json, runId })), runId };
+  const settings = manifestSettings(modelName, limits, flags);
+  // A run folder made with another model or settings is refused before anything is written to it.
+  if (!flags.force) await assertSameSettings(runDirectory, settings);
+  const context = { ...(await gradingContext(signal, { quiet: flags.json || flags.quiet, runId })), runId };
   const concurrency = flags.concurrency ?? defaultConcurrency();
-  const renderer = createRenderer({ json: flags.json });
+  const renderer = createRenderer({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose });
   await mkdir(runDirectory, { recursive: true });
   const engine = (await context.docker.version()) as { Version?: string; ApiVersion?: string };
   const imageId = ((await context.docker.getImage(context.sandboxImage).inspect()) as { Id: string }).Id;
@@ -147,15 +199,18 @@ export async function runCommand(
     library_mode: flags.libraryMode,
     reply_format: flags.replyFormat,
     context_window: contextWindow,
+    run_id: runId,
+    settings,
     flags: { ...flags, apiKey: flags.apiKey ? "(set)" : undefined },
     tasks: tasks.map(({ task }) => `${task.family}/${task.id}`),
   });
 
   using store = ResultsStore.open(path.join(runDirectory, "results.sqlite"));
   using library = ActionStore.open(flags.library ?? defaultLibraryPath());
-  await using pool = new SandboxPool(context.docker, { size: Math.min(concurrency, 2) });
-  renderer.onEvent({ type: "run-start", kind: `run with ${modelName}`, tasks: tasks.length * flags.attempts, concurrency, runDirectory });
+  dropOrphanCandidates(library);
+  renderer.onEvent({ type: "run-start", kind: `run with ${modelName}`, tasks: tasks.length * flags.attempts, concurrency, runDirectory, runId });
   let fromStore = 0;
+  const pool = new SandboxPool(context.docker, { size: Math.min(concurrency, 2) });
   const summaries = await runAgentTasks(tasks, {
     context,
     model,
@@ -176,7 +231,14 @@ export async function runCommand(
       renderer.onEvent(event);
     },
     resumeSettings: { pythonMismatch: flags.pythonMismatch },
-  }).finally(() => renderer.close());
+    infrastructureRetries: flags.infraRetries,
+    engineWaitMs: Math.round(flags.engineWait * 1000),
+    ...(process.env.DYNABOX_RETRY_DELAY_MS ? { retryDelayMs: Number(process.env.DYNABOX_RETRY_DELAY_MS) } : {}),
+  }).finally(async () => {
+    renderer.close();
+    await pool.dispose();
+    await removeLeftovers(context.docker, runId, Math.round(flags.engineWait * 1000), signal);
+  });
 
   const tables = familyTables(summaries);
   const totals = {
@@ -186,13 +248,16 @@ export async function runCommand(
     container_seconds: summaries.reduce((sum, summary) => sum + summary.container_seconds, 0),
     /** Attempts taken from the results store (finished before with the same task, model and settings). */
     from_store: fromStore,
+    /** Attempts that ended on an infrastructure error (not counted in any metric; a rerun retries them). */
+    errors: summaries.filter((summary) => summary.outcome === "error").length,
   };
   const runEnd = {
     type: "run-end",
     run_directory: runDirectory,
     library: library.file,
     library_mode: flags.libraryMode,
-    tasks: summaries.map(({ id, family, attempt, outcome, score, steps, tokens, cost_usd, actions_created, actions_used }) => ({
+    run_id: runId,
+    tasks: summaries.map(({ id, family, attempt, outcome, score, steps, tokens, cost_usd, actions_created, actions_used, error_kind, reason, retries }) => ({
       id,
       family,
       attempt,
@@ -203,6 +268,9 @@ export async function runCommand(
       cost_usd,
       actions_created,
       actions_used,
+      // Infrastructure errors: whose fault and why; never counted in the families' metrics.
+      ...(outcome === "error" ? { error_kind: error_kind ?? "grader-crash", reason: reason ?? null } : {}),
+      ...(retries ? { retries } : {}),
     })),
     families: tables,
     totals,
@@ -213,14 +281,37 @@ export async function runCommand(
   } else {
     process.stdout.write(renderTables(tables, totals) + `\nresults: ${runDirectory} (results.sqlite, trajectories/, summary.json)\nlibrary: ${library.file}\n`);
   }
-  if (summaries.some((summary) => summary.outcome === "error")) process.exitCode = 1;
+  const errors = summaries.filter((summary) => summary.outcome === "error");
+  if (errors.length > 0) {
+    process.stderr.write(
+      `dynabox: ${errors.length} attempt(s) ended on an error (${[...new Set(errors.map((summary) => summary.error_kind ?? "grader-crash"))].join(", ")}): ` +
+        "not counted in the metrics; run the same command again to retry only them\n",
+    );
+    // A task that can not run as written (kind "input") is the user's to fix: exit 1 as for a task not valid.
+    process.exitCode = errors.some((summary) => summary.error_kind !== "input") ? EXIT_INFRASTRUCTURE_ERRORS : 1;
+  }
   return summaries;
+}
+
+/** The settings a run folder's results depend on; a rerun with others would mix two experiments. */
+function manifestSettings(model: string, limits: AgentLimits, flags: RunFlags): Record<string, unknown> {
+  // Not the base URL: the same model served elsewhere (another port, a mirror) is the same experiment.
+  return {
+    model,
+    limits,
+    attempts: flags.attempts,
+    library_mode: flags.libraryMode,
+    reply_format: flags.replyFormat,
+    python_mismatch: flags.pythonMismatch,
+    judge_model: flags.judgeModel ?? null,
+  };
 }
 
 /** The tasks named with --task (family/id), in the order given; all of them when none is named. */
 export function selectTasks(tasks: readonly DiscoveredTask[], names: readonly string[]): DiscoveredTask[] {
   if (names.length === 0) return [...tasks];
-  return names.map((name) => {
+  // A task named twice runs once (twice would write one trajectory file from two attempts at once).
+  return [...new Set(names)].map((name) => {
     const found = tasks.find(({ task }) => `${task.family}/${task.id}` === name);
     if (found === undefined) {
       const known = tasks.map(({ task }) => `${task.family}/${task.id}`).join(", ");
@@ -231,17 +322,21 @@ export function selectTasks(tasks: readonly DiscoveredTask[], names: readonly st
 }
 
 function renderTables(tables: Record<string, unknown>[], totals: Record<string, number>): string {
-  const lines = ["family  tasks  metric                       tokens     cost"];
+  const lines = ["family  tasks  metric                       errors   tokens     cost"];
   for (const table of tables) {
+    const attempts = Number(table.attempts ?? 1);
+    const passAt = attempts > 1 ? `pass@${attempts}` : "pass@1";
     const metric =
       table.family === "resq"
-        ? `pass@1 ${percent(table["pass@1"])}`
+        ? `${passAt} ${percent(table[passAt])}`
         : table.family === "sab"
           ? `SR ${percent(table.SR)}  VER ${percent(table.VER)}`
           : `success rate ${percent(table.success_rate)}`;
-    lines.push(`${String(table.family).padEnd(6)}  ${String(table.tasks).padStart(5)}  ${metric.padEnd(27)}  ${String(table.tokens).padStart(7)}  $${Number(table.cost_usd).toFixed(4)}`);
+    lines.push(
+      `${String(table.family).padEnd(6)}  ${String(table.tasks).padStart(5)}  ${metric.padEnd(27)}  ${String(table.errors ?? 0).padStart(6)}  ${String(table.tokens).padStart(7)}  $${Number(table.cost_usd).toFixed(4)}`,
+    );
   }
-  lines.push(`total   ${String(totals.tasks).padStart(5)}  container time ${totals.container_seconds?.toFixed(1)} s    ${String(totals.tokens).padStart(7)}  $${Number(totals.cost_usd).toFixed(4)}`);
+  lines.push(`total   ${String(totals.tasks).padStart(5)}  container time ${totals.container_seconds?.toFixed(1)} s    ${String(totals.errors ?? 0).padStart(6)}  ${String(totals.tokens).padStart(7)}  $${Number(totals.cost_usd).toFixed(4)}`);
   return lines.join("\n");
 }
 
