@@ -18,6 +18,8 @@ import type { Family } from "../../tasks/types.js";
 import { createRenderer } from "../progress.js";
 import { planSabEval, writeSabEvalOutputs, type SabEvalPlan } from "../sab-eval.js";
 import { gradingContext, interruptSignal } from "../shared.js";
+import { addShardingOptions, mergedRunContext, parseShardingFlags, runBatchOnSlurm } from "../sharding.js";
+import { selectShard, shardDirectory, writeShardMarker } from "../../runs/shards.js";
 
 const flagsSchema = z.object({
   resq: z.string().optional(),
@@ -150,8 +152,8 @@ async function plan(flags: Flags): Promise<Plan> {
 }
 
 export function registerEvalCommand(program: Command): void {
-  program
-    .command("eval")
+  addShardingOptions(program
+    .command("eval"))
     .description("grade work made elsewhere in fresh locked-down containers, with the upstream result shapes")
     .option("--resq <dataset>", "a RES-Q dataset (JSON list)")
     .option("--submissions <file>", "with --resq: JSONL rows {\"id\", \"patch\"}")
@@ -171,32 +173,49 @@ export function registerEvalCommand(program: Command): void {
     .option("--json", "print only the result lines, one JSON object per graded item")
     .action(async (rawFlags: unknown) => {
       const flags = flagsSchema.parse(rawFlags);
+      const sharding = parseShardingFlags(rawFlags);
       const work = await plan(flags);
-      const runDirectory = flags.runDir ?? path.join(".dynabox", "eval", work.family);
+      const baseDirectory = flags.runDir ?? path.join(".dynabox", "eval", work.family);
       const signal = interruptSignal();
-      const context = await gradingContext(signal, { quiet: flags.json });
+      // --slurm: the shards grade on the cluster; this command merges and reports from the merged store.
+      const slurm = sharding.slurm
+        ? await runBatchOnSlurm({ runDirectory: baseDirectory, items: work.items.length, slurm: sharding.slurm, force: flags.force, jobName: `dynabox-eval-${work.family}`, signal, quiet: flags.json })
+        : undefined;
+      const runDirectory = sharding.shard ? shardDirectory(baseDirectory, sharding.shard) : baseDirectory;
+      const context = slurm ? mergedRunContext(signal) : await gradingContext(signal, { quiet: flags.json });
       const concurrency = flags.concurrency ?? defaultConcurrency();
       for (const note of work.notes) process.stderr.write(`dynabox: ${note}\n`);
       const renderer = createRenderer({ json: false });
       using store = ResultsStore.open(path.join(runDirectory, "results.sqlite"));
-      renderer.onEvent({ type: "run-start", kind: `eval ${work.family}`, tasks: work.items.length, concurrency, runDirectory });
-      const verdicts = await evaluateItems(work.items, {
+      let items = sharding.shard ? selectShard(work.items, sharding.shard) : work.items;
+      if (slurm) {
+        const graded = items.filter(({ task, item }) => store.has({ kind: "eval", family: task.family, taskId: task.id, item }));
+        if (graded.length < items.length) {
+          process.stderr.write(`dynabox: ${items.length - graded.length} item(s) have no result because their shard failed on the cluster; rerun the same command to grade only them\n`);
+          process.exitCode = 1;
+        }
+        items = graded;
+      }
+      renderer.onEvent({ type: "run-start", kind: `eval ${work.family}`, tasks: items.length, concurrency, runDirectory });
+      const verdicts = await evaluateItems(items, {
         context,
         concurrency,
         store,
-        force: flags.force,
+        force: flags.force && !slurm,
         onEvent: (event) => renderer.onEvent(event),
       }).finally(() => renderer.close());
       const lines = verdicts.map((verdict) => JSON.stringify(verdict.upstream));
       let summary = summarize(work.family, verdicts, work.total);
       await mkdir(runDirectory, { recursive: true });
       await writeFile(path.join(runDirectory, "results.jsonl"), lines.map((line) => line + "\n").join(""));
-      if (work.sab) {
+      // A shard's own outputs stay plain: the SAB eval logs are written over the whole plan, by the merge.
+      if (work.sab && !sharding.shard) {
         const written = await writeSabEvalOutputs(runDirectory, work.sab.plan, verdicts, work.sab.judge);
         summary = written.summary;
         for (const note of written.notes) process.stderr.write(`dynabox: ${note}\n`);
       }
       await writeFile(path.join(runDirectory, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
+      if (sharding.shard) writeShardMarker(runDirectory, sharding.shard, { items: items.length, errors: 0 });
       if (flags.json) {
         process.stdout.write(lines.map((line) => line + "\n").join(""));
       } else {

@@ -11,6 +11,8 @@ import { validateTasks } from "../../runs/validate.js";
 import { discoverTasks } from "../../tasks/registry.js";
 import { createRenderer } from "../progress.js";
 import { bundledTasksDirectory, gradingContext, interruptSignal } from "../shared.js";
+import { addShardingOptions, mergedRunContext, parseShardingFlags, runBatchOnSlurm } from "../sharding.js";
+import { selectShard, shardDirectory, writeShardMarker } from "../../runs/shards.js";
 
 const flagsSchema = z.object({
   json: z.boolean().default(false),
@@ -21,8 +23,8 @@ const flagsSchema = z.object({
 });
 
 export function registerValidateCommand(program: Command): void {
-  program
-    .command("validate")
+  addShardingOptions(program
+    .command("validate"))
     .description("check that tasks are well-formed and solvable: run each one's proof of validity in fresh containers")
     .argument("[paths...]", "task folders, dataset files or folders of them (default: the bundled tasks)")
     .option("--concurrency <n>", "tasks validated at once (default: the CPU count)")
@@ -32,22 +34,38 @@ export function registerValidateCommand(program: Command): void {
     .option("--json", "print one JSON array of {id, family, valid, checks, seconds}")
     .action(async (paths: string[], rawFlags: unknown) => {
       const flags = flagsSchema.parse(rawFlags);
-      const tasks = await discoverTasks(paths.length > 0 ? paths : [bundledTasksDirectory()], {
+      const sharding = parseShardingFlags(rawFlags);
+      const discovered = await discoverTasks(paths.length > 0 ? paths : [bundledTasksDirectory()], {
         resq: { pythonMismatch: flags.pythonMismatch },
       });
       const signal = interruptSignal();
-      const context = await gradingContext(signal, { quiet: flags.json });
+      // --slurm: the shards validate on the cluster; this command merges and reports from the merged store.
+      const slurm = sharding.slurm
+        ? await runBatchOnSlurm({ runDirectory: flags.runDir, items: discovered.length, slurm: sharding.slurm, force: flags.force, jobName: "dynabox-validate", signal, quiet: flags.json })
+        : undefined;
+      const runDirectory = sharding.shard ? shardDirectory(flags.runDir, sharding.shard) : flags.runDir;
+      const context = slurm ? mergedRunContext(signal) : await gradingContext(signal, { quiet: flags.json });
       const concurrency = flags.concurrency ?? defaultConcurrency();
       const renderer = createRenderer({ json: false });
-      using store = ResultsStore.open(path.join(flags.runDir, "results.sqlite"));
-      renderer.onEvent({ type: "run-start", kind: "validate", tasks: tasks.length, concurrency, runDirectory: flags.runDir });
+      using store = ResultsStore.open(path.join(runDirectory, "results.sqlite"));
+      let tasks = sharding.shard ? selectShard(discovered, sharding.shard) : discovered;
+      if (slurm) {
+        const done = tasks.filter(({ task }) => store.has({ kind: "validate", family: task.family, taskId: task.id }));
+        if (done.length < tasks.length) {
+          process.stderr.write(`dynabox: ${tasks.length - done.length} task(s) have no result because their shard failed on the cluster; rerun the same command to validate only them\n`);
+          process.exitCode = 1;
+        }
+        tasks = done;
+      }
+      renderer.onEvent({ type: "run-start", kind: "validate", tasks: tasks.length, concurrency, runDirectory });
       const reports = await validateTasks(tasks, {
         context,
         concurrency,
         store,
-        force: flags.force,
+        force: flags.force && !slurm,
         onEvent: (event) => renderer.onEvent(event),
       }).finally(() => renderer.close());
+      if (sharding.shard) writeShardMarker(runDirectory, sharding.shard, { items: tasks.length, errors: reports.filter((report) => "error" in report.checks).length });
       const valid = reports.filter((report) => report.valid).length;
       if (flags.json) process.stdout.write(JSON.stringify(reports) + "\n");
       else process.stdout.write(`${valid} of ${reports.length} task(s) valid\n`);
