@@ -124,7 +124,6 @@ export async function runBatchOnSlurm(options: {
   force: boolean;
   jobName: string;
   signal: AbortSignal;
-  quiet?: boolean;
 }): Promise<SlurmOutcome> {
   if (options.items === 0) throw new UserError("DYNABOX_USAGE", "--slurm: there is nothing to submit (no tasks)");
   const count = Math.min(options.slurm.shards ?? options.items, options.items, MAX_ARRAY_ELEMENTS);
@@ -142,13 +141,12 @@ export async function runBatchOnSlurm(options: {
     retries: options.slurm.retries,
     pollSeconds: Number.isFinite(poll) && poll > 0 ? poll : 10,
     signal: options.signal,
-    onProgress: (message) => {
-      if (!options.quiet) process.stderr.write(`[slurm] ${message}\n`);
-    },
+    // On stderr even with --json: stdout keeps only the result lines.
+    onProgress: (message) => process.stderr.write(`[slurm] ${message}\n`),
   });
   const shards = allShards(count);
   const merge = mergeShards(options.runDirectory, shards);
-  if (!options.quiet) process.stderr.write(`[slurm] merged ${merge.rows} result row(s) from ${merge.shardsMerged} shard(s) into ${options.runDirectory}\n`);
+  process.stderr.write(`[slurm] merged ${merge.rows} result row(s) from ${merge.shardsMerged} shard(s) into ${options.runDirectory}\n`);
   for (const { shard, reason } of batch.failed) {
     process.stderr.write(`dynabox: shard ${shard.index}/${shard.count} failed on the cluster (${reason}); its finished items are merged, the rest have no result: run the same command again to retry only them\n`);
   }

@@ -179,7 +179,7 @@ export function registerEvalCommand(program: Command): void {
       const signal = interruptSignal();
       // --slurm: the shards grade on the cluster; this command merges and reports from the merged store.
       const slurm = sharding.slurm
-        ? await runBatchOnSlurm({ runDirectory: baseDirectory, items: work.items.length, slurm: sharding.slurm, force: flags.force, jobName: `dynabox-eval-${work.family}`, signal, quiet: flags.json })
+        ? await runBatchOnSlurm({ runDirectory: baseDirectory, items: work.items.length, slurm: sharding.slurm, force: flags.force, jobName: `dynabox-eval-${work.family}`, signal })
         : undefined;
       const runDirectory = sharding.shard ? shardDirectory(baseDirectory, sharding.shard) : baseDirectory;
       const context = slurm ? mergedRunContext(signal) : await gradingContext(signal, { quiet: flags.json });

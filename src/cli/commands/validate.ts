@@ -41,7 +41,7 @@ export function registerValidateCommand(program: Command): void {
       const signal = interruptSignal();
       // --slurm: the shards validate on the cluster; this command merges and reports from the merged store.
       const slurm = sharding.slurm
-        ? await runBatchOnSlurm({ runDirectory: flags.runDir, items: discovered.length, slurm: sharding.slurm, force: flags.force, jobName: "dynabox-validate", signal, quiet: flags.json })
+        ? await runBatchOnSlurm({ runDirectory: flags.runDir, items: discovered.length, slurm: sharding.slurm, force: flags.force, jobName: "dynabox-validate", signal })
         : undefined;
       const runDirectory = sharding.shard ? shardDirectory(flags.runDir, sharding.shard) : flags.runDir;
       const context = slurm ? mergedRunContext(signal) : await gradingContext(signal, { quiet: flags.json });

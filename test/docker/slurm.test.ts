@@ -1,0 +1,134 @@
+// `--slurm` and `--shard` against a real one-node Slurm cluster on localhost (slurmctld, slurmd,
+// munged started by scripts/slurm-local-cluster.sh): a sharded eval equals an unsharded one, and
+// a shard whose job is killed is submitted again and finishes without redoing anything.
+
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLocalCluster, slurmWanted, type LocalCluster } from "../slurm-cluster.js";
+import { temporaryFolders } from "../temporary-folders.js";
+
+const cli = path.resolve("dist/cli/main.js");
+const scratch = temporaryFolders("dynabox-slurm-test-");
+
+interface DatasetRow {
+  id: string;
+  solution_patch: string;
+}
+
+/** Gold patches for even rows, empty ones for odd rows: two PASS, two FAIL. */
+async function writeSubmissions(folder: string): Promise<string> {
+  const rows = JSON.parse(await readFile("tasks/resq/dataset.json", "utf8")) as DatasetRow[];
+  const file = path.join(folder, "submissions.jsonl");
+  await writeFile(file, rows.map((row, position) => JSON.stringify({ id: row.id, patch: position % 2 === 0 ? row.solution_patch : "" }) + "\n").join(""));
+  return file;
+}
+
+type Row = Record<string, unknown>;
+
+function storeRows(file: string): Row[] {
+  const database = new Database(file, { readonly: true });
+  try {
+    return database.prepare("SELECT * FROM results ORDER BY kind, family, task_id, item").all() as Row[];
+  } finally {
+    database.close();
+  }
+}
+
+/** What a run decided, without its timings and test logs (they name a random test file and the time taken). */
+function verdictsOf(rows: Row[]): Row[] {
+  return rows.map(({ kind, family, task_id, item, passed, score, upstream }) => ({ kind, family, task_id, item, passed, score, upstream: decided(JSON.parse(String(upstream)) as Row) }));
+}
+
+function decided(line: Row): Row {
+  const { test_suite_feedback: _feedback, ...rest } = line;
+  return rest;
+}
+
+/** The upstream result lines a command printed, as verdicts. */
+function linesOf(stdout: string): Row[] {
+  return stdout.trim().split("\n").map((line) => decided(JSON.parse(line) as Row));
+}
+
+describe.runIf(slurmWanted())("dynabox --slurm on a one-node cluster", () => {
+  let cluster: LocalCluster;
+  beforeAll(() => {
+    cluster = startLocalCluster();
+  });
+  afterAll(() => cluster?.stop());
+
+  const environment = (): Record<string, string> => ({ ...cluster.environment, DYNABOX_SLURM_POLL_SECONDS: "0.5" });
+
+  it("a sharded eval over the bundled RES-Q tasks equals an unsharded one, and its merged store is exactly the shards' rows", async () => {
+    const folder = await scratch();
+    const submissions = await writeSubmissions(folder);
+    const common = ["eval", "--resq", "tasks/resq/dataset.json", "--submissions", submissions, "--json", "--concurrency", "1"];
+    const local = await execa("node", [cli, ...common, "--run-dir", path.join(folder, "local")], { reject: false });
+    expect(local.exitCode, local.stderr).toBe(0);
+    const sharded = await execa("node", [cli, ...common, "--run-dir", path.join(folder, "sharded"), "--slurm", "--slurm-shards", "3"], { reject: false, env: environment() });
+    expect(sharded.exitCode, sharded.stderr).toBe(0);
+    expect(sharded.stderr).toMatch(/submitted job array \d+ with shard\(s\) 1, 2, 3 of 3/);
+    expect(linesOf(sharded.stdout)).toEqual(linesOf(local.stdout));
+    expect(linesOf(sharded.stdout).map((line) => line.message)).toEqual(["PASS", "FAIL", "PASS", "FAIL"]);
+    expect(await readFile(path.join(folder, "sharded", "results.jsonl"), "utf8")).toBe(sharded.stdout + "\n");
+    expect(await readFile(path.join(folder, "sharded", "summary.json"), "utf8")).toBe(await readFile(path.join(folder, "local", "summary.json"), "utf8"));
+    const merged = storeRows(path.join(folder, "sharded", "results.sqlite"));
+    expect(verdictsOf(merged)).toEqual(verdictsOf(storeRows(path.join(folder, "local", "results.sqlite"))));
+    // Exact: every column of every shard's rows, timings included, and nothing else.
+    const fromShards = ["1-of-3", "2-of-3", "3-of-3"].flatMap((name) => storeRows(path.join(folder, "sharded", "shards", name, "results.sqlite")));
+    expect(fromShards).toHaveLength(4);
+    const key = (row: Row): string => `${String(row.family)}/${String(row.task_id)}/${String(row.item)}`;
+    expect(merged).toEqual([...fromShards].sort((left, right) => key(left).localeCompare(key(right))));
+
+    // A rerun submits nothing: every shard finished.
+    const again = await execa("node", [cli, ...common, "--run-dir", path.join(folder, "sharded"), "--slurm", "--slurm-shards", "3"], { reject: false, env: environment() });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stderr).toContain("3 of 3 shard(s) finished before");
+    expect(again.stderr).not.toContain("submitted job array");
+    expect(again.stdout).toBe(sharded.stdout);
+  });
+
+  it("submits a shard whose job was killed again, and merges the same verdicts", async () => {
+    const folder = await scratch();
+    const submissions = await writeSubmissions(folder);
+    const runDirectory = path.join(folder, "run");
+    const common = ["eval", "--resq", "tasks/resq/dataset.json", "--submissions", submissions, "--json", "--concurrency", "1"];
+    const reference = await execa("node", [cli, ...common, "--run-dir", path.join(folder, "local")], { reject: false });
+    expect(reference.exitCode, reference.stderr).toBe(0);
+    const submitting = execa("node", [cli, ...common, "--run-dir", runDirectory, "--slurm", "--slurm-shards", "2", "--slurm-retries", "1"], { reject: false, env: environment() });
+    // Kill the first element that runs, before it can finish its shard.
+    let killed: string | undefined;
+    for (let poll = 0; poll < 600 && killed === undefined; poll++) {
+      const queue = await execa("squeue", ["--noheader", "--array", "--format=%i %T"], { env: environment(), reject: false });
+      const running = queue.stdout.split("\n").map((line) => line.trim().split(/\s+/)).find((words) => words[1] === "RUNNING" && /^\d+_\d+$/.test(words[0] ?? ""));
+      if (running) {
+        killed = running[0]!;
+        await execa("scancel", ["--signal=KILL", killed], { env: environment() });
+      } else {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    expect(killed).toBeDefined();
+    const result = await submitting;
+    expect(result.exitCode, result.stderr).toBe(0);
+    const shardIndex = killed!.split("_")[1]!;
+    expect(result.stderr).toContain(`shard ${shardIndex}/2: infrastructure failure, job ${killed} ended`);
+    expect(result.stderr).toMatch(new RegExp(`submitted job array \\d+ with shard\\(s\\) ${shardIndex} of 2`));
+    expect(linesOf(result.stdout)).toEqual(linesOf(reference.stdout));
+    expect(verdictsOf(storeRows(path.join(runDirectory, "results.sqlite")))).toEqual(verdictsOf(storeRows(path.join(folder, "local", "results.sqlite"))));
+  });
+
+  it("--shard i/n by hand grades every n-th item in its own folder", async () => {
+    const folder = await scratch();
+    const submissions = await writeSubmissions(folder);
+    const runDirectory = path.join(folder, "run");
+    const result = await execa("node", [cli, "eval", "--resq", "tasks/resq/dataset.json", "--submissions", submissions, "--json", "--run-dir", runDirectory, "--shard", "2/2"], { reject: false });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const rows = JSON.parse(await readFile("tasks/resq/dataset.json", "utf8")) as DatasetRow[];
+    expect(result.stdout.trim().split("\n").map((line) => (JSON.parse(line) as { id: string }).id)).toEqual([rows[1]!.id, rows[3]!.id]);
+    expect(storeRows(path.join(runDirectory, "shards", "2-of-2", "results.sqlite")).map((row) => row.task_id)).toEqual([rows[1]!.id, rows[3]!.id]);
+    expect(JSON.parse(await readFile(path.join(runDirectory, "shards", "2-of-2", "shard-done.json"), "utf8"))).toMatchObject({ shard: { index: 2, count: 2 }, items: 2 });
+  });
+});
