@@ -2,11 +2,15 @@
 // munged started by scripts/slurm-local-cluster.sh): a sharded eval equals an unsharded one, and
 // a shard whose job is killed is submitted again and finishes without redoing anything.
 
+import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ActionStore } from "../../src/actions/store.js";
+import { demoReplies } from "../../src/demo/script.js";
+import { startScriptedOpenAIServer } from "../../src/testing/index.js";
 import { startLocalCluster, slurmWanted, type LocalCluster } from "../slurm-cluster.js";
 import { temporaryFolders } from "../temporary-folders.js";
 
@@ -131,4 +135,40 @@ describe.runIf(slurmWanted())("dynabox --slurm on a one-node cluster", () => {
     expect(storeRows(path.join(runDirectory, "shards", "2-of-2", "results.sqlite")).map((row) => row.task_id)).toEqual([rows[1]!.id, rows[3]!.id]);
     expect(JSON.parse(await readFile(path.join(runDirectory, "shards", "2-of-2", "shard-done.json"), "utf8"))).toMatchObject({ shard: { index: 2, count: 2 }, items: 2 });
   });
+
+  it("a sharded run with a scripted model gives the unsharded run's outcomes, and merges the shards' actions into the user's library", async () => {
+    const folder = await scratch();
+    const replies = await demoReplies(path.resolve("tasks"));
+    const outcomes = async (url: string, name: string, extra: string[], env: Record<string, string> = {}) => {
+      const args = [cli, "run", "tasks", "--task", "sab/3", "--task", "resq/0_0", "--model", "scripted", "--base-url", url, "--api-key", "x", "--concurrency", "1", "--library", path.join(folder, `${name}.sqlite`), "--run-dir", path.join(folder, name), "--json", ...extra];
+      const result = await execa("node", args, { reject: false, env });
+      expect(result.exitCode, result.stderr).toBe(0);
+      const end = JSON.parse(result.stdout.trim().split("\n").at(-1)!) as { type: string; tasks: Array<{ family: string; id: string; outcome: string; steps: number; actions_created: string[] }> };
+      expect(end.type).toBe("run-end");
+      using library = ActionStore.open(path.join(folder, `${name}.sqlite`));
+      return {
+        tasks: end.tasks.map(({ family, id, outcome, steps, actions_created }) => ({ family, id, outcome, steps, actions_created })),
+        library: library.latest().map((action) => ({ name: action.name, version: action.version, hash: action.normalHash })),
+        stderr: result.stderr,
+      };
+    };
+    const localServer = await startScriptedOpenAIServer({ replies });
+    const clusterServer = await startScriptedOpenAIServer({ replies });
+    try {
+      const local = await outcomes(localServer.url, "local", []);
+      const sharded = await outcomes(clusterServer.url, "sharded", ["--slurm", "--slurm-shards", "2"], environment());
+      expect(sharded.stderr).toMatch(/submitted job array \d+ with shard\(s\) 1, 2 of 2/);
+      expect(sharded.tasks).toEqual(local.tasks);
+      expect(local.tasks.some((task) => task.actions_created.length > 0)).toBe(true);
+      expect(sharded.library).toEqual(local.library);
+      expect(sharded.library.length).toBeGreaterThan(0);
+      // Trajectories of every shard sit in the run's own folder, as in an unsharded run.
+      for (const task of sharded.tasks) {
+        expect(existsSync(path.join(folder, "sharded", "trajectories", task.family, task.id, "attempt-1.jsonl"))).toBe(true);
+      }
+    } finally {
+      await localServer.close();
+      await clusterServer.close();
+    }
+  }, 600_000);
 });

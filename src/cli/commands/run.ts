@@ -19,6 +19,10 @@ import { ResultsStore } from "../../runs/store.js";
 import { discoverTasks, type DiscoveredTask } from "../../tasks/registry.js";
 import { createRenderer } from "../progress.js";
 import { bundledTasksDirectory, gradingContext, interruptSignal } from "../shared.js";
+import { addShardingOptions, parseShardingFlags, runBatchOnSlurm, type ShardingFlags } from "../sharding.js";
+import { seedShardLibrary, mergeShardLibraries } from "../../runs/merge-library.js";
+import { storedRunSummaries } from "../../runs/merge-run.js";
+import { selectShard, shardDirectory, writeShardMarker } from "../../runs/shards.js";
 
 const flagsSchema = z.object({
   model: z.string().min(1).optional(),
@@ -67,14 +71,15 @@ export function addRunOptions(command: Command): Command {
 }
 
 export function registerRunCommand(program: Command): void {
-  addRunOptions(
+  addShardingOptions(addRunOptions(
     program
       .command("run")
       .description("run the agent on tasks: it writes Python in a sandbox, is graded in a fresh container, and grows its action library")
       .argument("[paths...]", "task folders, dataset files or folders of them (default: the bundled tasks)"),
-  ).action(async (paths: string[], rawFlags: unknown) => {
+  )).action(async (paths: string[], rawFlags: unknown) => {
     const flags = flagsSchema.parse(rawFlags);
-    await runCommand(paths.length > 0 ? paths : [bundledTasksDirectory()], flags);
+    const sharding = parseShardingFlags(rawFlags);
+    await runCommand(paths.length > 0 ? paths : [bundledTasksDirectory()], flags, interruptSignal(), sharding);
   });
 }
 
@@ -90,6 +95,7 @@ export async function runCommand(
   paths: readonly string[] | readonly DiscoveredTask[],
   flags: RunFlags,
   signal: AbortSignal = interruptSignal(),
+  sharding: ShardingFlags = {},
 ): Promise<TaskRunSummary[]> {
   const modelName = flags.model ?? process.env.DYNABOX_MODEL;
   if (!modelName) {
@@ -110,7 +116,8 @@ export async function runCommand(
           : {}),
       })
     : (paths as readonly DiscoveredTask[]);
-  const tasks = selectTasks(discovered, flags.task);
+  const selected = selectTasks(discovered, flags.task);
+  const tasks = sharding.shard ? selectShard(selected, sharding.shard) : selected;
   const limits: AgentLimits = {
     maxSteps: flags.maxSteps,
     stepTimeoutSeconds: flags.stepTimeout,
@@ -118,7 +125,10 @@ export async function runCommand(
     ...(flags.maxTokens ? { maxTokens: flags.maxTokens } : {}),
     ...(flags.maxCost ? { maxCostUsd: flags.maxCost } : {}),
   };
-  const runDirectory = path.resolve(flags.runDir ?? path.join(".dynabox", "runs", modelName.replace(/[^A-Za-z0-9._-]+/g, "_")));
+  const baseDirectory = path.resolve(flags.runDir ?? path.join(".dynabox", "runs", modelName.replace(/[^A-Za-z0-9._-]+/g, "_")));
+  const userLibrary = flags.library ?? defaultLibraryPath();
+  if (sharding.slurm) return runOnSlurm(baseDirectory, selected, flags, sharding.slurm, userLibrary, signal);
+  const runDirectory = sharding.shard ? shardDirectory(baseDirectory, sharding.shard) : baseDirectory;
   const runId = `run-${path.basename(runDirectory)}-${process.pid}`;
   const context = { ...(await gradingContext(signal, { quiet: flags.json, runId })), runId };
   const concurrency = flags.concurrency ?? defaultConcurrency();
@@ -138,7 +148,9 @@ export async function runCommand(
   });
 
   using store = ResultsStore.open(path.join(runDirectory, "results.sqlite"));
-  using library = ActionStore.open(flags.library ?? defaultLibraryPath());
+  await mkdir(runDirectory, { recursive: true });
+  // A shard learns in its own copy of the library; the merge replays what it promoted.
+  using library = ActionStore.open(sharding.shard ? seedShardLibrary(userLibrary, runDirectory) : userLibrary);
   await using pool = new SandboxPool(context.docker, { size: Math.min(concurrency, 2) });
   renderer.onEvent({ type: "run-start", kind: `run with ${modelName}`, tasks: tasks.length * flags.attempts, concurrency, runDirectory });
   const summaries = await runAgentTasks(tasks, {
@@ -156,6 +168,38 @@ export async function runCommand(
     onEvent: (event) => renderer.onEvent(event),
   }).finally(() => renderer.close());
 
+  if (sharding.shard) writeShardMarker(runDirectory, sharding.shard, { items: summaries.length, errors: summaries.filter((summary) => summary.outcome === "error").length });
+  await reportRun(runDirectory, library.file, summaries, flags);
+  return summaries;
+}
+
+/** `run --slurm`: the shards run on the cluster; this command merges them and reports as an unsharded run does. */
+async function runOnSlurm(
+  runDirectory: string,
+  tasks: readonly DiscoveredTask[],
+  flags: RunFlags,
+  slurm: NonNullable<ShardingFlags["slurm"]>,
+  userLibrary: string,
+  signal: AbortSignal,
+): Promise<TaskRunSummary[]> {
+  const outcome = await runBatchOnSlurm({ runDirectory, items: tasks.length, slurm, force: flags.force, jobName: "dynabox-run", signal });
+  using library = ActionStore.open(userLibrary);
+  const learned = mergeShardLibraries(library, outcome.shardFolders);
+  if (!flags.json) process.stderr.write(`[slurm] library ${library.file}: ${learned.promoted.length} new version(s), ${learned.merged.length} merged into identical ones\n`);
+  using store = ResultsStore.open(path.join(runDirectory, "results.sqlite"));
+  const summaries = storedRunSummaries(store, tasks, flags.attempts);
+  await writeManifest(runDirectory, {
+    model: flags.model ?? process.env.DYNABOX_MODEL,
+    flags: { ...flags, apiKey: flags.apiKey ? "(set)" : undefined },
+    tasks: tasks.map(({ task }) => `${task.family}/${task.id}`),
+    slurm: { job_ids: outcome.batch.jobIds, shards: outcome.count, submissions: outcome.batch.submissions, failed: outcome.batch.failed },
+  });
+  await reportRun(runDirectory, library.file, summaries, flags);
+  return summaries;
+}
+
+/** The run's tables, summary.json and last line (or NDJSON event). */
+async function reportRun(runDirectory: string, libraryFile: string, summaries: TaskRunSummary[], flags: RunFlags): Promise<void> {
   const tables = familyTables(summaries);
   const totals = {
     tasks: summaries.length,
@@ -166,7 +210,7 @@ export async function runCommand(
   const runEnd = {
     type: "run-end",
     run_directory: runDirectory,
-    library: library.file,
+    library: libraryFile,
     tasks: summaries.map(({ id, family, attempt, outcome, score, steps, tokens, cost_usd, actions_created, actions_used }) => ({
       id,
       family,
@@ -186,10 +230,9 @@ export async function runCommand(
   if (flags.json) {
     process.stdout.write(JSON.stringify(runEnd) + "\n");
   } else {
-    process.stdout.write(renderTables(tables, totals) + `\nresults: ${runDirectory} (results.sqlite, trajectories/, summary.json)\nlibrary: ${library.file}\n`);
+    process.stdout.write(renderTables(tables, totals) + `\nresults: ${runDirectory} (results.sqlite, trajectories/, summary.json)\nlibrary: ${libraryFile}\n`);
   }
   if (summaries.some((summary) => summary.outcome === "error")) process.exitCode = 1;
-  return summaries;
 }
 
 /** The tasks named with --task (family/id), in the order given; all of them when none is named. */
