@@ -4,7 +4,7 @@
 // promotion, so an action identical (normalized-source hash) to the latest version of its name
 // merges into it and anything else becomes a new version, exactly as in an unsharded run.
 
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { ActionStore } from "../actions/store.js";
@@ -19,7 +19,7 @@ export function shardLibraryPath(shardFolder: string): string {
 
 /**
  * Makes the shard's library a copy of the user's (once: a restarted shard keeps what it
- * learned), and notes the highest action id of the copy, so the merge knows what is new.
+ * learned), and leaves a note that it was seeded (with the highest action id of the copy).
  */
 export function seedShardLibrary(userLibrary: string, shardFolder: string): string {
   const target = shardLibraryPath(shardFolder);
@@ -45,26 +45,32 @@ export interface LibraryMergeReport {
   merged: string[];
 }
 
-/** Replays, in the order they were promoted, every action the shards promoted. */
+/**
+ * Replays every promotion the shards made that the user's library has not seen, in the order
+ * they were recorded: each (action, origin task) becomes a candidate of that task and is promoted,
+ * so it merges into an identical latest version or becomes a new version. Use counts a shard
+ * added to an action are not carried over (they are statistics of that shard's copy).
+ */
 export function mergeShardLibraries(userLibrary: ActionStore, shardFolders: readonly string[]): LibraryMergeReport {
-  const learned: StoredAction[] = [];
+  const learned: Array<{ action: StoredAction; runId: string; taskId: string; step: number; recordedAt: string }> = [];
   for (const folder of shardFolders) {
     const file = shardLibraryPath(folder);
-    const seed = path.join(folder, SEED_FILE);
-    if (!existsSync(file) || !existsSync(seed)) continue;
-    const highest = (JSON.parse(readFileSync(seed, "utf8")) as { highest_action_id: number }).highest_action_id;
+    if (!existsSync(file) || !existsSync(path.join(folder, SEED_FILE))) continue;
     using shardLibrary = ActionStore.open(file);
-    learned.push(...shardLibrary.list({ all: true }).filter((action) => action.id > highest && action.version !== null));
-  }
-  learned.sort((left, right) => (left.promotedAt ?? "").localeCompare(right.promotedAt ?? "") || left.id - right.id);
-  const report: LibraryMergeReport = { promoted: [], merged: [] };
-  for (const action of learned) {
-    // Promotion is idempotent per (run, task): a merge run twice finds its candidate merged already.
-    const latest = userLibrary.get(action.name);
-    if (latest !== undefined && latest.normalHash === action.normalHash && userLibrary.origins(latest.id).some((origin) => origin.runId === action.runId && origin.taskId === action.taskId)) {
-      continue;
+    for (const action of shardLibrary.list({ all: true })) {
+      if (action.version === null) continue; // a candidate: its task never passed
+      for (const origin of shardLibrary.origins(action.id)) learned.push({ action, ...origin });
     }
-    userLibrary.recordCandidates(action.runId, [
+  }
+  learned.sort((left, right) => left.recordedAt.localeCompare(right.recordedAt) || left.action.id - right.action.id);
+  const report: LibraryMergeReport = { promoted: [], merged: [] };
+  for (const { action, runId, taskId, step } of learned) {
+    // Known already: seeded from the user's library, or merged before (a merge run twice adds nothing).
+    const known = userLibrary
+      .versions(action.name)
+      .some((version) => version.normalHash === action.normalHash && userLibrary.origins(version.id).some((origin) => origin.runId === runId && origin.taskId === taskId));
+    if (known) continue;
+    userLibrary.recordCandidates(runId, [
       {
         name: action.name,
         isAsync: action.isAsync,
@@ -75,10 +81,10 @@ export function mergeShardLibraries(userLibrary: ActionStore, shardFolders: read
         dependencies: action.dependencies,
         freeNames: action.freeNames,
         normalHash: action.normalHash,
-        origin: { taskId: action.taskId, step: action.step },
+        origin: { taskId, step },
       },
     ]);
-    const result = userLibrary.promote(action.runId, action.taskId);
+    const result = userLibrary.promote(runId, taskId);
     report.promoted.push(...result.promoted.map((promoted) => `${promoted.name} v${promoted.version}`));
     report.merged.push(...result.merged.map((merged) => `${merged.name} v${merged.version}`));
   }
