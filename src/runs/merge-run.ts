@@ -1,6 +1,6 @@
 // After the shards of `run` merged their stores: the attempts' summaries as the unsharded run
-// would have returned them, read from the merged store. An attempt with no row (its shard died
-// for good) is an infrastructure error, never run here.
+// would have returned them, read from the merged store. An attempt with no row (it ended in an
+// error, or its shard died for good) is reported as an error, never run here.
 
 import type { DiscoveredTask } from "../tasks/registry.js";
 import type { TaskRunSummary } from "./agent-run.js";
@@ -28,7 +28,7 @@ export function storedRunSummaries(store: ResultsStore, tasks: readonly Discover
               actions_created: [],
               actions_used: [],
               stop_reason: null,
-              error: "no result: its shard failed on the cluster (infrastructure); run the same command again to retry it",
+              error: "no result in the merged run: the attempt ended in an error in its shard (see the shard's output), or its shard failed on the cluster; run the same command again to retry it",
               upstream: null,
             },
       );

@@ -41,10 +41,15 @@ export async function runShardsOnSlurm(options: SlurmBatchOptions): Promise<Slur
   const progress = options.onProgress ?? (() => undefined);
   const shards = allShards(options.count);
   const finished = new Map<number, Shard>();
+  let withErrors = 0;
   for (const shard of shards) {
-    if (readShardMarker(shardDirectory(options.runDirectory, shard), shard)) finished.set(shard.index, shard);
+    const marker = readShardMarker(shardDirectory(options.runDirectory, shard), shard);
+    // A shard whose items ended in errors goes again: it resumes, and retries only those items.
+    if (marker !== undefined && marker.errors === 0) finished.set(shard.index, shard);
+    else if (marker !== undefined) withErrors++;
   }
   if (finished.size > 0) progress(`${finished.size} of ${options.count} shard(s) finished before: not submitted again`);
+  if (withErrors > 0) progress(`${withErrors} shard(s) finished before with items in error: submitted again for those items`);
   const report: SlurmBatchReport = { jobIds: [], finished: [], failed: [], submissions: {} };
   const active = new Map<number, Tracked>();
   mkdirSync(shardsDirectory(options.runDirectory), { recursive: true });

@@ -65,6 +65,20 @@ describe.runIf(slurmWanted())("dynabox --slurm on a one-node cluster", () => {
 
   const environment = (): Record<string, string> => ({ ...cluster.environment, DYNABOX_SLURM_POLL_SECONDS: "0.5" });
 
+  /** Kills (SIGKILL, as a lost node would) the first array element that runs, before it can finish its shard. */
+  async function killFirstRunningElement(): Promise<string> {
+    for (let poll = 0; poll < 600; poll++) {
+      const queue = await execa("squeue", ["--noheader", "--array", "--format=%i %T"], { env: environment(), reject: false });
+      const running = queue.stdout.split("\n").map((line) => line.trim().split(/\s+/)).find((words) => words[1] === "RUNNING" && /^\d+_\d+$/.test(words[0] ?? ""));
+      if (running) {
+        await execa("scancel", ["--signal=KILL", running[0]!], { env: environment() });
+        return running[0]!;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error("no array element ran within 60 s");
+  }
+
   it("a sharded eval over the bundled RES-Q tasks equals an unsharded one, and its merged store is exactly the shards' rows", async () => {
     const folder = await scratch();
     const submissions = await writeSubmissions(folder);
@@ -102,22 +116,10 @@ describe.runIf(slurmWanted())("dynabox --slurm on a one-node cluster", () => {
     const reference = await execa("node", [cli, ...common, "--run-dir", path.join(folder, "local")], { reject: false });
     expect(reference.exitCode, reference.stderr).toBe(0);
     const submitting = execa("node", [cli, ...common, "--run-dir", runDirectory, "--slurm", "--slurm-shards", "2", "--slurm-retries", "1"], { reject: false, env: environment() });
-    // Kill the first element that runs, before it can finish its shard.
-    let killed: string | undefined;
-    for (let poll = 0; poll < 600 && killed === undefined; poll++) {
-      const queue = await execa("squeue", ["--noheader", "--array", "--format=%i %T"], { env: environment(), reject: false });
-      const running = queue.stdout.split("\n").map((line) => line.trim().split(/\s+/)).find((words) => words[1] === "RUNNING" && /^\d+_\d+$/.test(words[0] ?? ""));
-      if (running) {
-        killed = running[0]!;
-        await execa("scancel", ["--signal=KILL", killed], { env: environment() });
-      } else {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
-    expect(killed).toBeDefined();
+    const killed = await killFirstRunningElement();
     const result = await submitting;
     expect(result.exitCode, result.stderr).toBe(0);
-    const shardIndex = killed!.split("_")[1]!;
+    const shardIndex = killed.split("_")[1]!;
     expect(result.stderr).toContain(`shard ${shardIndex}/2: infrastructure failure, job ${killed} ended`);
     expect(result.stderr).toMatch(new RegExp(`submitted job array \\d+ with shard\\(s\\) ${shardIndex} of 2`));
     expect(linesOf(result.stdout)).toEqual(linesOf(reference.stdout));
@@ -171,4 +173,42 @@ describe.runIf(slurmWanted())("dynabox --slurm on a one-node cluster", () => {
       await clusterServer.close();
     }
   }, 600_000);
+
+  it("gives a shard up after its retries, reports the missing items and exits 1; the same command again submits only that shard", async () => {
+    const folder = await scratch();
+    const submissions = await writeSubmissions(folder);
+    const runDirectory = path.join(folder, "run");
+    const args = [cli, "eval", "--resq", "tasks/resq/dataset.json", "--submissions", submissions, "--json", "--concurrency", "1", "--run-dir", runDirectory, "--slurm", "--slurm-shards", "2", "--slurm-retries", "0"];
+    const submitting = execa("node", args, { reject: false, env: environment() });
+    const killed = await killFirstRunningElement();
+    const shardIndex = Number(killed.split("_")[1]);
+    const first = await submitting;
+    expect(first.exitCode).toBe(1);
+    expect(first.stderr).toContain(`shard ${shardIndex}/2: infrastructure failure`);
+    expect(first.stderr).toContain("given up after 1 submission(s)");
+    expect(first.stderr).toContain("2 item(s) have no result because their shard failed on the cluster");
+    const rows = JSON.parse(await readFile("tasks/resq/dataset.json", "utf8")) as DatasetRow[];
+    const other = shardIndex === 1 ? [rows[1]!.id, rows[3]!.id] : [rows[0]!.id, rows[2]!.id];
+    expect(linesOf(first.stdout).map((line) => line.id)).toEqual(other);
+    const finishedRows = storeRows(path.join(runDirectory, "shards", `${3 - shardIndex}-of-2`, "results.sqlite"));
+
+    const second = await execa("node", args, { reject: false, env: environment() });
+    expect(second.exitCode, second.stderr).toBe(0);
+    expect(second.stderr).toContain("1 of 2 shard(s) finished before: not submitted again");
+    expect(second.stderr).toMatch(new RegExp(`submitted job array \\d+ with shard\\(s\\) ${shardIndex} of 2\\n`));
+    expect(linesOf(second.stdout).map((line) => [line.id, line.message])).toEqual(rows.map((row, position) => [row.id, position % 2 === 0 ? "PASS" : "FAIL"]));
+    // The shard that finished was not graded again: its rows are untouched.
+    expect(storeRows(path.join(runDirectory, "shards", `${3 - shardIndex}-of-2`, "results.sqlite"))).toEqual(finishedRows);
+  });
+
+  it("doctor reports the cluster's partitions, and warns when Slurm's controller does not answer", async () => {
+    const up = await execa("node", [cli, "doctor", "--json"], { reject: false, env: environment() });
+    const checks = (JSON.parse(up.stdout) as { checks: Array<{ name: string; status: string; detail: string }> }).checks;
+    expect(checks.find((check) => check.name === "slurm")).toMatchObject({ status: "ok", detail: expect.stringMatching(/22\.05.*partitions: debug\* \(up, 1 node\(s\)/) });
+    const folder = await scratch();
+    await writeFile(path.join(folder, "slurm.conf"), "ClusterName=nowhere\nSlurmctldHost=localhost(127.0.0.1)\nSlurmctldPort=9\n");
+    const down = await execa("node", [cli, "doctor", "--json"], { reject: false, env: { SLURM_CONF: path.join(folder, "slurm.conf") } });
+    const slurm = (JSON.parse(down.stdout) as { checks: Array<{ name: string; status: string; fix?: string }> }).checks.find((check) => check.name === "slurm");
+    expect(slurm).toMatchObject({ status: "warn", fix: expect.stringContaining("SLURM_CONF") });
+  });
 });
