@@ -51,6 +51,11 @@ function decided(line: Row): Row {
   return rest;
 }
 
+/** A validation's checks without the time each step took. */
+function withoutTimings(checks: Record<string, unknown>): unknown {
+  return JSON.parse(JSON.stringify(checks, (key, value: unknown) => (key === "seconds" ? undefined : value)));
+}
+
 /** The upstream result lines a command printed, as verdicts. */
 function linesOf(stdout: string): Row[] {
   return stdout.trim().split("\n").map((line) => decided(JSON.parse(line) as Row));
@@ -210,5 +215,18 @@ describe.runIf(slurmWanted())("dynabox --slurm on a one-node cluster", () => {
     const down = await execa("node", [cli, "doctor", "--json"], { reject: false, env: { SLURM_CONF: path.join(folder, "slurm.conf") } });
     const slurm = (JSON.parse(down.stdout) as { checks: Array<{ name: string; status: string; fix?: string }> }).checks.find((check) => check.name === "slurm");
     expect(slurm).toMatchObject({ status: "warn", fix: expect.stringContaining("SLURM_CONF") });
+  });
+
+  it("validate --slurm reports what an unsharded validate reports", async () => {
+    const folder = await scratch();
+    const common = ["validate", "tasks/resq", "--json", "--concurrency", "1"];
+    const local = await execa("node", [cli, ...common, "--run-dir", path.join(folder, "local")], { reject: false });
+    expect(local.exitCode, local.stderr).toBe(0);
+    const sharded = await execa("node", [cli, ...common, "--run-dir", path.join(folder, "sharded"), "--slurm", "--slurm-shards", "2", "--slurm-array-limit", "1"], { reject: false, env: environment() });
+    expect(sharded.exitCode, sharded.stderr).toBe(0);
+    expect(sharded.stderr).toMatch(/submitted job array \d+ with shard\(s\) 1, 2 of 2/);
+    const reports = (stdout: string) => (JSON.parse(stdout) as Array<{ id: string; family: string; valid: boolean; checks: Record<string, unknown> }>).map(({ id, family, valid, checks }) => ({ id, family, valid, checks: withoutTimings(checks) }));
+    expect(reports(sharded.stdout)).toEqual(reports(local.stdout));
+    expect(reports(sharded.stdout).every((report) => report.valid)).toBe(true);
   });
 });
