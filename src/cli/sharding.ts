@@ -88,22 +88,40 @@ const SUBMITTER_ONLY: Record<string, boolean> = {
 };
 
 /**
- * The command line of one array element: this CLI with the user's arguments, less the
- * submitter's own options, plus the run folder (absolute) and `--shard {SHARD}`.
+ * Options whose value is a secret: an element gets it through its environment instead, never on
+ * its command line (which Slurm keeps in its job script and every user of a node sees in `ps`).
  */
-export function shardCommandLine(argv: readonly string[], runDirectory: string): string[] {
+const SECRET_OPTIONS: Record<string, string> = { "--api-key": "OPENAI_API_KEY" };
+
+export interface ShardCommand {
+  command: string[];
+  environment: Record<string, string>;
+}
+
+/**
+ * The command line of one array element: this CLI with the user's arguments, less the
+ * submitter's own options and secrets, plus the run folder (absolute) and `--shard {SHARD}`.
+ */
+export function shardCommandLine(argv: readonly string[], runDirectory: string): ShardCommand {
   const [node, script, ...rest] = argv;
   const kept: string[] = [];
+  const environment: Record<string, string> = {};
   for (let position = 0; position < rest.length; position++) {
     const word = rest[position]!;
     const name = word.includes("=") ? word.slice(0, word.indexOf("=")) : word;
+    const secret = SECRET_OPTIONS[name];
+    if (secret !== undefined) {
+      const value = word.includes("=") ? word.slice(word.indexOf("=") + 1) : rest[++position];
+      if (value !== undefined) environment[secret] = value;
+      continue;
+    }
     if (name in SUBMITTER_ONLY) {
       if (SUBMITTER_ONLY[name] && !word.includes("=")) position++;
       continue;
     }
     kept.push(word);
   }
-  return [node!, path.resolve(script!), ...kept, "--run-dir", path.resolve(runDirectory), "--shard", "{SHARD}"];
+  return { command: [node!, path.resolve(script!), ...kept, "--run-dir", path.resolve(runDirectory), "--shard", "{SHARD}"], environment };
 }
 
 export interface SlurmOutcome {
@@ -129,10 +147,12 @@ export async function runBatchOnSlurm(options: {
   const count = Math.min(options.slurm.shards ?? options.items, options.items, MAX_ARRAY_ELEMENTS);
   if (options.force) rmSync(shardsDirectory(options.runDirectory), { recursive: true, force: true });
   const poll = Number(process.env.DYNABOX_SLURM_POLL_SECONDS ?? "10");
+  const { command, environment } = shardCommandLine(process.argv, options.runDirectory);
   const batch = await runShardsOnSlurm({
     runDirectory: path.resolve(options.runDirectory),
     count,
-    command: shardCommandLine(process.argv, options.runDirectory),
+    command,
+    environment,
     workingDirectory: process.cwd(),
     jobName: options.jobName,
     ...(options.slurm.partition ? { partition: options.slurm.partition } : {}),

@@ -19,6 +19,8 @@ export interface SlurmBatchOptions {
   partition?: string;
   arrayLimit?: number;
   extraOptions?: readonly string[];
+  /** Variables the elements get through sbatch's environment (secrets never go on a command line). */
+  environment?: Readonly<Record<string, string>>;
   /** Submissions of a shard after its first; a shard dead more often than this is given up. */
   retries: number;
   pollSeconds: number;
@@ -66,6 +68,7 @@ export async function runShardsOnSlurm(options: SlurmBatchOptions): Promise<Slur
       ...(options.partition ? { partition: options.partition } : {}),
       ...(options.arrayLimit ? { arrayLimit: options.arrayLimit } : {}),
       ...(options.extraOptions ? { extraOptions: options.extraOptions } : {}),
+      ...(options.environment ? { environment: options.environment } : {}),
     });
     report.jobIds.push(jobId);
     for (const index of indices) {

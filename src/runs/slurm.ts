@@ -20,6 +20,8 @@ export interface SlurmSubmitOptions {
   arrayLimit?: number;
   /** Further sbatch options as the user wrote them, e.g. "--time=02:00:00 --gres=gpu:1". */
   extraOptions?: readonly string[];
+  /** Variables for sbatch's environment, which the elements inherit (sbatch's default --export=ALL). */
+  environment?: Readonly<Record<string, string>>;
 }
 
 /** The states squeue and scontrol report, in the groups dynabox acts on. */
@@ -97,8 +99,8 @@ export function classifyState(state: string): ElementState {
   return "failed"; // FAILED, CANCELLED, TIMEOUT, NODE_FAIL, OUT_OF_MEMORY, PREEMPTED, BOOT_FAIL, DEADLINE
 }
 
-async function slurmCommand(command: string, args: readonly string[], input?: string): Promise<string> {
-  const result = await execa(command, args, { reject: false, ...(input !== undefined ? { input } : {}), timeout: 60_000 });
+async function slurmCommand(command: string, args: readonly string[], input?: string, environment?: Readonly<Record<string, string>>): Promise<string> {
+  const result = await execa(command, args, { reject: false, ...(input !== undefined ? { input } : {}), ...(environment ? { env: environment } : {}), timeout: 60_000 });
   if (result.failed) {
     const missing = (result as { code?: string }).code === "ENOENT";
     throw new EnvironmentError(
@@ -114,7 +116,7 @@ async function slurmCommand(command: string, args: readonly string[], input?: st
 
 /** Submits the array; returns the job id. */
 export async function submitArray(options: SlurmSubmitOptions): Promise<string> {
-  const output = await slurmCommand("sbatch", sbatchArguments(options), batchScript(options));
+  const output = await slurmCommand("sbatch", sbatchArguments(options), batchScript(options), options.environment);
   const jobId = output.trim().split(";")[0] ?? "";
   if (!/^\d+$/.test(jobId)) throw new EnvironmentError("DYNABOX_SCHEDULER_UNAVAILABLE", `sbatch answered "${output.trim()}", not a job id`);
   return jobId;

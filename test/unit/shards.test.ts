@@ -108,18 +108,22 @@ describe("Slurm plans", () => {
 describe("the command line of an array element", () => {
   it("keeps the user's arguments, drops the submitter's own options, and adds the run folder and the shard", () => {
     const argv = ["/usr/bin/node", "dist/cli/main.js", "eval", "--resq", "d.json", "--slurm", "--slurm-partition", "short", "--slurm-option", "--time=1:00:00", "--slurm-shards=8", "--force", "--run-dir", "out", "--json"];
-    expect(shardCommandLine(argv, "out")).toEqual([
-      "/usr/bin/node",
-      path.resolve("dist/cli/main.js"),
-      "eval",
-      "--resq",
-      "d.json",
-      "--json",
-      "--run-dir",
-      path.resolve("out"),
-      "--shard",
-      "{SHARD}",
-    ]);
+    expect(shardCommandLine(argv, "out")).toEqual({
+      command: ["/usr/bin/node", path.resolve("dist/cli/main.js"), "eval", "--resq", "d.json", "--json", "--run-dir", path.resolve("out"), "--shard", "{SHARD}"],
+      environment: {},
+    });
+  });
+
+  it("passes an API key through the environment, never on the element's command line", () => {
+    for (const argv of [
+      ["node", "main.js", "run", "tasks", "--model", "m", "--api-key", "sk-secret", "--slurm"],
+      ["node", "main.js", "run", "tasks", "--model", "m", "--api-key=sk-secret", "--slurm"],
+    ]) {
+      const { command, environment } = shardCommandLine(argv, "out");
+      expect(command.join(" ")).not.toContain("sk-secret");
+      expect(command.slice(2, 6)).toEqual(["run", "tasks", "--model", "m"]);
+      expect(environment).toEqual({ OPENAI_API_KEY: "sk-secret" });
+    }
   });
 
   it("refuses Slurm options without --slurm, and --shard with it", () => {
