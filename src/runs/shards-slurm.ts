@@ -6,7 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { allShards, clearShardMarker, readShardMarker, shardDirectory, shardsDirectory, type Shard } from "./shards.js";
-import { arrayStates, cancelArray, submitArray, type ElementState } from "./slurm.js";
+import { accountedState, arrayStates, cancelArray, submitArray, type ElementState } from "./slurm.js";
 
 export interface SlurmBatchOptions {
   runDirectory: string;
@@ -98,7 +98,10 @@ export async function runShardsOnSlurm(options: SlurmBatchOptions): Promise<Slur
         }
         if (now === undefined) {
           // Forgotten by the controller without finishing; give a fresh submission a poll to show up.
-          if (++tracked.missingPolls >= 2) dead.push({ index, reason: `job ${tracked.jobId}_${index} is gone from the queue without finishing` });
+          if (++tracked.missingPolls >= 2) {
+            const accounted = await accountedState(tracked.jobId, index);
+            dead.push({ index, reason: `job ${tracked.jobId}_${index} ${accounted ? `ended ${accounted}` : "is gone from the queue"} without finishing its shard` });
+          }
           continue;
         }
         tracked.missingPolls = 0;

@@ -1,6 +1,7 @@
 // The Slurm commands dynabox uses, as plans (pure: the sbatch script and arguments) and a thin
-// layer that runs them: sbatch to submit a job array, squeue and scontrol (sacct where the
-// cluster keeps accounting) to follow it, scancel to stop it.
+// layer that runs them: sbatch to submit a job array, squeue and scontrol to follow it (sacct,
+// where the cluster keeps accounting, for elements the controller has forgotten), scancel to
+// stop it.
 
 import { execa } from "execa";
 import { EnvironmentError, UserError } from "../errors.js";
@@ -148,6 +149,16 @@ export async function arrayStates(jobId: string): Promise<Map<number, { state: E
     }
   }
   return states;
+}
+
+/**
+ * How an element that squeue and scontrol no longer know ended, from the accounting database
+ * (sacct); undefined where the cluster keeps no accounting.
+ */
+export async function accountedState(jobId: string, index: number): Promise<string | undefined> {
+  const output = await slurmCommand("sacct", ["--noheader", "--parsable2", "--allocations", `--jobs=${jobId}_${index}`, "--format=State"]).catch(() => "");
+  const word = output.trim().split("\n")[0]?.trim();
+  return word ? word : undefined;
 }
 
 /** Cancels the whole array, or some elements of it. */
