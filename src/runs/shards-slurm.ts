@@ -37,6 +37,9 @@ export interface SlurmBatchReport {
   submissions: Record<number, number>;
 }
 
+/** Polls in a row without an answer from Slurm before the command gives up (and cancels its jobs). */
+const MAX_UNANSWERED_POLLS = 30;
+
 type Tracked = { jobId: string; state: ElementState | "unknown"; word: string; missingPolls: number };
 
 export async function runShardsOnSlurm(options: SlurmBatchOptions): Promise<SlurmBatchReport> {
@@ -78,13 +81,22 @@ export async function runShardsOnSlurm(options: SlurmBatchOptions): Promise<Slur
     progress(`submitted job array ${jobId} with shard(s) ${indices.join(", ")} of ${options.count}`);
   };
 
+  let unanswered = 0;
   const pending = shards.filter((shard) => !finished.has(shard.index)).map((shard) => shard.index);
   try {
     if (pending.length > 0) await submit(pending);
     while (active.size > 0) {
       await sleep(options.pollSeconds * 1000, undefined, options.signal ? { signal: options.signal } : undefined);
       const byJob = new Map<string, Awaited<ReturnType<typeof arrayStates>>>();
-      for (const jobId of new Set([...active.values()].map((tracked) => tracked.jobId))) byJob.set(jobId, await arrayStates(jobId));
+      try {
+        for (const jobId of new Set([...active.values()].map((tracked) => tracked.jobId))) byJob.set(jobId, await arrayStates(jobId));
+        unanswered = 0;
+      } catch (error) {
+        // A controller restarting or overloaded: ask again, for a while, before giving up.
+        if (++unanswered > MAX_UNANSWERED_POLLS) throw error;
+        progress(`Slurm did not answer (${error instanceof Error ? error.message : String(error)}); asking again`);
+        continue;
+      }
       const dead: Array<{ index: number; reason: string }> = [];
       for (const [index, tracked] of active) {
         const shard: Shard = { index, count: options.count };

@@ -126,11 +126,16 @@ export async function submitArray(options: SlurmSubmitOptions): Promise<string> 
 /**
  * The state of each element of a job array that Slurm still knows: squeue for the queued and
  * running ones, then scontrol for those that ended (while the controller keeps them, MinJobAge).
- * An element missing from the answer has ended and been forgotten.
+ * An element missing from the answer has ended and been forgotten. Throws when squeue itself
+ * fails (the controller does not answer), so an outage is never taken for dead elements.
  */
 export async function arrayStates(jobId: string): Promise<Map<number, { state: ElementState; word: string }>> {
   const states = new Map<number, { state: ElementState; word: string }>();
-  const queue = await slurmCommand("squeue", ["--noheader", "--array", `--jobs=${jobId}`, "--format=%i %T", "--states=all"]).catch(() => "");
+  // A job the controller has forgotten is "Invalid job id": an answer (nothing known), not an outage.
+  const queue = await slurmCommand("squeue", ["--noheader", "--array", `--jobs=${jobId}`, "--format=%i %T", "--states=all"]).catch((error: unknown) => {
+    if (error instanceof Error && /Invalid job id/i.test(error.message)) return "";
+    throw error;
+  });
   for (const line of queue.split("\n")) {
     const match = /^(\d+)_(\d+)\s+(\S+)/.exec(line.trim());
     if (match && match[1] === jobId) states.set(Number(match[2]), { state: classifyState(match[3]!), word: match[3]! });

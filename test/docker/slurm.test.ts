@@ -229,4 +229,22 @@ describe.runIf(slurmWanted())("dynabox --slurm on a one-node cluster", () => {
     expect(reports(sharded.stdout)).toEqual(reports(local.stdout));
     expect(reports(sharded.stdout).every((report) => report.valid)).toBe(true);
   });
+
+  it("Ctrl-C on the submitting command cancels its job array", async () => {
+    const folder = await scratch();
+    const submissions = await writeSubmissions(folder);
+    const submitting = execa("node", [cli, "eval", "--resq", "tasks/resq/dataset.json", "--submissions", submissions, "--json", "--run-dir", path.join(folder, "run"), "--slurm", "--slurm-shards", "4", "--slurm-array-limit", "1"], { reject: false, env: environment() });
+    const queued = async (): Promise<string[]> => (await execa("squeue", ["--noheader", "--array", "--format=%i %T"], { env: environment(), reject: false })).stdout.split("\n").filter((line) => line.trim() !== "");
+    for (let poll = 0; poll < 600 && !(await queued()).some((line) => line.includes("RUNNING")); poll++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await queued()).length).toBeGreaterThan(0);
+    submitting.kill("SIGINT");
+    const result = await submitting;
+    expect(result.exitCode).toBe(130);
+    let left = await queued();
+    for (let poll = 0; poll < 100 && left.length > 0; poll++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      left = await queued();
+    }
+    expect(left).toEqual([]);
+  });
 });
