@@ -131,7 +131,7 @@ describe.runIf(slurmWanted())("dynabox --slurm on a one-node cluster", () => {
     expect(verdictsOf(storeRows(path.join(runDirectory, "results.sqlite")))).toEqual(verdictsOf(storeRows(path.join(folder, "local", "results.sqlite"))));
   });
 
-  it("--shard i/n by hand grades every n-th item in its own folder", async () => {
+  it("--shard i/n by hand grades every n-th item in its own folder; with every shard done, --slurm only merges", async () => {
     const folder = await scratch();
     const submissions = await writeSubmissions(folder);
     const runDirectory = path.join(folder, "run");
@@ -141,6 +141,18 @@ describe.runIf(slurmWanted())("dynabox --slurm on a one-node cluster", () => {
     expect(result.stdout.trim().split("\n").map((line) => (JSON.parse(line) as { id: string }).id)).toEqual([rows[1]!.id, rows[3]!.id]);
     expect(storeRows(path.join(runDirectory, "shards", "2-of-2", "results.sqlite")).map((row) => row.task_id)).toEqual([rows[1]!.id, rows[3]!.id]);
     expect(JSON.parse(await readFile(path.join(runDirectory, "shards", "2-of-2", "shard-done.json"), "utf8"))).toMatchObject({ shard: { index: 2, count: 2 }, items: 2 });
+
+    // The other shard by hand, then the merge: with every shard done, --slurm submits nothing
+    // (no Slurm command runs: SLURM_CONF points nowhere) and reports the whole batch.
+    const first = await execa("node", [cli, "eval", "--resq", "tasks/resq/dataset.json", "--submissions", submissions, "--json", "--run-dir", runDirectory, "--shard", "1/2"], { reject: false });
+    expect(first.exitCode, first.stderr).toBe(0);
+    const merged = await execa("node", [cli, "eval", "--resq", "tasks/resq/dataset.json", "--submissions", submissions, "--json", "--run-dir", runDirectory, "--slurm", "--slurm-shards", "2"], {
+      reject: false,
+      env: { SLURM_CONF: path.join(folder, "no-such-slurm.conf") },
+    });
+    expect(merged.exitCode, merged.stderr).toBe(0);
+    expect(merged.stderr).toContain("2 of 2 shard(s) finished before");
+    expect(linesOf(merged.stdout).map((line) => [line.id, line.message])).toEqual(rows.map((row, position) => [row.id, position % 2 === 0 ? "PASS" : "FAIL"]));
   });
 
   it("a sharded run with a scripted model gives the unsharded run's outcomes, and merges the shards' actions into the user's library", async () => {
