@@ -4,7 +4,7 @@
 // promotion, so an action identical (normalized-source hash) to the latest version of its name
 // merges into it and anything else becomes a new version, exactly as in an unsharded run.
 
-import { existsSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { ActionStore } from "../actions/store.js";
@@ -17,24 +17,54 @@ export function shardLibraryPath(shardFolder: string): string {
   return path.join(shardFolder, "library.sqlite");
 }
 
+/** Where the submitting command leaves its copy of the user's library for the shards. */
+export function librarySeedPath(runDirectory: string): string {
+  return path.join(runDirectory, "library-seed.sqlite");
+}
+
 /**
- * Makes the shard's library a copy of the user's (once: a restarted shard keeps what it
- * learned), and leaves a note that it was seeded (with the highest action id of the copy).
+ * The submitting command copies the user's library once, before any shard starts, so that
+ * shards on many nodes never open the user's file (not even to read: SQLite's locks are not
+ * to be trusted over a cluster's filesystem) and all start from the same actions.
  */
-export function seedShardLibrary(userLibrary: string, shardFolder: string): string {
+export function prepareLibrarySeed(userLibrary: string, runDirectory: string): string {
+  const seed = librarySeedPath(runDirectory);
+  rmSync(seed, { force: true });
+  mkdirSync(runDirectory, { recursive: true });
+  if (!existsSync(userLibrary)) {
+    ActionStore.open(seed).close();
+    return seed;
+  }
+  copyDatabase(userLibrary, seed);
+  return seed;
+}
+
+/** A consistent single-file copy of a live SQLite database (its WAL included), reading only. */
+function copyDatabase(source: string, target: string): void {
+  const database = new Database(source, { readonly: true, fileMustExist: true });
+  try {
+    database.pragma("busy_timeout = 10000");
+    database.prepare("VACUUM INTO ?").run(target);
+  } finally {
+    database.close();
+  }
+}
+
+/**
+ * Makes the shard's library a copy of the seed the submitting command left (or, for a shard
+ * started by hand, of the user's library, read only), once: a restarted shard keeps what it
+ * learned. A note beside it says it was seeded.
+ */
+export function seedShardLibrary(userLibrary: string, shardFolder: string, seed?: string): string {
   const target = shardLibraryPath(shardFolder);
   if (existsSync(target) && existsSync(path.join(shardFolder, SEED_FILE))) return target;
-  ActionStore.open(userLibrary).close(); // creates an empty library with its schema when there is none
-  const source = new Database(userLibrary, { readonly: true, fileMustExist: true });
-  try {
-    source.pragma("busy_timeout = 10000");
-    source.prepare("VACUUM INTO ?").run(target);
-  } finally {
-    source.close();
-  }
+  mkdirSync(shardFolder, { recursive: true });
+  rmSync(target, { force: true });
+  if (seed !== undefined && existsSync(seed)) copyFileSync(seed, target);
+  else if (existsSync(userLibrary)) copyDatabase(userLibrary, target);
   using copy = ActionStore.open(target);
   const highest = Math.max(0, ...copy.list({ all: true }).map((action) => action.id));
-  writeFileSync(path.join(shardFolder, SEED_FILE), JSON.stringify({ highest_action_id: highest }) + "\n");
+  writeFileSync(path.join(shardFolder, SEED_FILE), JSON.stringify({ highest_action_id: highest, seeded_from: seed !== undefined && existsSync(seed) ? seed : userLibrary }) + "\n");
   return target;
 }
 

@@ -9,7 +9,7 @@ import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { ActionStore } from "../../src/actions/store.js";
 import type { ActionCandidate } from "../../src/actions/types.js";
-import { mergeShardLibraries, seedShardLibrary, shardLibraryPath } from "../../src/runs/merge-library.js";
+import { mergeShardLibraries, prepareLibrarySeed, seedShardLibrary, shardLibraryPath } from "../../src/runs/merge-library.js";
 import { mergeShards } from "../../src/runs/merge.js";
 import { storedRunSummaries } from "../../src/runs/merge-run.js";
 import { allShards, shardDirectory } from "../../src/runs/shards.js";
@@ -104,10 +104,11 @@ describe("mergeShardLibraries", () => {
       user.recordCandidates("earlier", [candidate("double", "x * 2", "mlab/a")]);
       user.promote("earlier", "mlab/a");
     }
+    const seed = prepareLibrarySeed(userFile, folder);
     const shardFolders = [path.join(folder, "shards", "1-of-2"), path.join(folder, "shards", "2-of-2")];
     for (const [position, shardFolder] of shardFolders.entries()) {
-      mkdirSync(shardFolder, { recursive: true });
-      using shardLibrary = ActionStore.open(seedShardLibrary(userFile, shardFolder));
+      // The first shard from the submitter's seed, the second as a shard started by hand (from the user's library).
+      using shardLibrary = ActionStore.open(seedShardLibrary(userFile, shardFolder, position === 0 ? seed : undefined));
       // Seeded with the user's library: retrieval in a shard sees what was learned before.
       expect(shardLibrary.get("double")?.version).toBe(1);
       const runId = `run-${position + 1}-of-2`;
@@ -116,6 +117,11 @@ describe("mergeShardLibraries", () => {
       shardLibrary.promote(runId, taskId);
     }
     expect(existsSync(shardLibraryPath(shardFolders[0]!))).toBe(true);
+    // A shard started again keeps the library it learned in.
+    {
+      using again = ActionStore.open(seedShardLibrary(userFile, shardFolders[0]!, seed));
+      expect(again.get("triple")?.version).toBe(1);
+    }
     using user = ActionStore.open(userFile);
     const report = mergeShardLibraries(user, shardFolders);
     // Shard 1: triple v1 new, double identical to v1. Shard 2: triple identical to the merged v1, double "x + x" is v2.

@@ -20,7 +20,7 @@ import { discoverTasks, type DiscoveredTask } from "../../tasks/registry.js";
 import { createRenderer } from "../progress.js";
 import { bundledTasksDirectory, gradingContext, interruptSignal } from "../shared.js";
 import { addShardingOptions, parseShardingFlags, runBatchOnSlurm, type ShardingFlags } from "../sharding.js";
-import { seedShardLibrary, mergeShardLibraries } from "../../runs/merge-library.js";
+import { librarySeedPath, mergeShardLibraries, prepareLibrarySeed, seedShardLibrary } from "../../runs/merge-library.js";
 import { storedRunSummaries } from "../../runs/merge-run.js";
 import { selectShard, shardDirectory, writeShardMarker } from "../../runs/shards.js";
 
@@ -150,7 +150,7 @@ export async function runCommand(
   using store = ResultsStore.open(path.join(runDirectory, "results.sqlite"));
   await mkdir(runDirectory, { recursive: true });
   // A shard learns in its own copy of the library; the merge replays what it promoted.
-  using library = ActionStore.open(sharding.shard ? seedShardLibrary(userLibrary, runDirectory) : userLibrary);
+  using library = ActionStore.open(sharding.shard ? seedShardLibrary(userLibrary, runDirectory, librarySeedPath(baseDirectory)) : userLibrary);
   await using pool = new SandboxPool(context.docker, { size: Math.min(concurrency, 2) });
   renderer.onEvent({ type: "run-start", kind: `run with ${modelName}`, tasks: tasks.length * flags.attempts, concurrency, runDirectory });
   const summaries = await runAgentTasks(tasks, {
@@ -182,6 +182,7 @@ async function runOnSlurm(
   userLibrary: string,
   signal: AbortSignal,
 ): Promise<TaskRunSummary[]> {
+  prepareLibrarySeed(userLibrary, runDirectory);
   const outcome = await runBatchOnSlurm({ runDirectory, items: tasks.length, slurm, force: flags.force, jobName: "dynabox-run", signal });
   using library = ActionStore.open(userLibrary);
   const learned = mergeShardLibraries(library, outcome.shardFolders);
