@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { UserError } from "../errors.js";
 import type { GradingContext } from "../grading/context.js";
-import { mergeShards, type MergeReport } from "../runs/merge.js";
+import { mergeShards, seedShardStores, type MergeReport } from "../runs/merge.js";
 import { allShards, parseShard, shardDirectory, shardsDirectory, type Shard } from "../runs/shards.js";
 import { runShardsOnSlurm, type SlurmBatchReport } from "../runs/shards-slurm.js";
 import { splitOptions } from "../runs/slurm.js";
@@ -145,7 +145,9 @@ export async function runBatchOnSlurm(options: {
 }): Promise<SlurmOutcome> {
   if (options.items === 0) throw new UserError("DYNABOX_USAGE", "--slurm: there is nothing to submit (no tasks)");
   const count = Math.min(options.slurm.shards ?? options.items, options.items, MAX_ARRAY_ELEMENTS);
+  // --force starts over; otherwise what an earlier split of the batch finished is not done again.
   if (options.force) rmSync(shardsDirectory(options.runDirectory), { recursive: true, force: true });
+  else seedShardStores(options.runDirectory, allShards(count));
   const poll = Number(process.env.DYNABOX_SLURM_POLL_SECONDS ?? "10");
   const { command, environment } = shardCommandLine(process.argv, options.runDirectory);
   const batch = await runShardsOnSlurm({

@@ -2,11 +2,11 @@
 // rows themselves, column for column, so the merge is exact), its trajectories into the run's
 // trajectories/ folder. A rerun of the merge changes nothing: rows and files are keyed.
 
-import { cpSync, existsSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { ResultsStore } from "./store.js";
-import { shardDirectory, type Shard } from "./shards.js";
+import { readShardMarker, shardDirectory, type Shard } from "./shards.js";
 
 export interface MergeReport {
   /** Shards whose folder held a results store. */
@@ -55,4 +55,30 @@ function copyRows(database: Database.Database, source: string): number {
   } finally {
     database.exec("DETACH DATABASE shard");
   }
+}
+
+/**
+ * Before a shard starts for the first time, gives it a copy of the run's merged store, so that
+ * items finished under an earlier split of the batch (another shard count, another task list)
+ * are skipped, not done again. Returns how many shards got one.
+ */
+export function seedShardStores(runDirectory: string, shards: readonly Shard[]): number {
+  const merged = path.join(runDirectory, "results.sqlite");
+  if (!existsSync(merged)) return 0;
+  let seeded = 0;
+  for (const shard of shards) {
+    const folder = shardDirectory(runDirectory, shard);
+    const target = path.join(folder, "results.sqlite");
+    if (existsSync(target) || readShardMarker(folder, shard) !== undefined) continue;
+    mkdirSync(folder, { recursive: true });
+    const database = new Database(merged, { readonly: true });
+    try {
+      database.pragma("busy_timeout = 10000");
+      database.prepare("VACUUM INTO ?").run(target);
+    } finally {
+      database.close();
+    }
+    seeded++;
+  }
+  return seeded;
 }

@@ -111,6 +111,13 @@ describe.runIf(slurmWanted())("dynabox --slurm on a one-node cluster", () => {
     expect(again.stderr).toContain("3 of 3 shard(s) finished before");
     expect(again.stderr).not.toContain("submitted job array");
     expect(again.stdout).toBe(sharded.stdout);
+
+    // Another split of the same batch grades nothing again: every row keeps its finish time.
+    const resplit = await execa("node", [cli, ...common, "--run-dir", path.join(folder, "sharded"), "--slurm", "--slurm-shards", "2"], { reject: false, env: environment() });
+    expect(resplit.exitCode, resplit.stderr).toBe(0);
+    expect(resplit.stderr).toMatch(/submitted job array \d+ with shard\(s\) 1, 2 of 2/);
+    expect(linesOf(resplit.stdout)).toEqual(linesOf(local.stdout));
+    expect(storeRows(path.join(folder, "sharded", "results.sqlite"))).toEqual(merged);
   });
 
   it("submits a shard whose job was killed again, and merges the same verdicts", async () => {
