@@ -118,7 +118,7 @@ describe.runIf(slurmWanted())("dynabox --slurm on a one-node cluster", () => {
     expect(resplit.stderr).toMatch(/submitted job array \d+ with shard\(s\) 1, 2 of 2/);
     expect(linesOf(resplit.stdout)).toEqual(linesOf(local.stdout));
     expect(storeRows(path.join(folder, "sharded", "results.sqlite"))).toEqual(merged);
-  });
+  }, 600_000);
 
   it("submits a shard whose job was killed again, and merges the same verdicts", async () => {
     const folder = await scratch();
@@ -136,7 +136,7 @@ describe.runIf(slurmWanted())("dynabox --slurm on a one-node cluster", () => {
     expect(result.stderr).toMatch(new RegExp(`submitted job array \\d+ with shard\\(s\\) ${shardIndex} of 2`));
     expect(linesOf(result.stdout)).toEqual(linesOf(reference.stdout));
     expect(verdictsOf(storeRows(path.join(runDirectory, "results.sqlite")))).toEqual(verdictsOf(storeRows(path.join(folder, "local", "results.sqlite"))));
-  });
+  }, 600_000);
 
   it("--shard i/n by hand grades every n-th item in its own folder; with every shard done, --slurm only merges", async () => {
     const folder = await scratch();
@@ -223,7 +223,7 @@ describe.runIf(slurmWanted())("dynabox --slurm on a one-node cluster", () => {
     expect(linesOf(second.stdout).map((line) => [line.id, line.message])).toEqual(rows.map((row, position) => [row.id, position % 2 === 0 ? "PASS" : "FAIL"]));
     // The shard that finished was not graded again: its rows are untouched.
     expect(storeRows(path.join(runDirectory, "shards", `${3 - shardIndex}-of-2`, "results.sqlite"))).toEqual(finishedRows);
-  });
+  }, 600_000);
 
   it("doctor reports the cluster's partitions, and warns when Slurm's controller does not answer", async () => {
     const up = await execa("node", [cli, "doctor", "--json"], { reject: false, env: environment() });
@@ -247,7 +247,7 @@ describe.runIf(slurmWanted())("dynabox --slurm on a one-node cluster", () => {
     const reports = (stdout: string) => (JSON.parse(stdout) as Array<{ id: string; family: string; valid: boolean; checks: Record<string, unknown> }>).map(({ id, family, valid, checks }) => ({ id, family, valid, checks: withoutTimings(checks) }));
     expect(reports(sharded.stdout)).toEqual(reports(local.stdout));
     expect(reports(sharded.stdout).every((report) => report.valid)).toBe(true);
-  });
+  }, 600_000);
 
   it("Ctrl-C on the submitting command cancels its job array", async () => {
     const folder = await scratch();
