@@ -10,6 +10,7 @@ import { BOOTSTRAPPED_BASE_IMAGE, DEBIAN_BASE_IMAGE, bootstrapBlocker, findDeboo
 import { DOCKER_UNAVAILABLE_FIX, assertDockerReachable, connectDocker, imageExists } from "../../sandbox/docker.js";
 import { sandboxImageTag } from "../../sandbox/image.js";
 import { LABEL_MANAGED, isOwnerDead } from "../../sandbox/labels.js";
+import { slurmCheck } from "../doctor-slurm.js";
 
 const doctorFlags = z.object({ json: z.boolean().default(false) });
 
@@ -88,6 +89,7 @@ export async function runDoctor(docker: Dockerode = connectDocker()): Promise<Do
   );
 
   checks.push(await gitCheck());
+  checks.push(await slurmCheck());
 
   if (engineUp) {
     const containers = await docker.listContainers({

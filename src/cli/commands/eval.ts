@@ -31,6 +31,8 @@ import { addMlabPrepareOptions, mlabFamilyOptions, mlabPrepareFlagsSchema } from
 import { planSabEval, writeSabEvalOutputs, type SabEvalPlan } from "../sab-eval.js";
 import { printableLine, printableText } from "../terminal-text.js";
 import { gradingContext, interruptSignal } from "../shared.js";
+import { addShardingOptions, mergedRunContext, parseShardingFlags, runBatchOnSlurm } from "../sharding.js";
+import { selectShard, shardDirectory, writeShardMarker } from "../../runs/shards.js";
 
 const flagsSchema = mlabPrepareFlagsSchema.extend({
   resq: z.string().optional(),
@@ -240,8 +242,8 @@ function graderLimits(flags: Flags): Partial<SandboxLimits> {
 }
 
 export function registerEvalCommand(program: Command): void {
-  const command = program
-    .command("eval")
+  const command = addShardingOptions(program
+    .command("eval"))
     .description("grade work made elsewhere in fresh locked-down containers, with the upstream result shapes")
     .option("--resq <dataset>", "a RES-Q dataset (JSON list)")
     .option("--submissions <file>", 'with --resq: a JSON list of {"id", "patch"} (as upstream\'s submit.py reads) or JSONL')
@@ -267,23 +269,40 @@ export function registerEvalCommand(program: Command): void {
     async (rawFlags: Record<string, unknown>, self: Command) => {
       const configFile = findConfigFile(typeof rawFlags.config === "string" ? rawFlags.config : undefined);
       const { config: _config, ...given } = withConfig(self, rawFlags, configFile === undefined ? undefined : readConfigFile(configFile).eval);
+      const sharding = parseShardingFlags(given);
       const flags = parseFlags(flagsSchema, given, FLAG_FIXES);
       const work = await plan(flags);
-      const runDirectory = flags.runDir ?? path.join(".dynabox", "eval", work.family);
-      await checkOutputFolder(runDirectory, "--run-dir");
+      const baseDirectory = flags.runDir ?? path.join(".dynabox", "eval", work.family);
+      await checkOutputFolder(baseDirectory, "--run-dir");
       const signal = interruptSignal();
+      // --slurm: the shards grade on the cluster; this command merges and reports from the merged store.
+      const slurm = sharding.slurm
+        ? await runBatchOnSlurm({ runDirectory: baseDirectory, items: work.items.length, slurm: sharding.slurm, force: flags.force, jobName: `dynabox-eval-${work.family}`, signal })
+        : undefined;
+      const runDirectory = sharding.shard ? shardDirectory(baseDirectory, sharding.shard) : baseDirectory;
       const limits = graderLimits(flags);
-      const context = { ...(await gradingContext(signal, { quiet: flags.json })), ...(Object.keys(limits).length > 0 ? { graderLimits: limits } : {}) };
+      const context = slurm
+        ? mergedRunContext(signal)
+        : { ...(await gradingContext(signal, { quiet: flags.json })), ...(Object.keys(limits).length > 0 ? { graderLimits: limits } : {}) };
       const concurrency = flags.concurrency ?? defaultConcurrency();
       for (const note of work.notes) process.stderr.write(`dynabox: ${printableLine(note)}\n`);
       const renderer = createRenderer({ json: false });
       using store = ResultsStore.open(path.join(runDirectory, "results.sqlite"));
-      renderer.onEvent({ type: "run-start", kind: `eval ${work.family}`, tasks: work.items.length, concurrency, runDirectory });
-      const batch = await evaluateItems(work.items, {
+      let items = sharding.shard ? selectShard(work.items, sharding.shard) : work.items;
+      if (slurm) {
+        const graded = items.filter(({ task, item }) => store.has({ kind: "eval", family: task.family, taskId: task.id, item }));
+        if (graded.length < items.length) {
+          process.stderr.write(`dynabox: ${items.length - graded.length} item(s) have no result because their shard failed on the cluster; rerun the same command to grade only them\n`);
+          process.exitCode = 1;
+        }
+        items = graded;
+      }
+      renderer.onEvent({ type: "run-start", kind: `eval ${work.family}`, tasks: items.length, concurrency, runDirectory });
+      const batch = await evaluateItems(items, {
         context,
         concurrency,
         store,
-        force: flags.force,
+        force: flags.force && !slurm,
         onEvent: (event) => renderer.onEvent(event),
         // What else can change a verdict: part of each item's resume key.
         settings: { timeout: flags.timeout ?? null, pythonMismatch: flags.pythonMismatch, limits },
@@ -293,7 +312,8 @@ export function registerEvalCommand(program: Command): void {
       let summary = summarizeBatch(work.family, batch, work.total);
       await mkdir(runDirectory, { recursive: true });
       await writeWhole(path.join(runDirectory, "results.jsonl"), lines.map((line) => line + "\n").join(""));
-      if (work.sab) {
+      // A shard's own outputs stay plain: the SAB eval logs are written over the whole plan, by the merge.
+      if (work.sab && !sharding.shard) {
         // Positional verdicts: an item error or an interrupted item is "not graded" in the eval logs.
         const verdicts = batch.byItem.map((result) => result?.verdict ?? undefined);
         const written = await writeSabEvalOutputs(runDirectory, work.sab.plan, verdicts, work.sab.judge);
@@ -306,6 +326,7 @@ export function registerEvalCommand(program: Command): void {
         const graded = batch.results.flatMap((result) => (result.verdict === null ? [] : [result.verdict.upstream as unknown as ResqResultLine]));
         await writeWhole(path.join(runDirectory, "results.json"), resqResultsFileText(graded));
       }
+      if (sharding.shard) writeShardMarker(runDirectory, sharding.shard, { items: items.length, errors: Number(summary.errors ?? 0) });
       if (flags.json) {
         process.stdout.write(lines.map((line) => line + "\n").join(""));
       } else {

@@ -26,6 +26,10 @@ import { assertPathFlag, MAX_TIMER_SECONDS, parseFlags, positiveNumber, wholeNum
 import { createRenderer } from "../progress.js";
 import { assertSameSettings, dropOrphanCandidates, removeLeftovers } from "../run-folder.js";
 import { bundledTasksDirectory, gradingContext, interruptSignal } from "../shared.js";
+import { addShardingOptions, parseShardingFlags, runBatchOnSlurm, type ShardingFlags } from "../sharding.js";
+import { librarySeedPath, mergeShardLibraries, prepareLibrarySeed, seedShardLibrary } from "../../runs/merge-library.js";
+import { storedRunSummaries } from "../../runs/merge-run.js";
+import { selectShard, shardDirectory, writeShardMarker } from "../../runs/shards.js";
 
 const flagsSchema = z.object({
   model: z.string().min(1).optional(),
@@ -113,14 +117,15 @@ export function addRunOptions(command: Command): Command {
 }
 
 export function registerRunCommand(program: Command): void {
-  addRunOptions(
+  addShardingOptions(addRunOptions(
     program
       .command("run")
       .description("run the agent on tasks: it writes Python in a sandbox, is graded in a fresh container, and grows its action library")
       .argument("[paths...]", "task folders, dataset files or folders of them (default: the bundled tasks)"),
-  ).action(async (paths: string[], rawFlags: Record<string, unknown>, command: Command) => {
+  )).action(async (paths: string[], rawFlags: Record<string, unknown>, command: Command) => {
     const flags = parseRunFlags(rawFlags, command);
-    await runCommand(paths.length > 0 ? paths : [bundledTasksDirectory()], flags);
+    const sharding = parseShardingFlags(rawFlags);
+    await runCommand(paths.length > 0 ? paths : [bundledTasksDirectory()], flags, interruptSignal(), sharding);
   });
 }
 
@@ -141,14 +146,15 @@ export async function runCommand(
   paths: readonly string[] | readonly DiscoveredTask[],
   flags: RunFlags,
   signal: AbortSignal = interruptSignal(),
+  sharding: ShardingFlags = {},
 ): Promise<TaskRunSummary[]> {
   const modelName = flags.model ?? process.env.DYNABOX_MODEL;
   if (!modelName) {
     throw new UserError("DYNABOX_USAGE", "say which model to call: --model NAME (or DYNABOX_MODEL), with --base-url for a server other than OpenAI");
   }
   // Everything a mistake can be found in is checked before any container starts.
-  const runDirectory = path.resolve(flags.runDir ?? path.join(".dynabox", "runs", modelName.replace(/[^A-Za-z0-9._-]+/g, "_")));
-  assertPathFlag("runDir", flags.runDir ?? runDirectory, "folder");
+  const baseDirectory = path.resolve(flags.runDir ?? path.join(".dynabox", "runs", modelName.replace(/[^A-Za-z0-9._-]+/g, "_")));
+  assertPathFlag("runDir", flags.runDir ?? baseDirectory, "folder");
   if (flags.library) assertPathFlag("library", flags.library, "file");
   const model = createModelClient({
     model: modelName,
@@ -166,7 +172,8 @@ export async function runCommand(
           : {}),
       })
     : (paths as readonly DiscoveredTask[]);
-  const tasks = selectTasks(discovered, flags.task);
+  const selected = selectTasks(discovered, flags.task);
+  const tasks = sharding.shard ? selectShard(selected, sharding.shard) : selected;
   // The endpoint and the key, checked with one cheap request before any container starts: a
   // wrong key stops here (exit 3) instead of failing every task.
   const listedModels = await model.checkEndpoint(signal);
@@ -178,7 +185,10 @@ export async function runCommand(
     ...(flags.maxCost ? { maxCostUsd: flags.maxCost } : {}),
   };
   const contextWindow = chooseContextWindow(modelName, flags.contextTokens, flags.contextTokens === undefined ? listedModels : undefined);
-  await checkOutputFolder(runDirectory, "--run-dir");
+  await checkOutputFolder(baseDirectory, "--run-dir");
+  const userLibrary = flags.library ?? defaultLibraryPath();
+  if (sharding.slurm) return runOnSlurm(baseDirectory, selected, flags, sharding.slurm, userLibrary, signal);
+  const runDirectory = sharding.shard ? shardDirectory(baseDirectory, sharding.shard) : baseDirectory;
   const runId = `run-${path.basename(runDirectory)}-${process.pid}`;
   const settings = manifestSettings(modelName, limits, flags);
   // A run folder made with another model or settings is refused before anything is written to it.
@@ -206,7 +216,8 @@ export async function runCommand(
   });
 
   using store = ResultsStore.open(path.join(runDirectory, "results.sqlite"));
-  using library = ActionStore.open(flags.library ?? defaultLibraryPath());
+  // A shard learns in its own copy of the library; the merge replays what it promoted.
+  using library = ActionStore.open(sharding.shard ? seedShardLibrary(userLibrary, runDirectory, librarySeedPath(baseDirectory)) : userLibrary);
   dropOrphanCandidates(library);
   renderer.onEvent({ type: "run-start", kind: `run with ${modelName}`, tasks: tasks.length * flags.attempts, concurrency, runDirectory, runId });
   let fromStore = 0;
@@ -240,6 +251,45 @@ export async function runCommand(
     await removeLeftovers(context.docker, runId, Math.round(flags.engineWait * 1000), signal);
   });
 
+  if (sharding.shard) writeShardMarker(runDirectory, sharding.shard, { items: summaries.length, errors: summaries.filter((summary) => summary.outcome === "error").length });
+  await reportRun(runDirectory, library.file, summaries, flags, { runId, fromStore });
+  return summaries;
+}
+
+/** `run --slurm`: the shards run on the cluster; this command merges them and reports as an unsharded run does. */
+async function runOnSlurm(
+  runDirectory: string,
+  tasks: readonly DiscoveredTask[],
+  flags: RunFlags,
+  slurm: NonNullable<ShardingFlags["slurm"]>,
+  userLibrary: string,
+  signal: AbortSignal,
+): Promise<TaskRunSummary[]> {
+  prepareLibrarySeed(userLibrary, runDirectory);
+  const outcome = await runBatchOnSlurm({ runDirectory, items: tasks.length, slurm, force: flags.force, jobName: "dynabox-run", signal });
+  using library = ActionStore.open(userLibrary);
+  const learned = mergeShardLibraries(library, outcome.shardFolders);
+  if (!flags.json) process.stderr.write(`[slurm] library ${library.file}: ${learned.promoted.length} new version(s), ${learned.merged.length} merged into identical ones\n`);
+  using store = ResultsStore.open(path.join(runDirectory, "results.sqlite"));
+  const summaries = storedRunSummaries(store, tasks, flags.attempts);
+  await writeManifest(runDirectory, {
+    model: flags.model ?? process.env.DYNABOX_MODEL,
+    flags: { ...flags, apiKey: flags.apiKey ? "(set)" : undefined },
+    tasks: tasks.map(({ task }) => `${task.family}/${task.id}`),
+    slurm: { job_ids: outcome.batch.jobIds, shards: outcome.count, submissions: outcome.batch.submissions, failed: outcome.batch.failed },
+  });
+  await reportRun(runDirectory, library.file, summaries, flags, { runId: null, fromStore: 0 });
+  return summaries;
+}
+
+/** The run's tables, summary.json and last line (or NDJSON event). */
+async function reportRun(
+  runDirectory: string,
+  libraryFile: string,
+  summaries: TaskRunSummary[],
+  flags: RunFlags,
+  run: { runId: string | null; fromStore: number },
+): Promise<void> {
   const tables = familyTables(summaries);
   const totals = {
     tasks: summaries.length,
@@ -247,16 +297,16 @@ export async function runCommand(
     cost_usd: summaries.reduce((sum, summary) => sum + summary.cost_usd, 0),
     container_seconds: summaries.reduce((sum, summary) => sum + summary.container_seconds, 0),
     /** Attempts taken from the results store (finished before with the same task, model and settings). */
-    from_store: fromStore,
+    from_store: run.fromStore,
     /** Attempts that ended on an infrastructure error (not counted in any metric; a rerun retries them). */
     errors: summaries.filter((summary) => summary.outcome === "error").length,
   };
   const runEnd = {
     type: "run-end",
     run_directory: runDirectory,
-    library: library.file,
+    library: libraryFile,
     library_mode: flags.libraryMode,
-    run_id: runId,
+    run_id: run.runId,
     tasks: summaries.map(({ id, family, attempt, outcome, score, steps, tokens, cost_usd, actions_created, actions_used, error_kind, reason, retries }) => ({
       id,
       family,
@@ -279,7 +329,7 @@ export async function runCommand(
   if (flags.json) {
     process.stdout.write(JSON.stringify(runEnd) + "\n");
   } else {
-    process.stdout.write(renderTables(tables, totals) + `\nresults: ${runDirectory} (results.sqlite, trajectories/, summary.json)\nlibrary: ${library.file}\n`);
+    process.stdout.write(renderTables(tables, totals) + `\nresults: ${runDirectory} (results.sqlite, trajectories/, summary.json)\nlibrary: ${libraryFile}\n`);
   }
   const errors = summaries.filter((summary) => summary.outcome === "error");
   if (errors.length > 0) {
@@ -290,7 +340,6 @@ export async function runCommand(
     // A task that can not run as written (kind "input") is the user's to fix: exit 1 as for a task not valid.
     process.exitCode = errors.some((summary) => summary.error_kind !== "input") ? EXIT_INFRASTRUCTURE_ERRORS : 1;
   }
-  return summaries;
 }
 
 /** The settings a run folder's results depend on; a rerun with others would mix two experiments. */

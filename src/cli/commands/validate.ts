@@ -14,6 +14,8 @@ import { addMlabPrepareOptions, mlabFamilyOptions, mlabPrepareFlagsSchema } from
 import { createRenderer } from "../progress.js";
 import { printableLine } from "../terminal-text.js";
 import { bundledTasksDirectory, gradingContext, interruptSignal } from "../shared.js";
+import { addShardingOptions, mergedRunContext, parseShardingFlags, runBatchOnSlurm } from "../sharding.js";
+import { selectShard, shardDirectory, writeShardMarker } from "../../runs/shards.js";
 
 const flagsSchema = mlabPrepareFlagsSchema.extend({
   json: z.boolean().default(false),
@@ -24,8 +26,8 @@ const flagsSchema = mlabPrepareFlagsSchema.extend({
 });
 
 export function registerValidateCommand(program: Command): void {
-  const command = program
-    .command("validate")
+  const command = addShardingOptions(program
+    .command("validate"))
     .description("check that tasks are well-formed and solvable: run each one's proof of validity in fresh containers")
     .argument("[paths...]", "task folders, dataset files or folders of them (default: the bundled tasks)")
     .option("--concurrency <n>", "tasks validated at once (default: the CPU count)")
@@ -38,25 +40,41 @@ export function registerValidateCommand(program: Command): void {
         concurrency: "a whole number of tasks at once, at least 1 (e.g. --concurrency 2)",
         pythonMismatch: "error or warn (e.g. --python-mismatch warn)",
       });
+      const sharding = parseShardingFlags(rawFlags);
       const warn = (message: string): void => void process.stderr.write(`dynabox: warning: ${printableLine(message)}\n`);
-      const tasks = await discoverTasks(paths.length > 0 ? paths : [bundledTasksDirectory()], {
+      const discovered = await discoverTasks(paths.length > 0 ? paths : [bundledTasksDirectory()], {
         resq: { pythonMismatch: flags.pythonMismatch },
         mlab: await mlabFamilyOptions(flags, warn),
       });
       const signal = interruptSignal();
-      const context = await gradingContext(signal, { quiet: flags.json });
+      // --slurm: the shards validate on the cluster; this command merges and reports from the merged store.
+      const slurm = sharding.slurm
+        ? await runBatchOnSlurm({ runDirectory: flags.runDir, items: discovered.length, slurm: sharding.slurm, force: flags.force, jobName: "dynabox-validate", signal })
+        : undefined;
+      const runDirectory = sharding.shard ? shardDirectory(flags.runDir, sharding.shard) : flags.runDir;
+      const context = slurm ? mergedRunContext(signal) : await gradingContext(signal, { quiet: flags.json });
       const concurrency = flags.concurrency ?? defaultConcurrency();
       const renderer = createRenderer({ json: false });
-      using store = ResultsStore.open(path.join(flags.runDir, "results.sqlite"));
-      renderer.onEvent({ type: "run-start", kind: "validate", tasks: tasks.length, concurrency, runDirectory: flags.runDir });
+      using store = ResultsStore.open(path.join(runDirectory, "results.sqlite"));
+      let tasks = sharding.shard ? selectShard(discovered, sharding.shard) : discovered;
+      if (slurm) {
+        const done = tasks.filter(({ task }) => store.has({ kind: "validate", family: task.family, taskId: task.id }));
+        if (done.length < tasks.length) {
+          process.stderr.write(`dynabox: ${tasks.length - done.length} task(s) have no result because their shard failed on the cluster; rerun the same command to validate only them\n`);
+          process.exitCode = 1;
+        }
+        tasks = done;
+      }
+      renderer.onEvent({ type: "run-start", kind: "validate", tasks: tasks.length, concurrency, runDirectory });
       const reports = await validateTasks(tasks, {
         context,
         concurrency,
         store,
-        force: flags.force,
+        force: flags.force && !slurm,
         onEvent: (event) => renderer.onEvent(event),
         settings: { pythonMismatch: flags.pythonMismatch },
       }).finally(() => renderer.close());
+      if (sharding.shard) writeShardMarker(runDirectory, sharding.shard, { items: tasks.length, errors: reports.filter((report) => "error" in report.checks).length });
       const valid = reports.filter((report) => report.valid).length;
       const fromStore = reports.filter((report) => report.fromStore).length;
       if (fromStore > 0) process.stderr.write(`dynabox: ${fromStore} of ${reports.length} result(s) came from the store (validated before with the same task content)\n`);
