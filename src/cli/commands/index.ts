@@ -7,6 +7,7 @@ import { registerDoctorCommand } from "./doctor.js";
 import { registerEvalCommand } from "./eval.js";
 import { registerExecCommand } from "./exec.js";
 import { registerImageCommand } from "./image.js";
+import { registerReportCommand } from "./report.js";
 import { registerRunCommand } from "./run.js";
 import { registerValidateCommand } from "./validate.js";
 
@@ -19,6 +20,7 @@ export function registerCommands(program: Command): void {
   registerEvalCommand(program);
   registerRunCommand(program);
   registerDemoCommand(program);
+  registerReportCommand(program);
   registerActionsCommand(program);
   registerCleanCommand(program);
   registerBenchCommand(program);

@@ -1,0 +1,80 @@
+// What the agent handed in, kept in the run folder as a unified diff so that the report and
+// `show` can show it: RES-Q's patch as it is, a ScienceAgentBench program as a new file, an
+// MLAgentBench workspace as the changes against the task's starter files (env/).
+// submissions/<family>/<task>/attempt-N.diff
+
+import { existsSync } from "node:fs";
+import { lstat, mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { createTwoFilesPatch } from "diff";
+import { readArchiveFiles } from "../sandbox/archive.js";
+
+/** Files bigger than this are named in the diff, not shown. */
+const MAX_SHOWN_FILE_BYTES = 256 * 1024;
+/** New files other than Python past this size (data the task prepared, outputs) are named only. */
+const MAX_SHOWN_NEW_DATA_BYTES = 32 * 1024;
+
+export function submissionFile(runDirectory: string, family: string, taskId: string, item: string): string {
+  return path.join(runDirectory, "submissions", family, taskId, `${item}.diff`);
+}
+
+/** The diff of a submission, or null when there is nothing to show. Never throws: a report must not fail on it. */
+export async function submissionDiff(submission: unknown, task: { family: string; directory?: string }): Promise<string | null> {
+  if (typeof submission === "string") return submission;
+  if (typeof submission !== "object" || submission === null) return null;
+  const value = submission as Record<string, unknown>;
+  if (typeof value.source === "string" && typeof value.fileName === "string") {
+    return createTwoFilesPatch("/dev/null", `pred_programs/${value.fileName}`, "", value.source, undefined, undefined, { context: 3 });
+  }
+  if (Buffer.isBuffer(value.archive)) return await workspaceDiff(value.archive, task.directory ? path.join(task.directory, "env") : undefined);
+  return null;
+}
+
+/** Writes the submission's diff; a failure is reported by the caller as a warning, never as the task's error. */
+export async function saveSubmission(runDirectory: string, family: string, taskId: string, item: string, submission: unknown, task: { family: string; directory?: string }): Promise<void> {
+  const diff = await submissionDiff(submission, task);
+  if (diff === null) return;
+  const file = submissionFile(runDirectory, family, taskId, item);
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, diff);
+}
+
+export async function readSubmission(runDirectory: string, family: string, taskId: string, item: string): Promise<string | null> {
+  const file = submissionFile(runDirectory, family, taskId, item);
+  return existsSync(file) ? await readFile(file, "utf8") : null;
+}
+
+/** Text files of the workspace that differ from the starter files; binary and big files are named only. */
+async function workspaceDiff(archive: Buffer, starterDirectory: string | undefined): Promise<string> {
+  const files = await readArchiveFiles(Readable.from(archive), { stripComponents: 0 });
+  const parts: string[] = [];
+  for (const [name, content] of [...files.entries()].sort(([left], [right]) => left.localeCompare(right))) {
+    const before = starterDirectory ? await starterText(starterDirectory, name) : null;
+    if (before !== null && before.equals(content)) continue;
+    const oldName = before === null ? "/dev/null" : `a/${name}`;
+    const newData = before === null && !name.endsWith(".py") && content.length > MAX_SHOWN_NEW_DATA_BYTES;
+    if (newData || !isShowable(content) || (before !== null && !isShowable(before))) {
+      parts.push(`diff --git a/${name} b/${name}\nBinary files ${oldName} and b/${name} differ\n`);
+      continue;
+    }
+    parts.push(createTwoFilesPatch(oldName, `b/${name}`, before?.toString("utf8") ?? "", content.toString("utf8"), undefined, undefined, { context: 3 }));
+  }
+  return parts.join("");
+}
+
+/** A starter file's bytes, only a regular file inside the folder (never through a symlink). */
+async function starterText(directory: string, relative: string): Promise<Buffer | null> {
+  const file = path.join(directory, relative);
+  if (!file.startsWith(directory + path.sep)) return null;
+  try {
+    const stat = await lstat(file);
+    return stat.isFile() ? await readFile(file) : null;
+  } catch {
+    return null;
+  }
+}
+
+function isShowable(content: Buffer): boolean {
+  return content.length <= MAX_SHOWN_FILE_BYTES && !content.includes(0);
+}
