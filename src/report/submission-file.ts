@@ -78,3 +78,13 @@ async function starterText(directory: string, relative: string): Promise<Buffer 
 function isShowable(content: Buffer): boolean {
   return content.length <= MAX_SHOWN_FILE_BYTES && !content.includes(0);
 }
+
+/** saveSubmission for the run loop: returns a warning instead of throwing (the task's result does not depend on it). */
+export async function keepSubmission(runDirectory: string, family: string, taskId: string, item: string, submission: unknown, task: { family: string; directory?: string }): Promise<string | null> {
+  try {
+    await saveSubmission(runDirectory, family, taskId, item, submission, task);
+    return null;
+  } catch (error) {
+    return `the submission was graded but not kept for the report: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}

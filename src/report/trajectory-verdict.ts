@@ -33,3 +33,12 @@ export async function recordVerdict(file: string, verdict: TrajectoryVerdict): P
   }
   return false;
 }
+
+/** recordVerdict for the run loop: returns a warning instead of throwing. */
+export async function keepVerdict(file: string, verdict: TrajectoryVerdict): Promise<string | null> {
+  try {
+    return (await recordVerdict(file, verdict)) ? null : `the trajectory ${file} has no end line; the verdict was not added to it`;
+  } catch (error) {
+    return `the verdict was not added to the trajectory: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}

@@ -15,6 +15,7 @@ import { ResultsStore } from "../../runs/store.js";
 import { discoverMlabTasks } from "../../tasks/mlab.js";
 import { loadResqDataset } from "../../tasks/resq.js";
 import type { Family } from "../../tasks/types.js";
+import { writeReportAfterCommand } from "../../report/write.js";
 import { createRenderer } from "../progress.js";
 import { planSabEval, writeSabEvalOutputs, type SabEvalPlan } from "../sab-eval.js";
 import { gradingContext, interruptSignal } from "../shared.js";
@@ -197,6 +198,7 @@ export function registerEvalCommand(program: Command): void {
         for (const note of written.notes) process.stderr.write(`dynabox: ${note}\n`);
       }
       await writeFile(path.join(runDirectory, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
+      await writeReportAfterCommand(runDirectory, (line) => process.stderr.write(line + "\n"));
       if (flags.json) {
         process.stdout.write(lines.map((line) => line + "\n").join(""));
       } else {

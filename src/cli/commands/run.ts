@@ -17,6 +17,8 @@ import { familyTables, runAgentTasks, type TaskRunSummary } from "../../runs/age
 import { defaultConcurrency } from "../../runs/concurrency.js";
 import { ResultsStore } from "../../runs/store.js";
 import { discoverTasks, type DiscoveredTask } from "../../tasks/registry.js";
+import { failureReason } from "../../report/reason.js";
+import { writeReportAfterCommand } from "../../report/write.js";
 import { createRenderer } from "../progress.js";
 import { bundledTasksDirectory, gradingContext, interruptSignal } from "../shared.js";
 
@@ -167,11 +169,12 @@ export async function runCommand(
     type: "run-end",
     run_directory: runDirectory,
     library: library.file,
-    tasks: summaries.map(({ id, family, attempt, outcome, score, steps, tokens, cost_usd, actions_created, actions_used }) => ({
+    tasks: summaries.map(({ id, family, attempt, outcome, score, steps, tokens, cost_usd, actions_created, actions_used, stop_reason, error, upstream }) => ({
       id,
       family,
       attempt,
       outcome,
+      reason: failureReason({ family, outcome, upstream, stopReason: stop_reason, error }),
       score,
       steps,
       tokens,
@@ -183,6 +186,7 @@ export async function runCommand(
     totals,
   };
   await writeFile(path.join(runDirectory, "summary.json"), JSON.stringify(runEnd, null, 2) + "\n");
+  await writeReportAfterCommand(runDirectory, (line) => process.stderr.write(line + "\n"));
   if (flags.json) {
     process.stdout.write(JSON.stringify(runEnd) + "\n");
   } else {

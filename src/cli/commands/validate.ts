@@ -9,6 +9,7 @@ import { defaultConcurrency } from "../../runs/concurrency.js";
 import { ResultsStore } from "../../runs/store.js";
 import { validateTasks } from "../../runs/validate.js";
 import { discoverTasks } from "../../tasks/registry.js";
+import { writeReportAfterCommand } from "../../report/write.js";
 import { createRenderer } from "../progress.js";
 import { bundledTasksDirectory, gradingContext, interruptSignal } from "../shared.js";
 
@@ -48,6 +49,7 @@ export function registerValidateCommand(program: Command): void {
         force: flags.force,
         onEvent: (event) => renderer.onEvent(event),
       }).finally(() => renderer.close());
+      await writeReportAfterCommand(flags.runDir, (line) => process.stderr.write(line + "\n"));
       const valid = reports.filter((report) => report.valid).length;
       if (flags.json) process.stdout.write(JSON.stringify(reports) + "\n");
       else process.stdout.write(`${valid} of ${reports.length} task(s) valid\n`);
