@@ -11,8 +11,8 @@ export interface Bar {
 }
 
 const ROW = 18;
-const LABEL_WIDTH = 150;
-const BAR_WIDTH = 260;
+const LABEL_WIDTH = 120;
+const BAR_WIDTH = 170;
 
 export function barChart(title: string, bars: readonly Bar[], format: (value: number) => string): string {
   const height = bars.length * ROW + 24;
@@ -27,7 +27,7 @@ export function barChart(title: string, bars: readonly Bar[], format: (value: nu
     );
   });
   return (
-    `<svg class="chart" role="img" aria-label="${escapeHtml(title)}" width="${LABEL_WIDTH + BAR_WIDTH + 90}" height="${height}" viewBox="0 0 ${LABEL_WIDTH + BAR_WIDTH + 90} ${height}">` +
+    `<svg class="chart" role="img" aria-label="${escapeHtml(title)}" width="${LABEL_WIDTH + BAR_WIDTH + 70}" height="${height}" viewBox="0 0 ${LABEL_WIDTH + BAR_WIDTH + 70} ${height}">` +
     `<text x="0" y="13" class="chart-title">${escapeHtml(title)}</text>${rows.join("")}</svg>`
   );
 }
@@ -59,11 +59,11 @@ export function stackedChart(title: string, rows: readonly StackedRow[]): string
     );
   });
   return (
-    `<svg class="chart" role="img" aria-label="${escapeHtml(title)}" width="${LABEL_WIDTH + BAR_WIDTH + 200}" height="${height}" viewBox="0 0 ${LABEL_WIDTH + BAR_WIDTH + 200} ${height}">` +
+    `<svg class="chart" role="img" aria-label="${escapeHtml(title)}" width="${LABEL_WIDTH + BAR_WIDTH + 150}" height="${height}" viewBox="0 0 ${LABEL_WIDTH + BAR_WIDTH + 150} ${height}">` +
     `<text x="0" y="13" class="chart-title">${escapeHtml(title)}</text>${body.join("")}</svg>`
   );
 }
 
 function clip(text: string): string {
-  return text.length <= 22 ? text : `${text.slice(0, 21)}…`;
+  return text.length <= 18 ? text : `${text.slice(0, 17)}…`;
 }

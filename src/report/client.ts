@@ -82,6 +82,7 @@ th[aria-sort="ascending"]::after { content: " ▲"; }
 th[aria-sort="descending"]::after { content: " ▼"; }
 td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
 .facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; margin: 6px 0; }
+#manifest { grid-template-columns: max-content minmax(0, 1fr) max-content minmax(0, 1fr); word-break: break-all; }
 .facts dt { color: var(--muted); }
 .facts dd { margin: 0; }
 .badge { display: inline-block; padding: 0 7px; border-radius: 10px; color: #fff; font-size: 12px; font-weight: 600; }
@@ -101,7 +102,7 @@ details.step.ok { border-left-color: var(--passed); } details.step.raised { bord
 details.step > summary { cursor: pointer; }
 .thought p { margin: 4px 0; }
 .reason { color: var(--failed); font-weight: normal; }
-.charts { display: flex; flex-wrap: wrap; gap: 24px; }
+.charts { display: flex; flex-wrap: wrap; gap: 16px 28px; margin: 8px 0; }
 svg.chart { font: 11px system-ui, "DejaVu Sans", sans-serif; }
 svg.chart .chart-title { font-weight: 600; font-size: 12px; }
 svg.chart .bar.passed { fill: var(--passed); } svg.chart .bar.failed { fill: var(--failed); }

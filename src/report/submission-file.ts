@@ -25,7 +25,7 @@ export async function submissionDiff(submission: unknown, task: { family: string
   if (typeof submission !== "object" || submission === null) return null;
   const value = submission as Record<string, unknown>;
   if (typeof value.source === "string" && typeof value.fileName === "string") {
-    return createTwoFilesPatch("/dev/null", `pred_programs/${value.fileName}`, "", value.source, undefined, undefined, { context: 3 });
+    return gitStylePatch(`pred_programs/${value.fileName}`, null, value.source);
   }
   if (Buffer.isBuffer(value.archive)) return await workspaceDiff(value.archive, task.directory ? path.join(task.directory, "env") : undefined);
   return null;
@@ -52,15 +52,22 @@ async function workspaceDiff(archive: Buffer, starterDirectory: string | undefin
   for (const [name, content] of [...files.entries()].sort(([left], [right]) => left.localeCompare(right))) {
     const before = starterDirectory ? await starterText(starterDirectory, name) : null;
     if (before !== null && before.equals(content)) continue;
-    const oldName = before === null ? "/dev/null" : `a/${name}`;
     const newData = before === null && !name.endsWith(".py") && content.length > MAX_SHOWN_NEW_DATA_BYTES;
     if (newData || !isShowable(content) || (before !== null && !isShowable(before))) {
-      parts.push(`diff --git a/${name} b/${name}\nBinary files ${oldName} and b/${name} differ\n`);
+      parts.push(`diff --git a/${name} b/${name}\n${before === null ? "new file mode 100644\n" : ""}Binary files ${before === null ? "/dev/null" : `a/${name}`} and b/${name} differ\n`);
       continue;
     }
-    parts.push(createTwoFilesPatch(oldName, `b/${name}`, before?.toString("utf8") ?? "", content.toString("utf8"), undefined, undefined, { context: 3 }));
+    parts.push(gitStylePatch(name, before?.toString("utf8") ?? null, content.toString("utf8")));
   }
   return parts.join("");
+}
+
+/** One file's change in git's form (diff --git, new file mode), which diff renderers read best. */
+function gitStylePatch(name: string, before: string | null, after: string): string {
+  const body = createTwoFilesPatch(before === null ? "/dev/null" : `a/${name}`, `b/${name}`, before ?? "", after, undefined, undefined, { context: 3 });
+  // createTwoFilesPatch starts with a line of "=" (and an Index: line in some versions): git's header replaces them.
+  const hunks = body.slice(body.indexOf("--- "));
+  return `diff --git a/${name} b/${name}\n${before === null ? "new file mode 100644\n" : ""}${hunks}`;
 }
 
 /** A starter file's bytes, only a regular file inside the folder (never through a symlink). */
