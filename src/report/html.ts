@@ -55,7 +55,10 @@ function familyCards(run: RunView): Array<{ family: string; name: string; metric
       metrics.push({ key, label, raw: value, text: String(value) });
     };
     count("tasks", "tasks", new Set(tasks.map((task) => task.id)).size);
-    if (family === "mlab") {
+    if (run.kind === "validate") {
+      const valid = tasks.filter((task) => task.outcome === "passed").length;
+      metrics.push({ key: "valid", label: "valid", raw: valid, text: `${valid} of ${tasks.length}` });
+    } else if (family === "mlab") {
       rate("success_rate", "success rate");
       const improvements = tasks.filter((task) => task.outcome !== "error" && typeof task.upstream.improvement === "number").map((task) => task.upstream.improvement as number);
       const mean = improvements.length === 0 ? null : improvements.reduce((sum, value) => sum + value, 0) / improvements.length;
@@ -162,6 +165,7 @@ export function renderReport(run: RunView, options: { writtenAt?: Date } = {}): 
     manifest: manifestFacts(run),
     familyNames: [...new Set(run.tasks.map((task) => task.family))].sort(),
     outcomeNames: OUTCOMES.filter((outcome) => run.tasks.some((task) => task.outcome === outcome)),
+    agentColumns: run.kind === "run",
     tasks: run.tasks.map((task) => ({ task, diffHtml: task.diff ? renderDiff(task.diff) : null, steps: task.steps.map(stepView) })),
   });
 }

@@ -32,12 +32,18 @@ export const PAGE_TEMPLATE = `<!DOCTYPE html>
       <div class="family">Totals</div>
       <div class="metric">tasks: <b data-metric="totals.tasks" data-value="<%= it.run.totals.tasks %>"><%= it.run.totals.tasks %></b></div>
       <div class="metric">infrastructure errors: <b data-metric="totals.errors" data-value="<%= it.run.totals.errors %>"><%= it.run.totals.errors %></b></div>
+<% if (it.agentColumns) { %>
       <div class="metric">tokens: <b data-metric="totals.tokens" data-value="<%= it.run.totals.tokens %>"><%= it.fmt.integer(it.run.totals.tokens) %></b></div>
       <div class="metric">dollars: <b data-metric="totals.cost_usd" data-value="<%= it.run.totals.costUsd %>"><%= it.fmt.dollars(it.run.totals.costUsd) %></b></div>
+      <% } %>
       <div class="metric">container time: <b data-metric="totals.container_seconds" data-value="<%= it.run.totals.containerSeconds %>"><%= it.fmt.seconds(it.run.totals.containerSeconds) %></b></div>
     </div>
   </div>
+  <% if (it.run.kind === "validate") { %>
+  <p class="muted">Each task's proof of validity, run in fresh containers: MLAgentBench: the starter scores as the baseline and the reference solution succeeds; ScienceAgentBench: the gold program passes and an empty one fails; RES-Q: the test fails at the base commit and passes with the solution patch. "passed" means valid.</p>
+  <% } else { %>
   <p class="muted">Metrics as upstream computes them: MLAgentBench success is an improvement over the baseline above 10 %; ScienceAgentBench VER is the share of programs that ran and wrote their output, SR the share that passed the task's eval; RES-Q pass@1 the share of patches whose tests pass. Infrastructure errors (model endpoint, engine, sandbox, grader) are counted apart and are not failures of the agent.</p>
+  <% } %>
   <% if (it.passAtK.length > 0) { %>
   <h3>Several attempts</h3>
   <table id="pass-at-k">
@@ -67,8 +73,9 @@ export const PAGE_TEMPLATE = `<!DOCTYPE html>
   <table id="task-table">
     <thead><tr>
       <th data-sort="text">task</th><th data-sort="text">family</th><th data-sort="number" class="number">attempt</th><th data-sort="text">outcome</th>
-      <th data-sort="number" class="number">score</th><th data-sort="number" class="number">baseline</th><th data-sort="number" class="number">steps</th>
-      <th data-sort="number" class="number">tokens</th><th data-sort="number" class="number">cost</th><th data-sort="text">why</th>
+      <th data-sort="number" class="number">score</th><th data-sort="number" class="number">baseline</th>
+      <% if (it.agentColumns) { %><th data-sort="number" class="number">steps</th><th data-sort="number" class="number">tokens</th><th data-sort="number" class="number">cost</th><% } %>
+      <th data-sort="text">why</th>
     </tr></thead>
     <tbody>
     <% it.run.tasks.forEach(function (task) { %>
@@ -79,9 +86,11 @@ export const PAGE_TEMPLATE = `<!DOCTYPE html>
         <td data-value="<%= task.outcome %>"><span class="badge <%= task.outcome %>"><%= task.outcome %></span></td>
         <td class="number" data-value="<%= task.score === null ? '' : task.score %>"><%= it.fmt.number(task.score) %></td>
         <td class="number" data-value="<%= task.baseline === null ? '' : task.baseline %>"><%= it.fmt.number(task.baseline) %></td>
+        <% if (it.agentColumns) { %>
         <td class="number" data-value="<%= task.steps.length %>"><%= task.steps.length %></td>
         <td class="number" data-value="<%= task.tokens === null ? '' : task.tokens %>"><%= task.tokens === null ? '' : it.fmt.integer(task.tokens) %></td>
         <td class="number" data-value="<%= task.costUsd === null ? '' : task.costUsd %>"><%= task.costUsd === null ? '' : it.fmt.dollars(task.costUsd) %></td>
+        <% } %>
         <td data-value="<%= task.reason || '' %>"><%= task.reason || '' %></td>
       </tr>
     <% }) %>

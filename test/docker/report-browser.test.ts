@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 // The HTML report in a real browser: Debian's chromium driven by playwright-core opens the report
 // of a real run (the demo: the scripted server, real sandboxes, real graders), checks the summary
 // figures against summary.json, filters the table, opens a task and its diff, and keeps a
@@ -11,6 +13,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startScriptedOpenAIServer } from "../../src/testing/index.js";
 import { HOSTILE_ID, HOSTILE_PAYLOADS, writeHostileRun } from "../report-fixture.js";
 
 const cli = path.resolve("dist/cli/main.js");
@@ -64,7 +67,7 @@ async function open(file: string): Promise<{ page: Page; problems: string[] }> {
 }
 
 const visibleRows = (page: Page): Promise<string[]> =>
-  page.$$eval("#task-table tbody tr", (rows) => rows.filter((row) => !(row as HTMLElement).hidden).map((row) => `${row.getAttribute("data-family")}/${row.cells[0]!.textContent!.trim()}`));
+  page.$$eval("#task-table tbody tr", (rows) => (rows as HTMLTableRowElement[]).filter((row) => !row.hidden).map((row) => `${row.getAttribute("data-family")}/${row.cells[0]!.textContent!.trim()}`));
 
 describe.skipIf(!browserPresent && !process.env.CI)("the HTML report in chromium", () => {
   it("shows the demo's figures as summary.json has them, filters and sorts the table, opens a task and its diff", async () => {
@@ -145,6 +148,38 @@ describe.skipIf(!browserPresent && !process.env.CI)("the HTML report in chromium
     // The text is all there for a reader, as text.
     for (const payload of HOSTILE_PAYLOADS) expect(state.text).toContain(payload);
     expect(state.text).toContain(HOSTILE_ID);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});
+
+describe("a failed task", () => {
+  it("says why on its terminal line, in summary.json, in the trajectory's end line, in show and in the report", async () => {
+    await using server = await startScriptedOpenAIServer({
+      replies: [
+        { reply: { thought: "write a program that prints and writes nothing", code: "import os\nos.makedirs('pred_programs', exist_ok=True)\nopen('pred_programs/pred_stroop_trial_filter.py', 'w').write('print(1)')" } },
+        { reply: "```python\nsubmit()\n```" },
+      ],
+    });
+    const run = path.join(scratch, "failed");
+    const result = await execa("node", [cli, "run", "tasks/sab/tasks.jsonl", "--task", "sab/4", "--model", "scripted", "--base-url", server.url, "--api-key", "x", "--max-steps", "3", "--library", path.join(scratch, "failed-actions.sqlite"), "--run-dir", run], { reject: false });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const summary = JSON.parse(await readFile(path.join(run, "summary.json"), "utf8")) as { tasks: Array<{ outcome: string; reason: string }> };
+    const reason = summary.tasks[0]!.reason;
+    expect(summary.tasks[0]!.outcome).toBe("failed");
+    expect(reason).toMatch(/^program invalid: /);
+    expect(result.stderr).toMatch(new RegExp(`✗ sab/4 failed in [0-9.]+ s: ${reason.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}; 2 step\\(s\\)`));
+    const lines = (await readFile(path.join(run, "trajectories", "sab", "4", "attempt-1.jsonl"), "utf8")).trim().split("\n");
+    expect(JSON.parse(lines.at(-1)!)).toMatchObject({ type: "end", stop_reason: "submitted", verdict: { outcome: "failed", reason, passed: false, upstream: { valid_program: 0 } } });
+    expect((await execa("node", [cli, "show", run])).stdout).toContain(`✗ sab/4 failed, 2 step(s): ${reason}`);
+    expect(await readFile(path.join(run, "submissions", "sab", "4", "attempt-1.diff"), "utf8")).toContain("+print(1)");
+    if (!browser) return;
+    const { page, problems } = await open(path.join(run, "report.html"));
+    await page.selectOption("#filter-outcome", "failed");
+    expect(await visibleRows(page)).toEqual(["sab/4"]);
+    await page.click('#task-table a:text-is("4")');
+    await expect(page.textContent("details.task[open] dd.why")).resolves.toBe(reason);
+    expect(await page.getAttribute('[data-metric="sab.SR"]', "data-value")).toBe("0");
     expect(problems).toEqual([]);
     await page.close();
   });
