@@ -163,7 +163,7 @@ async function taskView(
     score,
     baseline: asNumber(upstream.baseline),
     upstream,
-    feedback: feedbackOf(family, upstream, error),
+    feedback: kind === "validate" ? checksOf(upstream) : feedbackOf(family, upstream, error),
     steps,
     stopReason,
     error,
@@ -179,7 +179,7 @@ async function taskView(
     diff: attempt !== null ? await readSubmission(runDirectory, family, id, item) : null,
     reviewFlags: asStrings(upstream.review_flags ?? facts.review_flags),
   };
-  view.reason = asString(facts.reason) ?? failureReason(view);
+  view.reason = asString(facts.reason) ?? failureReason({ ...view, kind });
   return view;
 }
 
@@ -214,6 +214,12 @@ function feedbackOf(family: Family, upstream: Record<string, unknown>, error: st
     if (isObject(value) && typeof value.message === "string") add(name, value.message);
   }
   return feedback;
+}
+
+/** A proof of validity's checks, one line each (nested results as compact JSON). */
+function checksOf(checks: Record<string, unknown>): Array<{ label: string; text: string }> {
+  const lines = Object.entries(checks).map(([name, value]) => `${name}: ${typeof value === "string" ? value : JSON.stringify(value)}`);
+  return lines.length === 0 ? [] : [{ label: "checks", text: lines.join("\n") }];
 }
 
 function resourcesOf(steps: readonly StepView[]): TaskView["resources"] {

@@ -8,6 +8,8 @@ export interface ReasonInput {
   stopReason: string | null;
   error: string | null;
   errorKind?: string | null;
+  /** "validate": the upstream line holds the checks of a task's proof of validity. */
+  kind?: string;
 }
 
 const STOPS: Record<string, string> = {
@@ -29,6 +31,7 @@ export function failureReason(input: ReasonInput): string | null {
     return clip(`${kind}: ${input.error ?? str(upstream.error) ?? "no result"}`);
   }
   if (input.outcome === "not-judged") return "figure task not judged (no --judge-model)";
+  if (input.kind === "validate") return clip(`not valid: ${validationReason(upstream)}`);
   const graded = graderReason(input.family, upstream);
   // An agent that never submitted explains a failure better than what the grader saw.
   const stop = input.stopReason && input.stopReason !== "submitted" ? STOPS[input.stopReason] ?? `stopped: ${input.stopReason}` : null;
@@ -54,6 +57,15 @@ function graderReason(family: string, upstream: Record<string, unknown>): string
   }
   const error = str(upstream.error);
   return error ? firstLine(error) : null;
+}
+
+/** The first problem a proof of validity names, or its checks in short. */
+function validationReason(checks: Record<string, unknown>): string {
+  const problems = Array.isArray(checks.problems) ? checks.problems.filter((entry): entry is string => typeof entry === "string") : [];
+  if (problems.length > 0) return firstLine(problems[0]!);
+  const error = str(checks.error);
+  if (error) return firstLine(error);
+  return JSON.stringify(checks);
 }
 
 const str = (value: unknown): string | null => (typeof value === "string" && value.trim() !== "" ? value : null);

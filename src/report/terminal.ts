@@ -35,6 +35,14 @@ export function renderRunText(run: RunView): string {
     const errors = typeof table.errors === "number" ? `, ${table.errors} infrastructure error(s)` : "";
     lines.push(`  ${printableLine(family).padEnd(5)} ${String(table.tasks ?? "").padStart(4)} task(s): ${metric}${errors}`);
   }
+  if (run.families.length === 0) {
+    // No summary (validate): the outcomes per family.
+    for (const family of [...new Set(run.tasks.map((task) => task.family))]) {
+      const ofFamily = run.tasks.filter((task) => task.family === family);
+      const counts = ["passed", "failed", "not-judged", "error"].map((outcome) => [outcome, ofFamily.filter((task) => task.outcome === outcome).length] as const).filter(([, count]) => count > 0);
+      lines.push(`  ${family.padEnd(5)} ${String(ofFamily.length).padStart(4)} task(s): ${counts.map(([outcome, count]) => `${count} ${run.kind === "validate" && outcome === "passed" ? "valid" : outcome}`).join(", ")}`);
+    }
+  }
   if (run.attempts > 1) {
     for (const row of passAtK(run.tasks)) lines.push(`  ${row.family.padEnd(5)} pass@${row.k} ${formatters.percent(row.value)} over ${row.tasks} task(s)`);
   }

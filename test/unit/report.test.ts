@@ -52,6 +52,8 @@ describe("failure reasons", () => {
     expect(failureReason({ family: "sab", outcome: "failed", upstream: { valid_program: 1, log_info: "3 of 10 rows differ" }, stopReason: "submitted", error: null })).toBe("program ran, eval failed: 3 of 10 rows differ");
     expect(failureReason({ family: "mlab", outcome: "failed", upstream: { improvement: 0.05, error: null }, stopReason: "max-steps", error: null })).toBe("ran out of steps before submitting; improvement 5.0 % (needs > 10 %)");
     expect(failureReason({ family: "mlab", outcome: "error", upstream: null, stopReason: null, error: "no such container", errorKind: "engine" })).toBe("engine error: no such container");
+    expect(failureReason({ family: "mlab", outcome: "failed", upstream: { problems: ["the reference solution did not succeed\ndetails"] }, stopReason: null, error: null, kind: "validate" })).toBe("not valid: the reference solution did not succeed");
+    expect(failureReason({ family: "resq", outcome: "failed", upstream: { base: "PASS", solution: "PASS" }, stopReason: null, error: null, kind: "validate" })).toBe('not valid: {"base":"PASS","solution":"PASS"}');
     expect(failureReason({ family: "sab", outcome: "not-judged", upstream: {}, stopReason: "submitted", error: null })).toMatch(/not judged/);
   });
 });
