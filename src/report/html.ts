@@ -14,8 +14,12 @@ import { passAtK } from "./pass-at-k.js";
 import type { StepView } from "./trajectory-read.js";
 import { PAGE_TEMPLATE, TASK_TEMPLATE } from "./templates.js";
 
-/** Observations longer than this show their head and tail, with the whole text one click away. */
+/** Observations longer than this show their head and tail, with more one click away. */
 const OBSERVATION_SHOWN = 4000;
+/** At most this much of one observation goes into the page (the trajectory keeps all of it): big runs stay openable. */
+const OBSERVATION_KEPT = 20_000;
+/** Diffs past this are cut (the run folder keeps the whole file under submissions/). */
+const DIFF_KEPT = 400_000;
 const OUTCOMES = ["passed", "failed", "error", "not-judged"] as const;
 const FAMILY_NAMES: Record<string, string> = { mlab: "MLAgentBench", sab: "ScienceAgentBench", resq: "RES-Q" };
 
@@ -138,7 +142,18 @@ function stepView(step: StepView): Record<string, unknown> {
     observationCut: cut,
     observationHead: cut ? step.observation.slice(0, OBSERVATION_SHOWN / 2) : null,
     observationTail: cut ? step.observation.slice(-OBSERVATION_SHOWN / 2) : null,
+    observationKept:
+      step.observation.length <= OBSERVATION_KEPT
+        ? step.observation
+        : `${step.observation.slice(0, OBSERVATION_KEPT / 2)}\n[... ${step.observation.length - OBSERVATION_KEPT} characters left out of the report; the trajectory file has them ...]\n${step.observation.slice(-OBSERVATION_KEPT / 2)}`,
   };
+}
+
+/** A diff cut at a line boundary past DIFF_KEPT characters, saying so in a line diff2html shows as context. */
+function keptDiff(diff: string): string {
+  if (diff.length <= DIFF_KEPT) return diff;
+  const cut = diff.lastIndexOf("\n", DIFF_KEPT);
+  return `${diff.slice(0, cut + 1)} [... ${diff.length - cut - 1} characters left out of the report; see the run folder's submissions/ ...]\n`;
 }
 
 /** The report's Content Security Policy: our script by hash, inline styles, data: images; nothing else. */
@@ -166,6 +181,6 @@ export function renderReport(run: RunView, options: { writtenAt?: Date } = {}): 
     familyNames: [...new Set(run.tasks.map((task) => task.family))].sort(),
     outcomeNames: OUTCOMES.filter((outcome) => run.tasks.some((task) => task.outcome === outcome)),
     agentColumns: run.kind === "run",
-    tasks: run.tasks.map((task) => ({ task, diffHtml: task.diff ? renderDiff(task.diff) : null, steps: task.steps.map(stepView) })),
+    tasks: run.tasks.map((task) => ({ task, diffHtml: task.diff ? renderDiff(keptDiff(task.diff)) : null, steps: task.steps.map(stepView) })),
   });
 }

@@ -145,7 +145,7 @@ export const TASK_TEMPLATE = `<% const task = it.view.task; const fmt = it.fmt; 
     <div class="muted">observation<% if (step.observationCut) { %> (head and tail; <%= fmt.integer(step.step.observation.length) %> characters in all)<% } %></div>
     <% if (step.observationCut) { %>
       <pre class="observation"><%= step.observationHead %></pre><div class="muted">…</div><pre class="observation"><%= step.observationTail %></pre>
-      <details><summary>the whole observation</summary><pre><%= step.step.observation %></pre></details>
+      <details><summary>the whole observation</summary><pre><%= step.observationKept %></pre></details>
     <% } else { %><pre class="observation"><%= step.step.observation %></pre><% } %>
   </details>
   <% }) %>
