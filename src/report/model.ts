@@ -176,7 +176,7 @@ async function taskView(
     gradingSeconds: row?.seconds ?? null,
     retries: steps.reduce((sum, step) => sum + Math.max(0, step.attempts - 1), 0),
     resources: resourcesOf(steps),
-    diff: attempt !== null ? await readSubmission(runDirectory, family, id, item) : null,
+    diff: kind === "validate" ? null : await readSubmission(runDirectory, family, id, item),
     reviewFlags: asStrings(upstream.review_flags ?? facts.review_flags),
   };
   view.reason = asString(facts.reason) ?? failureReason({ ...view, kind });

@@ -16,7 +16,23 @@ const MAX_SHOWN_FILE_BYTES = 256 * 1024;
 const MAX_SHOWN_NEW_DATA_BYTES = 32 * 1024;
 
 export function submissionFile(runDirectory: string, family: string, taskId: string, item: string): string {
-  return path.join(runDirectory, "submissions", family, taskId, `${item}.diff`);
+  return path.join(runDirectory, "submissions", family, segment(taskId), `${segment(item || "submission")}.diff`);
+}
+
+/** A name from a dataset as one path segment: no separator, never "." or "..", so nothing lands outside the folder. */
+function segment(name: string): string {
+  const flat = name.replace(/[/\\\u0000]/g, "_");
+  return flat === "" || flat === "." || flat === ".." ? `_${flat}` : flat;
+}
+
+/** `eval`: keeps every item's submission before grading; returns the warnings (nothing here fails the eval). */
+export async function keepEvalSubmissions(runDirectory: string, items: ReadonlyArray<{ task: { family: string; id: string; directory?: string }; submission: unknown; item: string }>): Promise<string[]> {
+  const warnings: string[] = [];
+  for (const { task, submission, item } of items) {
+    const warning = await keepSubmission(runDirectory, task.family, task.id, item, submission, task);
+    if (warning) warnings.push(`${task.family}/${task.id}: ${warning}`);
+  }
+  return warnings;
 }
 
 /** The diff of a submission, or null when there is nothing to show. Never throws: a report must not fail on it. */

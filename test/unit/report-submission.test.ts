@@ -1,7 +1,7 @@
 import { mkdir, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { readSubmission, saveSubmission, submissionDiff } from "../../src/report/submission-file.js";
+import { readSubmission, saveSubmission, submissionDiff, submissionFile } from "../../src/report/submission-file.js";
 import { packFiles } from "../../src/sandbox/archive.js";
 import { temporaryFolders } from "../temporary-folders.js";
 
@@ -42,5 +42,15 @@ describe("submissions kept as diffs", () => {
     await saveSubmission(run, "mlab", "t", "attempt-1", { archive }, { family: "mlab", directory: task });
     expect(await readSubmission(run, "mlab", "t", "attempt-1")).toBe(diff);
     expect(await readSubmission(run, "mlab", "t", "attempt-2")).toBeNull();
+  });
+
+  it("keeps a dataset's task id or item that names another folder inside the run folder", async () => {
+    const run = await folder();
+    for (const [id, item] of [["../../escape", "attempt-1"], ["..", ".."], ["a/b", "../x"], ["ok", ""]] as const) {
+      const file = submissionFile(run, "resq", id, item);
+      expect(path.relative(path.join(run, "submissions", "resq"), file).split(path.sep)).toHaveLength(2);
+      await saveSubmission(run, "resq", id, item, "patch", { family: "resq" });
+      expect(await readSubmission(run, "resq", id, item)).toBe("patch");
+    }
   });
 });

@@ -15,6 +15,7 @@ import { ResultsStore } from "../../runs/store.js";
 import { discoverMlabTasks } from "../../tasks/mlab.js";
 import { loadResqDataset } from "../../tasks/resq.js";
 import type { Family } from "../../tasks/types.js";
+import { keepEvalSubmissions } from "../../report/submission-file.js";
 import { writeReportAfterCommand } from "../../report/write.js";
 import { createRenderer } from "../progress.js";
 import { planSabEval, writeSabEvalOutputs, type SabEvalPlan } from "../sab-eval.js";
@@ -180,6 +181,8 @@ export function registerEvalCommand(program: Command): void {
       for (const note of work.notes) process.stderr.write(`dynabox: ${note}\n`);
       const renderer = createRenderer({ json: false });
       using store = ResultsStore.open(path.join(runDirectory, "results.sqlite"));
+      // For the report: each submission as a diff (a warning, never a failure, when it can not be kept).
+      for (const warning of await keepEvalSubmissions(runDirectory, work.items)) process.stderr.write(`dynabox: warning: ${warning}\n`);
       renderer.onEvent({ type: "run-start", kind: `eval ${work.family}`, tasks: work.items.length, concurrency, runDirectory });
       const verdicts = await evaluateItems(work.items, {
         context,
