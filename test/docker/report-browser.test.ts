@@ -197,5 +197,11 @@ describe("dynabox show", () => {
     const unknown = await execa("node", [cli, "show", demo, "resq/nope"], { reject: false });
     expect(unknown.exitCode).toBe(2);
     expect(unknown.stderr).toContain("it holds: mlab/wine-mini, resq/0_0, sab/3, sab/4");
+    const notRun = await execa("node", [cli, "report", scratch], { reject: false });
+    expect(notRun.exitCode).toBe(2);
+    expect(notRun.stderr).toContain("is not a run folder (no results.sqlite or summary.json)");
+    const written = await execa("node", [cli, "report", demo, "--out", path.join(scratch, "copy.html")]);
+    expect(written.stdout.trim()).toBe(path.join(scratch, "copy.html"));
+    expect(await readFile(path.join(scratch, "copy.html"), "utf8")).toContain("dynabox run: scripted-demo, 4 task(s)");
   });
 });
