@@ -50,9 +50,11 @@ function familyCards(run: RunView): Array<{ family: string; name: string; metric
     const table = run.families.find((entry) => entry.family === family) ?? {};
     const tasks = run.tasks.filter((task) => task.family === family);
     const metrics: Metric[] = [];
+    // With several attempts the command's figures are best-of-k: a task counts when any attempt passed (SAB: the attempt upstream's rule selects).
+    const bestOf = run.attempts > 1 ? ` (best of ${run.attempts})` : "";
     const rate = (key: string, label: string): void => {
       const value = table[key];
-      metrics.push({ key, label, raw: typeof value === "number" ? value : "", text: formatters.percent(typeof value === "number" ? value : null) });
+      metrics.push({ key, label: label + bestOf, raw: typeof value === "number" ? value : "", text: formatters.percent(typeof value === "number" ? value : null) });
     };
     const count = (key: string, label: string, fallback: number): void => {
       const value = typeof table[key] === "number" ? (table[key] as number) : fallback;

@@ -50,11 +50,11 @@ export const PAGE_TEMPLATE = `<!DOCTYPE html>
     <thead><tr><th>family</th><th class="number">k</th><th class="number">tasks</th><th class="number">pass@k</th></tr></thead>
     <tbody>
     <% it.passAtK.forEach(function (row) { %>
-      <tr><td><%= row.family %></td><td class="number"><%= row.k %></td><td class="number"><%= row.tasks %></td><td class="number" data-metric="<%= row.family %>.pass@<%= row.k %>" data-value="<%= row.value === null ? '' : row.value %>"><%= it.fmt.percent(row.value) %></td></tr>
+      <tr><td><%= row.family %></td><td class="number"><%= row.k %></td><td class="number"><%= row.tasks %></td><td class="number" data-pass-at-k="<%= row.family %>.<%= row.k %>" data-value="<%= row.value === null ? '' : row.value %>"><%= it.fmt.percent(row.value) %></td></tr>
     <% }) %>
     </tbody>
   </table>
-  <p class="muted">pass@k: the unbiased estimator 1 − C(n−c, k)/C(n, k) over each task's n graded attempts with c passed, averaged over tasks. Best-of-k: a task counts as passed in the family cards when any attempt passed<%= it.bestOfRule ? '; ScienceAgentBench selects one attempt per task as its calculate_metrics.py does: ' + it.bestOfRule : '' %>.</p>
+  <p class="muted">pass@k: the unbiased estimator 1 − C(n−c, k)/C(n, k) over each task's n graded attempts with c passed, averaged over tasks. Best-of-k, in the family cards: a task counts as passed when any attempt passed<%= it.bestOfRule ? '; ScienceAgentBench selects one attempt per task as its calculate_metrics.py does: ' + it.bestOfRule : '' %>.</p>
   <% } %>
   <div class="charts"><% it.charts.forEach(function (chart) { %><%~ chart %><% }) %></div>
   <h3>Run</h3>

@@ -95,6 +95,10 @@ describe("the report of a run folder with hostile text in it", () => {
     for (const payload of HOSTILE_PAYLOADS) expect(html).not.toContain(payload);
     // The text is there, escaped, for a reader.
     expect(html).toContain("&lt;script&gt;window.__pwned = 1&lt;/script&gt;");
+    // Two attempts of one RES-Q task, one passed: pass@1 0.5, pass@2 1.
+    expect(html).toContain('data-pass-at-k="resq.1" data-value="0.5"');
+    expect(html).toContain('data-pass-at-k="resq.2" data-value="1"');
+    expect(html).toContain("pass@1 (best of 2)");
     // The policy sits in an attribute, so its quotes are escaped like everything else.
     expect(html).toMatch(/Content-Security-Policy" content="default-src &#39;none&#39;; script-src &#39;sha256-[A-Za-z0-9+/=]+&#39;/);
   });
