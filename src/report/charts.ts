@@ -65,5 +65,5 @@ export function stackedChart(title: string, rows: readonly StackedRow[]): string
 }
 
 function clip(text: string): string {
-  return text.length <= 18 ? text : `${text.slice(0, 17)}…`;
+  return text.length <= 16 ? text : `${text.slice(0, 15)}…`;
 }
