@@ -116,6 +116,17 @@ export async function loadRunView(directory: string): Promise<RunView> {
     else if (!fromStore.has(keyOf(family, id, item))) entries.push({ row: undefined, listed, family, id, item });
   }
 
+  // eval: items that could not be graded, listed under "errored" in summary.json ({id, item?, code, reason}).
+  const summaryFamily = asString(summary?.family) as Family | null;
+  const errored = Array.isArray(summary?.errored) ? (summary.errored as unknown[]).filter(isObject) : [];
+  for (const entry of errored) {
+    const id = asString(entry.id);
+    if (summaryFamily === null || id === null) continue;
+    const item = asString(entry.item) ?? "";
+    if (entries.some((known) => known.family === summaryFamily && known.id === id && known.item === item)) continue;
+    entries.push({ row: undefined, listed: { outcome: "error", error: asString(entry.reason), error_kind: asString(entry.code) }, family: summaryFamily, id, item });
+  }
+
   const tasks: TaskView[] = [];
   for (const entry of entries) tasks.push(await taskView(runDirectory, kind, tasks.length, entry));
   tasks.sort((left, right) => left.family.localeCompare(right.family) || left.id.localeCompare(right.id, undefined, { numeric: true }) || left.item.localeCompare(right.item, undefined, { numeric: true }));

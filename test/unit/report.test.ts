@@ -1,3 +1,4 @@
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { renderReport } from "../../src/report/html.js";
@@ -5,6 +6,7 @@ import { loadRunView } from "../../src/report/model.js";
 import { passAtK, passAtKOfTask } from "../../src/report/pass-at-k.js";
 import { failureReason } from "../../src/report/reason.js";
 import { findTasks, renderRunText, renderTaskText } from "../../src/report/terminal.js";
+import { ResultsStore } from "../../src/runs/store.js";
 import { recordVerdict } from "../../src/report/trajectory-verdict.js";
 import { readTrajectory } from "../../src/report/trajectory-read.js";
 import { HOSTILE_ID, HOSTILE_PAYLOADS, writeHostileRun } from "../report-fixture.js";
@@ -114,6 +116,24 @@ describe("the report of a run folder with hostile text in it", () => {
     expect(renderRunText(run)).toContain("resq  pass@2 100.0 % over 1 task(s)");
     expect(findTasks(run, `resq/${HOSTILE_ID}#2`).map((task) => task.outcome)).toEqual(["passed"]);
     expect(findTasks(run, "wine")).toHaveLength(1);
+  });
+});
+
+describe("an eval folder", () => {
+  it("shows graded items from the store and the items summary.json lists as errored", async () => {
+    const directory = await folder();
+    {
+      using store = ResultsStore.open(path.join(directory, "results.sqlite"));
+      store.put("eval", { taskId: "0_0", family: "resq", passed: false, score: 0, seconds: 1, upstream: { id: "0_0", success: false, message: "FAIL", test_suite_feedback: "1 failed" } });
+    }
+    await writeFile(path.join(directory, "summary.json"), JSON.stringify({ family: "resq", tasks: 2, graded: 1, "pass@1": 0, errors: 1, errored: [{ id: "1_0", code: "DYNABOX_SANDBOX_LOST", reason: "no such container" }] }));
+    const run = await loadRunView(directory);
+    expect(run.kind).toBe("eval");
+    expect(run.tasks.map((task) => [task.id, task.outcome, task.reason])).toEqual([
+      ["0_0", "failed", "tests: FAIL"],
+      ["1_0", "error", "DYNABOX_SANDBOX_LOST error: no such container"],
+    ]);
+    expect(renderReport(run)).toContain('data-metric="resq.errors" data-value="1"');
   });
 });
 
