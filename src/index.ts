@@ -24,3 +24,7 @@ export { ResultsStore } from "./runs/store.js";
 export { runAgentTasks, type TaskRunSummary } from "./runs/agent-run.js";
 export { validateTasks } from "./runs/validate.js";
 export { evaluateItems, summarize, type EvalItem } from "./runs/evaluate.js";
+export { loadRunView, type RunView, type TaskView } from "./report/model.js";
+export { renderReport } from "./report/html.js";
+export { writeReport } from "./report/write.js";
+export { failureReason } from "./report/reason.js";
