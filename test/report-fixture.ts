@@ -80,7 +80,7 @@ export async function writeHostileRun(directory: string): Promise<void> {
   const lines = [
     { type: "header", schema_version: 1, task: HOSTILE_ID, family: "resq", model: "m", started_at: "2026-11-30T00:00:00.000Z", limits: {} },
     {
-      type: "step", step: 1, new_messages: [], reply: HOSTILE, thought: `${HOSTILE_MARKDOWN}\n\n${HOSTILE}`, code: `print("${HOSTILE}")\n# ${TERMINAL_ATTACK}`, parse_error: null,
+      type: "step", step: 1, new_messages: [{ role: "system", content: "system" }, { role: "user", content: `Task: ${HOSTILE_MARKDOWN} ${HOSTILE}` }], reply: HOSTILE, thought: `${HOSTILE_MARKDOWN}\n\n${HOSTILE}`, code: `print("${HOSTILE}")\n# ${TERMINAL_ATTACK}`, parse_error: null,
       observation: `[stdout]\n${HOSTILE}\n${"x".repeat(5000)}\n${TERMINAL_ATTACK}tail ${HOSTILE}`, ok: false, model_ms: 1200, exec_ms: 300,
       prompt_tokens: 100, completion_tokens: 20, cost_usd: 0.25, attempts: 3,
       resources: { cpu_ms: 1500, peak_mem_mb: 42.5, output_bytes: 5200, timed_out: true, oom: false },

@@ -183,6 +183,6 @@ export function renderReport(run: RunView, options: { writtenAt?: Date } = {}): 
     familyNames: [...new Set(run.tasks.map((task) => task.family))].sort(),
     outcomeNames: OUTCOMES.filter((outcome) => run.tasks.some((task) => task.outcome === outcome)),
     agentColumns: run.kind === "run",
-    tasks: run.tasks.map((task) => ({ task, diffHtml: task.diff ? renderDiff(keptDiff(task.diff)) : null, steps: task.steps.map(stepView) })),
+    tasks: run.tasks.map((task) => ({ task, promptHtml: task.prompt ? renderMarkdown(task.prompt) : null, diffHtml: task.diff ? renderDiff(keptDiff(task.diff)) : null, steps: task.steps.map(stepView) })),
   });
 }

@@ -34,6 +34,8 @@ export interface TaskView {
   /** The grader's own words: log_info, test output, errors. */
   feedback: Array<{ label: string; text: string }>;
   steps: StepView[];
+  /** The task as the agent was told it (from the trajectory), or null. */
+  prompt: string | null;
   stopReason: string | null;
   error: string | null;
   /** Infrastructure error kind when the run recorded one (model, engine, sandbox, grader). */
@@ -176,6 +178,7 @@ async function taskView(
     upstream,
     feedback: kind === "validate" ? checksOf(upstream) : feedbackOf(family, upstream, error),
     steps,
+    prompt: trajectory?.prompt ?? null,
     stopReason,
     error,
     errorKind: asString(facts.error_kind),

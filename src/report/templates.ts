@@ -126,6 +126,7 @@ export const TASK_TEMPLATE = `<% const task = it.view.task; const fmt = it.fmt; 
     <% if (task.steps.length > 0 || task.actionsUsed.length > 0) { %><dt>library actions called</dt><dd><%= task.actionsUsed.join(", ") || "none" %></dd><% } %>
     <% if (task.reviewFlags.length > 0) { %><dt>flagged for review</dt><dd><%= task.reviewFlags.join("; ") %></dd><% } %>
   </dl>
+  <% if (it.view.promptHtml) { %><details class="prompt"><summary>the task as the agent was told it</summary><div class="thought"><%~ it.view.promptHtml %></div></details><% } %>
   <% if (task.feedback.length > 0) { %>
   <h3>What the grader said</h3>
   <% task.feedback.forEach(function (entry) { %><div class="muted"><%= entry.label %></div><pre class="feedback"><%= entry.text %></pre><% }) %>

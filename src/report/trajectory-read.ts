@@ -22,6 +22,8 @@ export interface StepView {
 }
 
 export interface TrajectoryView {
+  /** The task as the agent was told it: the first user message of the first step. */
+  prompt: string | null;
   steps: StepView[];
   stopReason: string | null;
   verdict: Record<string, unknown> | null;
@@ -32,7 +34,7 @@ const str = (value: unknown): string | null => (typeof value === "string" ? valu
 
 export async function readTrajectory(file: string): Promise<TrajectoryView | null> {
   if (!existsSync(file)) return null;
-  const view: TrajectoryView = { steps: [], stopReason: null, verdict: null };
+  const view: TrajectoryView = { prompt: null, steps: [], stopReason: null, verdict: null };
   for (const line of (await readFile(file, "utf8")).split("\n")) {
     if (line.trim() === "") continue;
     let record: Record<string, unknown>;
@@ -43,13 +45,27 @@ export async function readTrajectory(file: string): Promise<TrajectoryView | nul
     } catch {
       continue;
     }
-    if (record.type === "step") view.steps.push(stepOf(record));
+    if (record.type === "step") {
+      if (view.steps.length === 0) view.prompt = firstUserMessage(record.new_messages);
+      view.steps.push(stepOf(record));
+    }
     if (record.type === "end") {
       view.stopReason = str(record.stop_reason);
       view.verdict = typeof record.verdict === "object" && record.verdict !== null ? (record.verdict as Record<string, unknown>) : null;
     }
   }
   return view;
+}
+
+function firstUserMessage(messages: unknown): string | null {
+  if (!Array.isArray(messages)) return null;
+  for (const message of messages) {
+    if (typeof message === "object" && message !== null && (message as { role?: unknown }).role === "user") {
+      const content = (message as { content?: unknown }).content;
+      if (typeof content === "string") return content;
+    }
+  }
+  return null;
 }
 
 function stepOf(record: Record<string, unknown>): StepView {

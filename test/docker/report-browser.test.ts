@@ -118,6 +118,9 @@ describe.skipIf(!browserPresent && !process.env.CI)("the HTML report in chromium
     const added = patch.split("\n").find((line) => line.startsWith("+") && !line.startsWith("+++") && line.trim().length > 4)!.slice(1).trim();
     expect(await diff.textContent()).toContain(added);
     expect(await task.locator(".feedback").first().textContent()).toBe("PASS");
+    // The task as the agent was told it, one click away.
+    await task.locator("details.prompt > summary").click();
+    expect(await task.locator("details.prompt").textContent()).toContain("reverse");
     // A step opens and shows its code.
     await task.locator("details.step > summary").first().click();
     expect(await task.locator("details.step pre.code").first().isVisible()).toBe(true);
@@ -192,7 +195,7 @@ describe("dynabox show", () => {
     expect(listing.stdout).toMatch(/✓ sab\/4 passed score 1, 3 step\(s\)/);
     const task = await execa("node", [cli, "show", demo, "resq/0_0"]);
     expect(task.stdout).toContain("── submission");
-    expect(task.stdout).toContain("── grader: test_suite_feedback");
+    expect(task.stdout).toContain("── grader: message\n  PASS");
     expect(task.stdout).toContain("── step 3:");
     const unknown = await execa("node", [cli, "show", demo, "resq/nope"], { reject: false });
     expect(unknown.exitCode).toBe(2);

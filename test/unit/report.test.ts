@@ -76,6 +76,7 @@ describe("the report of a run folder with hostile text in it", () => {
     const [mlab, resqFailed] = run.tasks;
     expect(mlab!.reason).toBe("ran out of steps before submitting; improvement 6.0 % (needs > 10 %)");
     expect(resqFailed!.retries).toBe(2);
+    expect(resqFailed!.prompt).toMatch(/^Task: \*\*bold\*\*/);
     expect(resqFailed!.resources).toEqual({ cpuSeconds: 1.5, peakMemoryMb: 42.5, outputBytes: 5200, oomSteps: 0, timedOutSteps: 1 });
     expect(resqFailed!.diff).toContain("+new ");
     expect(run.totals).toMatchObject({ tasks: 4, tokens: 250, costUsd: 0.875, errors: 1 });
