@@ -35,3 +35,7 @@ export { mcnemarExact, pairedBootstrap } from "./runs/paired-statistics.js";
 export { validateTasks } from "./runs/validate.js";
 export { evaluateItems, resultLine, summarize, summarizeBatch, type EvalBatch, type EvalItem, type EvalResult } from "./runs/evaluate.js";
 export { GRADER_VERSIONS, resumeKey, taskFingerprint } from "./runs/resume-key.js";
+export { loadRunView, type RunView, type TaskView } from "./report/model.js";
+export { renderReport } from "./report/html.js";
+export { writeReport } from "./report/write.js";
+export { failureReason } from "./report/reason.js";

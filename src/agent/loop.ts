@@ -247,6 +247,7 @@ export async function runAgent(input: AgentInput): Promise<AgentOutcome> {
       let observation: string;
       let ok: boolean | null = null;
       let execMs: number | null = null;
+      let resources: { cpu_ms: number | null; peak_mem_mb: number | null; output_bytes: number; timed_out: boolean; oom: boolean } | undefined;
       let submitted = false;
       if (!parsed.ok) {
         observation = parsed.correctiveMessage;
@@ -257,6 +258,7 @@ export async function runAgent(input: AgentInput): Promise<AgentOutcome> {
         });
         ok = result.ok;
         execMs = result.wallMs;
+        resources = { cpu_ms: result.cpuMs, peak_mem_mb: result.peakMemMb, output_bytes: result.stdoutBytes + result.stderrBytes, timed_out: result.timedOut, oom: result.oom };
         observation = formatObservation(result);
         if (result.kernelRestarted) {
           await redefine();
@@ -304,6 +306,7 @@ export async function runAgent(input: AgentInput): Promise<AgentOutcome> {
         completion_tokens: completion.usage.completionTokens,
         cost_usd: completion.costUsd,
         attempts: completion.attempts,
+        ...(resources ? { resources } : {}),
       });
       input.onEvent?.({
         type: "step-end",

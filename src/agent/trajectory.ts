@@ -55,10 +55,22 @@ export type TrajectoryRecord =
       completion_tokens: number;
       cost_usd: number;
       attempts: number;
+      /** What the cell used (absent when no code ran, and in trajectories of older versions). */
+      resources?: { cpu_ms: number | null; peak_mem_mb: number | null; output_bytes: number; timed_out: boolean; oom: boolean };
     }
   /** A model call of `step` failed and was tried again (a 5xx, a timeout, a lost connection). */
   | { type: "model-retry"; step: number; attempt: number; delay_ms: number; status: number | null; message: string }
-  | { type: "end"; stop_reason: string; steps: number; prompt_tokens: number; completion_tokens: number; cost_usd: number; seconds: number };
+  | {
+      type: "end";
+      stop_reason: string;
+      steps: number;
+      prompt_tokens: number;
+      completion_tokens: number;
+      cost_usd: number;
+      seconds: number;
+      /** Added by the run after grading (src/report/trajectory-verdict.ts): outcome, reason, score, the upstream line. */
+      verdict?: { outcome: string; reason: string | null; score: number | null; passed: boolean; upstream: Record<string, unknown> | null };
+    };
 
 export class TrajectoryWriter {
   constructor(readonly file: string) {

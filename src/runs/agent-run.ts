@@ -16,6 +16,9 @@ import type { GradingContext } from "../grading/context.js";
 import type { SandboxPool } from "../sandbox/pool.js";
 import type { DiscoveredTask } from "../tasks/registry.js";
 import type { Family, Verdict } from "../tasks/types.js";
+import { failureReason } from "../report/reason.js";
+import { keepSubmission } from "../report/submission-file.js";
+import { keepVerdict } from "../report/trajectory-verdict.js";
 import { mapConcurrent } from "./concurrency.js";
 import { summarize } from "./evaluate.js";
 import type { RunEventListener } from "./events.js";
@@ -195,6 +198,7 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
         })
       : undefined;
   const started = performance.now();
+  const trajectoryFile = path.join(options.runDirectory, "trajectories", task.family, task.id, `${item}.jsonl`);
   let outcome: AgentOutcome | undefined;
   let containerSeconds = 0;
   try {
@@ -215,7 +219,7 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
         sandbox,
         model: options.model,
         limits: options.limits,
-        trajectoryFile: path.join(options.runDirectory, "trajectories", task.family, task.id, `${item}.jsonl`),
+        trajectoryFile,
         ...(library ? { library } : {}),
         ...(options.contextTokens !== undefined ? { contextTokens: options.contextTokens } : {}),
         ...(options.replyFormat !== undefined ? { replyFormat: options.replyFormat } : {}),
@@ -238,6 +242,8 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
       // Nothing the agent started may change the workspace while it is collected.
       await sandbox.stopUserProcesses();
       submission = await module.collectSubmission(taskContext, task, sandbox);
+      const notKept = await keepSubmission(options.runDirectory, task.family, task.id, item, submission, task);
+      if (notKept) progress(notKept);
     } finally {
       containerSeconds += (performance.now() - sandboxStarted) / 1000;
       await sandbox.dispose();
@@ -269,6 +275,9 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
       warnings,
     };
     store.put(KIND, verdict, { item, detail: summary, contentKey });
+    const reason = failureReason({ family: task.family, outcome: summary.outcome, upstream: verdict.upstream, stopReason: summary.stop_reason, error: summary.error });
+    const notRecorded = await keepVerdict(trajectoryFile, { outcome: summary.outcome, reason, score: verdict.score, passed: verdict.passed, upstream: verdict.upstream });
+    if (notRecorded) progress(notRecorded);
     onEvent?.({
       type: "task-end",
       family: task.family,
@@ -276,7 +285,7 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
       outcome: summary.outcome,
       score: summary.score,
       seconds: (performance.now() - started) / 1000,
-      summary: `${summary.steps} step(s), ${summary.tokens} tokens, $${summary.cost_usd.toFixed(4)}, stopped: ${summary.stop_reason}` +
+      summary: (reason ? `${reason}; ` : "") + `${summary.steps} step(s), ${summary.tokens} tokens, $${summary.cost_usd.toFixed(4)}, stopped: ${summary.stop_reason}` +
         (summary.actions_created.length ? `, new actions: ${summary.actions_created.join(", ")}` : "") +
         (summary.actions_used.length ? `, reused: ${summary.actions_used.join(", ")}` : "") +
         (settlement?.flagged ? ", flagged for review: no action promoted" : ""),
@@ -293,6 +302,8 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
     library?.abandon();
     const failure = classifyFailure(error instanceof GradingFailed ? error.failure : error);
     const message = failure.reason;
+    // The trajectory (when the agent got as far as writing one) says how the attempt ended.
+    await keepVerdict(trajectoryFile, { outcome: "error", reason: failureReason({ family: task.family, outcome: "error", upstream: null, stopReason: outcome?.stopReason ?? null, error: message }), score: null, passed: false, upstream: null });
     return {
       id: task.id,
       family: task.family,

@@ -26,6 +26,8 @@ import { isInfrastructureKind } from "../../runs/infrastructure-errors.js";
 import { CONFIG_FILE_NAMES, findConfigFile, readConfigFile, withConfig } from "../config-file.js";
 import { EXIT_INFRASTRUCTURE_ERRORS, EXIT_ITEM_ERRORS } from "../exit-codes.js";
 import { numberFlag, parseFlags } from "../flags.js";
+import { keepEvalSubmissions } from "../../report/submission-file.js";
+import { writeReportAfterCommand } from "../../report/write.js";
 import { createRenderer } from "../progress.js";
 import { addMlabPrepareOptions, mlabFamilyOptions, mlabPrepareFlagsSchema } from "../mlab-options.js";
 import { planSabEval, writeSabEvalOutputs, type SabEvalPlan } from "../sab-eval.js";
@@ -297,6 +299,8 @@ export function registerEvalCommand(program: Command): void {
         }
         items = graded;
       }
+      // For the report: each submission as a diff (a warning, never a failure, when it can not be kept).
+      for (const warning of await keepEvalSubmissions(runDirectory, items)) process.stderr.write(`dynabox: warning: ${printableLine(warning)}\n`);
       renderer.onEvent({ type: "run-start", kind: `eval ${work.family}`, tasks: items.length, concurrency, runDirectory });
       const batch = await evaluateItems(items, {
         context,
@@ -327,6 +331,7 @@ export function registerEvalCommand(program: Command): void {
         await writeWhole(path.join(runDirectory, "results.json"), resqResultsFileText(graded));
       }
       if (sharding.shard) writeShardMarker(runDirectory, sharding.shard, { items: items.length, errors: Number(summary.errors ?? 0) });
+      if (!sharding.shard) await writeReportAfterCommand(runDirectory, (line) => process.stderr.write(line + "\n"));
       if (flags.json) {
         process.stdout.write(lines.map((line) => line + "\n").join(""));
       } else {

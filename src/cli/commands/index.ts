@@ -8,7 +8,9 @@ import { registerDoctorCommand } from "./doctor.js";
 import { registerEvalCommand } from "./eval.js";
 import { registerExecCommand } from "./exec.js";
 import { registerImageCommand } from "./image.js";
+import { registerReportCommand } from "./report.js";
 import { registerRunCommand } from "./run.js";
+import { registerShowCommand } from "./show.js";
 import { registerValidateCommand } from "./validate.js";
 
 /** Adds every subcommand. Each file exports one `register*` function. */
@@ -21,6 +23,8 @@ export function registerCommands(program: Command): void {
   registerRunCommand(program);
   registerCompareCommand(program);
   registerDemoCommand(program);
+  registerReportCommand(program);
+  registerShowCommand(program);
   registerActionsCommand(program);
   registerCleanCommand(program);
   registerBenchCommand(program);

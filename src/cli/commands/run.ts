@@ -23,6 +23,8 @@ import { discoverTasks, type DiscoveredTask } from "../../tasks/registry.js";
 import { CONFIG_FILE_NAMES, findConfigFile, readConfigFile, withConfig } from "../config-file.js";
 import { EXIT_INFRASTRUCTURE_ERRORS } from "../exit-codes.js";
 import { assertPathFlag, MAX_TIMER_SECONDS, parseFlags, positiveNumber, wholeNumber } from "../flags.js";
+import { failureReason } from "../../report/reason.js";
+import { writeReportAfterCommand } from "../../report/write.js";
 import { createRenderer } from "../progress.js";
 import { assertSameSettings, dropOrphanCandidates, removeLeftovers } from "../run-folder.js";
 import { bundledTasksDirectory, gradingContext, interruptSignal } from "../shared.js";
@@ -307,11 +309,12 @@ async function reportRun(
     library: libraryFile,
     library_mode: flags.libraryMode,
     run_id: run.runId,
-    tasks: summaries.map(({ id, family, attempt, outcome, score, steps, tokens, cost_usd, actions_created, actions_used, error_kind, reason, retries }) => ({
+    tasks: summaries.map(({ id, family, attempt, outcome, score, steps, tokens, cost_usd, actions_created, actions_used, error_kind, reason, retries, stop_reason, error, upstream }) => ({
       id,
       family,
       attempt,
       outcome,
+      reason: outcome === "error" ? (reason ?? null) : failureReason({ family, outcome, upstream, stopReason: stop_reason, error }),
       score,
       steps,
       tokens,
@@ -326,6 +329,7 @@ async function reportRun(
     totals,
   };
   await writeFile(path.join(runDirectory, "summary.json"), JSON.stringify(runEnd, null, 2) + "\n");
+  await writeReportAfterCommand(runDirectory, (line) => process.stderr.write(line + "\n"));
   if (flags.json) {
     process.stdout.write(JSON.stringify(runEnd) + "\n");
   } else {

@@ -11,6 +11,7 @@ import { validateTasks } from "../../runs/validate.js";
 import { discoverTasks } from "../../tasks/registry.js";
 import { numberFlag, parseFlags } from "../flags.js";
 import { addMlabPrepareOptions, mlabFamilyOptions, mlabPrepareFlagsSchema } from "../mlab-options.js";
+import { writeReportAfterCommand } from "../../report/write.js";
 import { createRenderer } from "../progress.js";
 import { printableLine } from "../terminal-text.js";
 import { bundledTasksDirectory, gradingContext, interruptSignal } from "../shared.js";
@@ -75,6 +76,7 @@ export function registerValidateCommand(program: Command): void {
         settings: { pythonMismatch: flags.pythonMismatch },
       }).finally(() => renderer.close());
       if (sharding.shard) writeShardMarker(runDirectory, sharding.shard, { items: tasks.length, errors: reports.filter((report) => "error" in report.checks).length });
+      if (!sharding.shard) await writeReportAfterCommand(runDirectory, (line) => process.stderr.write(line + "\n"));
       const valid = reports.filter((report) => report.valid).length;
       const fromStore = reports.filter((report) => report.fromStore).length;
       if (fromStore > 0) process.stderr.write(`dynabox: ${fromStore} of ${reports.length} result(s) came from the store (validated before with the same task content)\n`);
