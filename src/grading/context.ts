@@ -2,6 +2,7 @@
 // opts in for benchmark code), disposed after.
 
 import type Dockerode from "dockerode";
+import type { EnvironmentSettings } from "../environments/settings.js";
 import { startSandbox, type Sandbox, type SandboxOptions } from "../sandbox/sandbox.js";
 
 export interface GradingContext {
@@ -24,6 +25,11 @@ export interface GradingContext {
    * they win over a family's own limits.
    */
   graderLimits?: SandboxOptions["limits"];
+  /**
+   * Where task environments get Python packages (index, wheelhouse, Debian substitutes) and how
+   * builds report; PIP_INDEX_URL and friends from the process environment when absent.
+   */
+  environment?: EnvironmentSettings;
 }
 
 /** Reports a warning to onWarning, or as a "warning: ..." progress line when there is none. */

@@ -99,7 +99,12 @@ describe("task.json environment: loading", () => {
       await makeTask({ direction: "higher", environment: { debian_packages: ["jq"], python_requirements: "toml==0.10.2\n" } }),
     );
     expect(task.environment).toEqual({ debianPackages: ["jq"], pythonRequirements: "toml==0.10.2\n" });
-    expect(task.warnings.join("\n")).toMatch(/scripts\/task\.json environment: versions can not be pinned.*toml==0\.10\.2 -> python3-toml/);
+    // Pins are pip's to honour now: nothing to warn about.
+    expect(task.warnings.join("\n")).not.toMatch(/scripts\/task\.json environment:/);
+    const withOption = await loadMlabTask(
+      await makeTask({ direction: "higher", environment: { python_requirements: "--index-url https://example.org/simple\ntoml\n" } }),
+    );
+    expect(withOption.warnings.join("\n")).toMatch(/scripts\/task\.json environment: requirements option "--index-url https:\/\/example\.org\/simple" is ignored/);
   });
 
   it("survives overrides", async () => {
@@ -113,7 +118,7 @@ describe("task.json environment: loading", () => {
     expect(badName.message).toContain("scripts/task.json field environment:");
     expect(badName.message).toContain('"jq; rm -rf /" is not a Debian package name');
     const url = await loadError(await makeTask({ direction: "higher", environment: { python_requirements: "pkg @ https://x/y.whl\n" } }));
-    expect(url.message).toMatch(/needs PyPI or the network/);
+    expect(url.message).toMatch(/a requirement by URL or path bypasses the package index/);
   });
 
   it("names an unknown field inside environment and what is allowed", async () => {
