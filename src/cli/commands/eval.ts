@@ -26,6 +26,7 @@ import { createRenderer } from "../progress.js";
 import { addMlabPrepareOptions, mlabFamilyOptions, mlabPrepareFlagsSchema } from "../mlab-options.js";
 import { planSabEval, writeSabEvalOutputs, type SabEvalPlan } from "../sab-eval.js";
 import { printableLine, printableText } from "../terminal-text.js";
+import { addEnvironmentOptions, environmentSettingsFromFlags } from "../environment-options.js";
 import { gradingContext, interruptSignal } from "../shared.js";
 
 const flagsSchema = mlabPrepareFlagsSchema.extend({
@@ -259,13 +260,14 @@ export function registerEvalCommand(program: Command): void {
     .option("--python-mismatch <policy>", "RES-Q: a testbed_environment other than the image's Python 3.11: error, or warn and run on 3.11", "error")
     .option("--force", "grade again items that already have a result in the run folder")
     .option("--json", "print only the result lines, one JSON object per item");
+  addEnvironmentOptions(command);
   addMlabPrepareOptions(command).action(async (rawFlags: unknown) => {
       const flags = parseFlags(flagsSchema, rawFlags, FLAG_FIXES);
       const work = await plan(flags);
       const runDirectory = flags.runDir ?? path.join(".dynabox", "eval", work.family);
       const signal = interruptSignal();
       const limits = graderLimits(flags);
-      const context = { ...(await gradingContext(signal, { quiet: flags.json })), ...(Object.keys(limits).length > 0 ? { graderLimits: limits } : {}) };
+      const context = { ...(await gradingContext(signal, { quiet: flags.json, environment: environmentSettingsFromFlags(rawFlags) })), ...(Object.keys(limits).length > 0 ? { graderLimits: limits } : {}) };
       const concurrency = flags.concurrency ?? defaultConcurrency();
       for (const note of work.notes) process.stderr.write(`dynabox: ${printableLine(note)}\n`);
       const renderer = createRenderer({ json: false });

@@ -18,6 +18,8 @@ import { defaultConcurrency } from "../../runs/concurrency.js";
 import { ResultsStore } from "../../runs/store.js";
 import { discoverTasks, type DiscoveredTask } from "../../tasks/registry.js";
 import { createRenderer } from "../progress.js";
+import type { EnvironmentSettings } from "../../environments/settings.js";
+import { addEnvironmentOptions, environmentSettingsFromFlags } from "../environment-options.js";
 import { bundledTasksDirectory, gradingContext, interruptSignal } from "../shared.js";
 
 const flagsSchema = z.object({
@@ -44,6 +46,7 @@ const flagsSchema = z.object({
 export type RunFlags = z.infer<typeof flagsSchema>;
 
 export function addRunOptions(command: Command): Command {
+  addEnvironmentOptions(command);
   return command
     .option("--model <name>", "the model to call (or DYNABOX_MODEL)")
     .option("--base-url <url>", "an OpenAI-compatible endpoint: OpenAI, vLLM, Ollama, llama.cpp (or OPENAI_BASE_URL)")
@@ -74,7 +77,7 @@ export function registerRunCommand(program: Command): void {
       .argument("[paths...]", "task folders, dataset files or folders of them (default: the bundled tasks)"),
   ).action(async (paths: string[], rawFlags: unknown) => {
     const flags = flagsSchema.parse(rawFlags);
-    await runCommand(paths.length > 0 ? paths : [bundledTasksDirectory()], flags);
+    await runCommand(paths.length > 0 ? paths : [bundledTasksDirectory()], flags, interruptSignal(), environmentSettingsFromFlags(rawFlags));
   });
 }
 
@@ -90,6 +93,7 @@ export async function runCommand(
   paths: readonly string[] | readonly DiscoveredTask[],
   flags: RunFlags,
   signal: AbortSignal = interruptSignal(),
+  environment: EnvironmentSettings = environmentSettingsFromFlags({}),
 ): Promise<TaskRunSummary[]> {
   const modelName = flags.model ?? process.env.DYNABOX_MODEL;
   if (!modelName) {
@@ -120,7 +124,7 @@ export async function runCommand(
   };
   const runDirectory = path.resolve(flags.runDir ?? path.join(".dynabox", "runs", modelName.replace(/[^A-Za-z0-9._-]+/g, "_")));
   const runId = `run-${path.basename(runDirectory)}-${process.pid}`;
-  const context = { ...(await gradingContext(signal, { quiet: flags.json, runId })), runId };
+  const context = { ...(await gradingContext(signal, { quiet: flags.json, runId, environment })), runId };
   const concurrency = flags.concurrency ?? defaultConcurrency();
   const renderer = createRenderer({ json: flags.json });
   await mkdir(runDirectory, { recursive: true });

@@ -13,6 +13,7 @@ import { numberFlag, parseFlags } from "../flags.js";
 import { addMlabPrepareOptions, mlabFamilyOptions, mlabPrepareFlagsSchema } from "../mlab-options.js";
 import { createRenderer } from "../progress.js";
 import { printableLine } from "../terminal-text.js";
+import { addEnvironmentOptions, environmentSettingsFromFlags } from "../environment-options.js";
 import { bundledTasksDirectory, gradingContext, interruptSignal } from "../shared.js";
 
 const flagsSchema = mlabPrepareFlagsSchema.extend({
@@ -33,6 +34,7 @@ export function registerValidateCommand(program: Command): void {
     .option("--force", "validate again tasks that already have a result in the run folder")
     .option("--python-mismatch <policy>", "RES-Q: a testbed_environment other than the image's Python 3.11: error, or warn and run on 3.11", "error")
     .option("--json", "print one JSON array of {id, family, valid, checks, seconds}");
+  addEnvironmentOptions(command);
   addMlabPrepareOptions(command).action(async (paths: string[], rawFlags: unknown) => {
       const flags = parseFlags(flagsSchema, rawFlags, {
         concurrency: "a whole number of tasks at once, at least 1 (e.g. --concurrency 2)",
@@ -44,7 +46,7 @@ export function registerValidateCommand(program: Command): void {
         mlab: await mlabFamilyOptions(flags, warn),
       });
       const signal = interruptSignal();
-      const context = await gradingContext(signal, { quiet: flags.json });
+      const context = await gradingContext(signal, { quiet: flags.json, environment: environmentSettingsFromFlags(rawFlags) });
       const concurrency = flags.concurrency ?? defaultConcurrency();
       const renderer = createRenderer({ json: false });
       using store = ResultsStore.open(path.join(flags.runDir, "results.sqlite"));

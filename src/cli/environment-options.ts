@@ -1,0 +1,28 @@
+// The flags that say where task environments get their Python packages, shared by run, eval and
+// validate. Flags win over PIP_INDEX_URL / PIP_EXTRA_INDEX_URL / DYNABOX_WHEELHOUSE.
+
+import type { Command } from "commander";
+import { resolveEnvironmentSettings, type EnvironmentSettings } from "../environments/settings.js";
+
+export function addEnvironmentOptions(command: Command): Command {
+  return command
+    .option("--pip-index-url <url>", "the package index task environments install Python requirements from (or PIP_INDEX_URL; default PyPI); an index on this machine's loopback works")
+    .option("--pip-extra-index-url <url>", "another index pip may use (repeatable; or PIP_EXTRA_INDEX_URL)", (value: string, previous: string[] = []) => [...previous, value])
+    .option("--wheelhouse <dir>", "a folder of wheels to install Python requirements from (alone: no index is asked)")
+    .option("--allow-debian-substitutes", "when no package index answers, install Debian's python3-* packages instead (their versions, not the pins; each listed in the result)")
+    .option("--verbose", "print every line of image builds (default: one line per build)");
+}
+
+/** The settings from a command's raw flags, over the process environment. */
+export function environmentSettingsFromFlags(raw: unknown): EnvironmentSettings {
+  const flags = (raw ?? {}) as Record<string, unknown>;
+  const text = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : undefined);
+  const extra = Array.isArray(flags.pipExtraIndexUrl) ? (flags.pipExtraIndexUrl as string[]) : undefined;
+  return resolveEnvironmentSettings({
+    pipIndexUrl: text(flags.pipIndexUrl),
+    pipExtraIndexUrls: extra,
+    wheelhouse: text(flags.wheelhouse),
+    allowDebianSubstitutes: flags.allowDebianSubstitutes === true ? true : undefined,
+    verbose: flags.verbose === true ? true : undefined,
+  });
+}
