@@ -21,6 +21,7 @@ import { describeSubstitution, debianSubstitutions } from "../environments/debia
 import { ensureLayer, layerTag, pythonLayerBuild, type LayerContext } from "../environments/layers.js";
 import { indexSource, noIndexError, probeIndex } from "../environments/package-source.js";
 import { packagesLayerBuild } from "../environments/pip-layer.js";
+import { ensurePythonSandbox, parseRequestedPython } from "../environments/python-images.js";
 import { parseRequirements, type Requirement } from "../environments/requirements.js";
 import { environmentSettingsFromEnvironment } from "../environments/settings.js";
 import { imageExists } from "../sandbox/docker.js";
@@ -42,6 +43,8 @@ export interface TaskEnvironmentSpec {
   pythonRequirements?: string;
   /** Dockerfile lines run as root after the packages (the build has no network but the Debian mirror). */
   dockerfileSnippet?: string;
+  /** The task's Python ("3.9", "python3.13"): the layers go on a sandbox with that Python. */
+  python?: string;
 }
 
 export interface TaskImagePlan {
@@ -50,6 +53,8 @@ export interface TaskImagePlan {
   /** Sorted, unique: the spec's Debian packages. */
   debianPackages: string[];
   dockerfileSnippet: string;
+  /** The requested Python, "" for the sandbox image's. */
+  python: string;
   warnings: string[];
   /** Nothing to add: the sandbox image itself serves. */
   empty: boolean;
@@ -70,12 +75,18 @@ export function planTaskImage(spec: TaskEnvironmentSpec): TaskImagePlan {
   }
   const debianPackages = [...new Set(spec.debianPackages ?? [])].sort();
   const dockerfileSnippet = (spec.dockerfileSnippet ?? "").trim();
+  const python = (spec.python ?? "").trim();
+  const wanted = parseRequestedPython(python);
+  if (wanted.kind === "unknown") {
+    throw new UserError("DYNABOX_TASK_INVALID", `the task environment asks for the Python "${python}", which is not a Python 3 version (expected e.g. "3.9")`);
+  }
   return {
     requirements,
     debianPackages,
     dockerfileSnippet,
+    python: wanted.kind === "any" || wanted.version === SANDBOX_PYTHON_VERSION ? "" : python,
     warnings,
-    empty: requirements.length === 0 && debianPackages.length === 0 && dockerfileSnippet === "",
+    empty: requirements.length === 0 && debianPackages.length === 0 && dockerfileSnippet === "" && (wanted.kind === "any" || wanted.version === SANDBOX_PYTHON_VERSION),
   };
 }
 
@@ -135,6 +146,12 @@ export async function ensureTaskImage(
     buildTimeoutSeconds: options.buildTimeoutSeconds ?? settings.buildTimeoutSeconds,
   };
   let image = context.sandboxImage;
+  if (plan.python !== "") {
+    image = await ensurePythonSandbox(
+      { docker: context.docker, sandboxImage: context.sandboxImage, signal: context.signal, onProgress: context.onProgress, verbose: settings.verbose },
+      plan.python,
+    );
+  }
   const debianPackages = [...plan.debianPackages];
   if (plan.requirements.length > 0) {
     const source = indexSource(settings);

@@ -9,6 +9,7 @@ import { UserError } from "../../src/errors.js";
 import { mlabTaskImage } from "../../src/grading/mlab.js";
 import { loadMlabTask, mlabEnvironmentSpec, mlabTaskJsonSchema } from "../../src/tasks/mlab.js";
 import type { GradingContext } from "../../src/grading/context.js";
+import { planTaskImage } from "../../src/grading/environment.js";
 
 const temporary: string[] = [];
 afterEach(async () => {
@@ -123,6 +124,17 @@ describe("task.json environment: loading", () => {
 
   it("names an unknown field inside environment and what is allowed", async () => {
     const error = await loadError(await makeTask({ direction: "higher", environment: { packages: ["jq"] } }));
-    expect(error.message).toContain("scripts/task.json unknown field(s) in environment packages: remove them (allowed: debian_packages, python_requirements, dockerfile)");
+    expect(error.message).toContain("scripts/task.json unknown field(s) in environment packages: remove them (allowed: debian_packages, python_requirements, python, dockerfile)");
+  });
+});
+
+describe("task.json environment: python", () => {
+  it("keeps the task's Python in the spec; the sandbox's own 3.11 or none adds nothing; a non-version is refused at load time", async () => {
+    const task = await loadMlabTask(await makeTask({ direction: "higher", environment: { python: "3.9" } }));
+    expect(task.environment).toEqual({ python: "3.9" });
+    expect(planTaskImage(task.environment!)).toMatchObject({ python: "3.9", empty: false });
+    expect(planTaskImage({ python: "python3.11" })).toMatchObject({ python: "", empty: true });
+    const bad = await loadError(await makeTask({ direction: "higher", environment: { python: "conda-env" } }));
+    expect(bad.message).toMatch(/scripts\/task\.json field environment: .*"conda-env", which is not a Python 3 version/);
   });
 });
