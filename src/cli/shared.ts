@@ -4,6 +4,7 @@
 import { homedir } from "node:os";
 import path from "node:path";
 import type Dockerode from "dockerode";
+import { recordImageUse } from "../environments/image-cache.js";
 import type { EnvironmentSettings } from "../environments/settings.js";
 import type { GradingContext } from "../grading/context.js";
 import { assertDockerReachable, connectDocker } from "../sandbox/docker.js";
@@ -40,6 +41,7 @@ export async function readyEngine(signal: AbortSignal, quiet = false): Promise<R
     },
   });
   if (result.built && !quiet) process.stderr.write(`[image] built ${result.tag} in ${result.seconds} s\n`);
+  recordImageUse(result.tag);
   return { docker, image: result.tag };
 }
 

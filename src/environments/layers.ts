@@ -20,6 +20,7 @@ import { packFiles } from "../sandbox/archive.js";
 import { imageExists } from "../sandbox/docker.js";
 import { acquireBuildLock, buildImage } from "../sandbox/image.js";
 import { LABEL_MANAGED } from "../sandbox/labels.js";
+import { recordImageUse } from "./image-cache.js";
 
 export const PYTHON_LAYER_REPOSITORY = "dynabox-python";
 export const PACKAGES_LAYER_REPOSITORY = "dynabox-env";
@@ -74,6 +75,7 @@ export interface LayerResult {
 export async function ensureLayer(context: LayerContext, build: LayerBuild): Promise<LayerResult> {
   const started = performance.now();
   const seconds = (): number => Math.round((performance.now() - started) / 100) / 10;
+  recordImageUse(build.tag);
   if (await imageExists(context.docker, build.tag)) return { tag: build.tag, built: false, seconds: seconds() };
   const progress = context.onProgress ?? (() => {});
   const lock = await acquireBuildLock({

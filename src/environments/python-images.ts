@@ -21,6 +21,7 @@ import { imageExists } from "../sandbox/docker.js";
 import { acquireBuildLock, buildImage, listImageInputs, projectRoot } from "../sandbox/image.js";
 import { LABEL_MANAGED } from "../sandbox/labels.js";
 import { packFiles } from "../sandbox/archive.js";
+import { recordImageUse } from "./image-cache.js";
 
 export const PYTHON_SANDBOX_REPOSITORY = "dynabox-sandbox-py";
 /** The default sandbox image's Python (Debian bookworm). */
@@ -140,7 +141,10 @@ export async function ensurePythonSandbox(context: PythonImageContext, requested
   }
   for (const base of candidates) {
     const tag = pythonSandboxTag(base, pythonSandboxDockerfile(base, version), files);
-    if (await imageExists(context.docker, tag)) return tag;
+    if (await imageExists(context.docker, tag)) {
+      recordImageUse(tag);
+      return tag;
+    }
   }
   const lock = await acquireBuildLock({
     path: path.join(tmpdir(), `dynabox-image-build-python-${version}.lock`),
@@ -166,6 +170,7 @@ export async function ensurePythonSandbox(context: PythonImageContext, requested
       timeoutMs: 900_000,
       ...(context.verbose ? { onProgress: (line: string) => progress(`  ${line}`) } : {}),
     });
+    recordImageUse(tag);
     progress(`built Python ${version} sandbox ${tag} in ${Math.round((performance.now() - started) / 100) / 10} s`);
     return tag;
   } finally {
