@@ -175,18 +175,10 @@ export function planPrune(images: readonly CachedImage[], options: PrunePlanOpti
   if (options.olderThanMs !== undefined) {
     for (const image of images) if (removable(image) && now - image.lastUsed.getTime() > options.olderThanMs) remove.add(image);
   }
-  if (options.keepSizeBytes !== undefined) {
-    let total = images.filter((image) => !remove.has(image)).reduce((sum, image) => sum + image.ownSize, 0);
-    const oldestFirst = [...images].sort((a, b) => a.lastUsed.getTime() - b.lastUsed.getTime());
-    for (const image of oldestFirst) {
-      if (total <= options.keepSizeBytes) break;
-      if (remove.has(image) || !removable(image)) continue;
-      remove.add(image);
-      total -= image.ownSize;
-    }
-  }
-  // A kept image's parent stays (removing its tag would hide where the kept image came from).
+  // A parent goes only with all its children (removing its tag would hide where they came from).
   const byTag = new Map(images.flatMap((image) => image.tags.map((tag) => [tag, image] as const)));
+  const childrenOf = (image: CachedImage): CachedImage[] =>
+    images.filter((each) => each.parent !== null && image.tags.includes(each.parent));
   let changed = true;
   while (changed) {
     changed = false;
@@ -194,6 +186,21 @@ export function planPrune(images: readonly CachedImage[], options: PrunePlanOpti
       if (remove.has(image) || image.parent === null) continue;
       const parent = byTag.get(image.parent);
       if (parent !== undefined && remove.delete(parent)) changed = true;
+    }
+  }
+  if (options.keepSizeBytes !== undefined) {
+    let total = images.filter((image) => !remove.has(image)).reduce((sum, image) => sum + image.ownSize, 0);
+    const oldestFirst = [...images].sort((a, b) => a.lastUsed.getTime() - b.lastUsed.getTime());
+    let progress = true;
+    while (total > options.keepSizeBytes && progress) {
+      progress = false;
+      for (const image of oldestFirst) {
+        if (total <= options.keepSizeBytes) break;
+        if (remove.has(image) || !removable(image) || childrenOf(image).some((child) => !remove.has(child))) continue;
+        remove.add(image);
+        total -= image.ownSize;
+        progress = true;
+      }
     }
   }
   return images.filter((image) => remove.has(image));
