@@ -10,7 +10,8 @@ export function addEnvironmentOptions(command: Command): Command {
     .option("--pip-extra-index-url <url>", "another index pip may use (repeatable; or PIP_EXTRA_INDEX_URL)", (value: string, previous: string[] = []) => [...previous, value])
     .option("--wheelhouse <dir>", "a folder of wheels to install Python requirements from (alone: no index is asked)")
     .option("--allow-debian-substitutes", "when no package index answers, install Debian's python3-* packages instead (their versions, not the pins; each listed in the result)")
-    .option("--verbose", "print every line of image builds (default: one line per build)");
+    .option("--verbose", "print every line of image builds (default: one line per build)")
+    .option("--gpus <gpus>", "GPUs for tasks that declare one: all, a count (2) or device ids (0,1); needs the NVIDIA container toolkit");
 }
 
 /** The settings from a command's raw flags, over the process environment. */
@@ -24,5 +25,6 @@ export function environmentSettingsFromFlags(raw: unknown): EnvironmentSettings 
     wheelhouse: text(flags.wheelhouse),
     allowDebianSubstitutes: flags.allowDebianSubstitutes === true ? true : undefined,
     verbose: flags.verbose === true ? true : undefined,
+    gpus: text(flags.gpus),
   });
 }

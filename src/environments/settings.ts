@@ -5,6 +5,7 @@
 import { statSync } from "node:fs";
 import path from "node:path";
 import { UserError } from "../errors.js";
+import { parseGpus } from "./gpus.js";
 
 export const PYPI_INDEX_URL = "https://pypi.org/simple";
 
@@ -21,6 +22,8 @@ export interface EnvironmentSettings {
   verbose?: boolean | undefined;
   /** Longest one image build may take (default 900 s). */
   buildTimeoutSeconds?: number | undefined;
+  /** `--gpus all|N|<device ids>` for tasks that declare a GPU (src/environments/gpus.ts). */
+  gpus?: string | undefined;
 }
 
 const TRUE_WORDS = new Set(["1", "true", "yes", "on"]);
@@ -57,6 +60,7 @@ export function resolveEnvironmentSettings(flags: EnvironmentSettings, env: Node
     if (!isFolder) throw new UserError("DYNABOX_USAGE", `--wheelhouse ${settings.wheelhouse}: not a folder; give a folder of .whl files`);
     settings.wheelhouse = folder;
   }
+  if (settings.gpus !== undefined) parseGpus(settings.gpus);
   return settings;
 }
 

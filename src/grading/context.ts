@@ -2,6 +2,7 @@
 // opts in for benchmark code), disposed after.
 
 import type Dockerode from "dockerode";
+import { parseGpus, planGpus } from "../environments/gpus.js";
 import type { EnvironmentSettings } from "../environments/settings.js";
 import { startSandbox, type Sandbox, type SandboxOptions } from "../sandbox/sandbox.js";
 
@@ -48,6 +49,8 @@ export interface GraderSandboxOptions {
    * MLAgentBench prepare.py that downloads its data; never for a submission or an agent's code.
    */
   network?: boolean;
+  /** The task declares a GPU (true, or how many): it gets the user's --gpus (context.environment.gpus). */
+  gpu?: boolean | number;
 }
 
 /**
@@ -65,6 +68,7 @@ export async function withGraderSandbox<T>(
     role: "grader",
     ...(options.limits || context.graderLimits ? { limits: { ...options.limits, ...context.graderLimits } } : {}),
     ...(options.env ? { env: options.env } : {}),
+    ...(options.gpu ? { deviceRequests: planGpus("the task", options.gpu, parseGpus(context.environment?.gpus)).deviceRequests } : {}),
     ...(context.runId ? { runId: context.runId } : {}),
     ...(context.signal ? { signal: context.signal } : {}),
   });
