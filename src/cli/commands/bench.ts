@@ -2,6 +2,7 @@
 
 import type { Command } from "commander";
 import { z } from "zod";
+import { benchEnvironments } from "../../bench/environments-bench.js";
 import { benchGrading } from "../../bench/grading-bench.js";
 import { benchSandbox } from "../../bench/sandbox-bench.js";
 import { defaultConcurrency } from "../../runs/concurrency.js";
@@ -11,6 +12,7 @@ import { bundledTasksDirectory, cacheDirectory, interruptSignal, readyEngine } f
 const flagsSchema = z.object({
   json: z.boolean().default(false),
   grading: z.boolean().default(false),
+  environments: z.boolean().default(false),
   concurrency: z.coerce.number().int().min(1).optional(),
   steps: z.coerce.number().int().min(10).default(1000),
 });
@@ -21,6 +23,7 @@ export function registerBenchCommand(program: Command): void {
     .description("measure the sandbox: kernel step latency against docker exec, pool hand-over, cold start, idle memory")
     .option("--steps <n>", "trivial cells timed through the kernel", "1000")
     .option("--grading", "measure grading instead: the bundled tasks validated serially and concurrently")
+    .option("--environments", "measure task environments instead: a requirements layer cold, its warm reuse, and the added time per task")
     .option("--concurrency <n>", "with --grading: the parallel pass's concurrency (default: the CPU count)")
     .option("--json", "print one JSON object")
     .action(async (rawFlags: unknown) => {
@@ -28,6 +31,21 @@ export function registerBenchCommand(program: Command): void {
       const signal = interruptSignal();
       const { docker, image } = await readyEngine(signal, flags.json);
       const version = (await docker.version()) as { Version?: string };
+      if (flags.environments) {
+        const environments = await benchEnvironments(docker, image, { signal, onProgress: (line) => process.stderr.write(`[bench] ${line}\n`) });
+        process.stdout.write(
+          (flags.json
+            ? JSON.stringify({ ...environments, image, docker_version: version.Version ?? "unknown" })
+            : formatRows([
+                ["requirements layer, cold", `${environments.requirements_layer_cold_s} s${environments.python_layer_built ? " (Python layer built too)" : ""}`],
+                ["requirements layer, warm reuse p50 / max", `${environments.warm_reuse_p50_ms} / ${environments.warm_reuse_max_ms} ms (target < ${environments.warm_reuse_target_ms} ms)`],
+                ["sandbox start, plain image p50", `${environments.sandbox_start_plain_p50_ms} ms`],
+                ["sandbox start, environment image p50", `${environments.sandbox_start_environment_p50_ms} ms`],
+                ["added time per task, shared environment", `${environments.added_per_task_ms} ms`],
+              ])) + "\n",
+        );
+        return;
+      }
       if (flags.grading) {
         const tasks = await discoverTasks([bundledTasksDirectory()]);
         const grading = await benchGrading(
