@@ -277,6 +277,20 @@ export async function loadMlabTask(folder: string, overrides: MlabOverrides = {}
       problems.push(`scripts/task.json field environment: ${error.message}`);
     }
   }
+  // Upstream keeps a task's extra packages in scripts/requirements.txt (CLRS): installed through the
+  // same environment layer when task.json does not list python_requirements itself.
+  if (environment?.pythonRequirements === undefined && (await taskKind(files, "scripts/requirements.txt", problems)) === "file") {
+    const text = await readText("scripts/requirements.txt");
+    if (text !== null && text.trim() !== "") {
+      environment = { ...(environment ?? {}), pythonRequirements: text };
+      try {
+        for (const warning of planTaskImage(environment).warnings) warnings.push(`scripts/requirements.txt: ${warning}`);
+      } catch (error) {
+        if (!UserError.isInstance(error)) throw error;
+        problems.push(`scripts/requirements.txt: ${error.message}`);
+      }
+    }
+  }
   if (Object.values(given).some((value) => value !== undefined)) {
     settingsSource = settingsSource === "task.json" || settingsSource === "task.json+upstream" ? "task.json+overrides" : "overrides";
     settings = {

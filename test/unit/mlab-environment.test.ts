@@ -138,3 +138,15 @@ describe("task.json environment: python", () => {
     expect(bad.message).toMatch(/scripts\/task\.json field environment: .*"conda-env", which is not a Python 3 version/);
   });
 });
+
+describe("scripts/requirements.txt", () => {
+  it("becomes the task's python_requirements when task.json has none", async () => {
+    const folder = await makeTask({ direction: "higher" });
+    await writeFile(path.join(folder, "scripts", "requirements.txt"), "absl-py==2.1.0\n");
+    const task = await loadMlabTask(folder);
+    expect(task.environment).toEqual({ pythonRequirements: "absl-py==2.1.0\n" });
+    const bad = await makeTask({ direction: "higher", environment: { python_requirements: "toml\n" } });
+    await writeFile(path.join(bad, "scripts", "requirements.txt"), "ignored\n");
+    expect((await loadMlabTask(bad)).environment).toEqual({ pythonRequirements: "toml\n" });
+  });
+});
