@@ -30,9 +30,28 @@ export function pipSourceArguments(source: IndexSource): string[] {
   return args;
 }
 
-export function packagesLayerDockerfile(parent: string, source: IndexSource): string {
+/** True for a URL on this machine's loopback (the only indexes that need the host's network). */
+export function isLoopbackUrl(url: string): boolean {
+  try {
+    const host = new URL(url).hostname;
+    return host === "localhost" || host === "[::1]" || host === "::1" || /^127\./.test(host);
+  } catch {
+    return false;
+  }
+}
+
+export interface PackagesLayerOptions {
+  /**
+   * Wheels only (pip --only-binary :all:): for requirements named by a program (ScienceAgentBench
+   * imports), so that no package's setup.py runs in a build because of what a program imported.
+   */
+  binaryOnly?: boolean;
+}
+
+export function packagesLayerDockerfile(parent: string, source: IndexSource, options: PackagesLayerOptions = {}): string {
   const pip = [
     "pip install --no-cache-dir --progress-bar off --retries 2 --timeout 30",
+    ...(options.binaryOnly ? ["--only-binary :all:"] : []),
     ...pipSourceArguments(source),
     `-r ${ENVIRONMENT_FOLDER}/requirements.txt`,
   ].join(" ");
@@ -52,9 +71,17 @@ export function packagesLayerDockerfile(parent: string, source: IndexSource): st
   ].join("\n") + "\n";
 }
 
-export function packagesLayerBuild(parent: string, requirements: readonly Requirement[], source: IndexSource): LayerBuild {
+export function packagesLayerBuild(
+  parent: string,
+  requirements: readonly Requirement[],
+  source: IndexSource,
+  options: PackagesLayerOptions = {},
+): LayerBuild {
   const text = canonicalRequirements(requirements);
-  const dockerfile = packagesLayerDockerfile(parent, source);
+  const dockerfile = packagesLayerDockerfile(parent, source, options);
+  // The host's network only for an index on the host's loopback; any other index is reached from
+  // Docker's bridge, where a package's install code can not reach services on the host's loopback.
+  const loopback = [source.indexUrl, ...source.extraIndexUrls].some((url) => url !== undefined && isLoopbackUrl(url));
   const wheelhouseFiles = source.wheelhouse !== undefined ? wheelhouseContents(source.wheelhouse) : [];
   return {
     tag: layerTag(PACKAGES_LAYER_REPOSITORY, parent, [dockerfile, text, source.identity]),
@@ -67,7 +94,7 @@ export function packagesLayerBuild(parent: string, requirements: readonly Requir
       PIP_EXTRA_INDEX_URLS: source.extraIndexUrls.join(" "),
     },
     summary: `${requirements.length} requirement(s) from ${source.description}`,
-    networkMode: "host",
+    networkMode: loopback ? "host" : undefined,
     explainFailure: (output) => explainPipFailure(output, requirements, source),
   };
 }

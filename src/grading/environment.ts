@@ -45,6 +45,8 @@ export interface TaskEnvironmentSpec {
   dockerfileSnippet?: string;
   /** The task's Python ("3.9", "python3.13"): the layers go on a sandbox with that Python. */
   python?: string;
+  /** Install wheels only (requirements named by a program, not by task files): no setup.py runs. */
+  binaryOnly?: boolean;
 }
 
 export interface TaskImagePlan {
@@ -156,7 +158,7 @@ export async function ensureTaskImage(
   if (plan.requirements.length > 0) {
     const source = indexSource(settings);
     const python = pythonLayerBuild(image);
-    const packages = packagesLayerBuild(python.tag, plan.requirements, source);
+    const packages = packagesLayerBuild(python.tag, plan.requirements, source, { binaryOnly: spec.binaryOnly === true });
     // A layer already built needs no index: reuse is a lookup, with no network.
     const problem = (await imageExists(context.docker, packages.tag))
       ? undefined

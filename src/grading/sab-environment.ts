@@ -51,7 +51,7 @@ export async function sabEnvironmentFor(context: GradingContext, taskId: string,
   for (let attempt = 0; lines.length > 0 && attempt < 2; attempt += 1) {
     const text = lines.map((line) => line.line).join("\n") + "\n";
     try {
-      const image = await ensureTaskImage(context, { pythonRequirements: text });
+      const image = await ensureTaskImage(context, { pythonRequirements: text, binaryOnly: true });
       return { image, notes: record(context, taskId, notes) };
     } catch (error) {
       if (!UserError.isInstance(error) || error.code !== "DYNABOX_TASK_INVALID") throw error;
@@ -62,7 +62,7 @@ export async function sabEnvironmentFor(context: GradingContext, taskId: string,
         notes.push(`not installed: ${lines.map((line) => line.line).join(", ")} (${error.message})`);
         return { image: context.sandboxImage, notes: record(context, taskId, notes) };
       }
-      notes.push(`not installed: ${lines.filter((line) => unmetNames.has(line.name)).map((line) => line.line).join(", ")} (the package index does not have them)`);
+      notes.push(`not installed: ${lines.filter((line) => unmetNames.has(line.name)).map((line) => line.line).join(", ")} (the package index has no wheel of it: a program's imports are installed from wheels only)`);
       lines = remaining;
     }
   }

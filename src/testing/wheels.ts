@@ -113,3 +113,26 @@ export function buildWheel(spec: WheelSpec): BuiltWheel {
     sha256: createHash("sha256").update(content).digest("hex"),
   };
 }
+
+/**
+ * A source distribution (name-version.tar.gz) with the given files under its top folder, for tests
+ * of what a build may run: an sdist's build backend is code that runs at install time.
+ */
+export async function buildSdist(name: string, version: string, files: Record<string, string>): Promise<BuiltWheel> {
+  const { default: tar } = await import("tar-stream");
+  const { gzipSync } = await import("node:zlib");
+  const top = `${name.replace(/[-_.]+/g, "_")}-${version}`;
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    pack.on("data", (chunk: unknown) => void chunks.push(chunk as Buffer));
+    pack.on("end", () => resolve());
+    pack.on("error", reject);
+  });
+  const all = { "PKG-INFO": `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\n`, ...files };
+  for (const [path, content] of Object.entries(all)) pack.entry({ name: `${top}/${path}`, mode: 0o644, mtime: new Date(0) }, content);
+  pack.finalize();
+  await done;
+  const content = gzipSync(Buffer.concat(chunks));
+  return { filename: `${top}.tar.gz`, content, sha256: createHash("sha256").update(content).digest("hex") };
+}

@@ -10,7 +10,7 @@ import type { GradingContext } from "../../src/grading/context.js";
 import { sabFamily } from "../../src/grading/sab.js";
 import { loadSabTasks, sabPaths } from "../../src/tasks/sab.js";
 import { startPackageIndex, type PackageIndex } from "../../src/testing/package-index.js";
-import { buildWheel } from "../../src/testing/wheels.js";
+import { buildSdist, buildWheel } from "../../src/testing/wheels.js";
 import { docker, image } from "./sandbox-fixture.js";
 
 const BUNDLED_ROWS = fileURLToPath(new URL("../../tasks/sab/tasks.jsonl", import.meta.url));
@@ -54,5 +54,28 @@ describe("ScienceAgentBench packages", () => {
     expect(String(verdict.upstream.log_info)).toMatch(/\[dynabox environment\] not installed: dynabox_not_in_any_index.*the package index does not have|\[dynabox environment\] not installed: dynabox_not_in_any_index/);
     expect(String(verdict.upstream.log_info)).toMatch(/ModuleNotFoundError/);
     expect(warnings.join("\n")).toMatch(/sab .*: not installed: dynabox_not_in_any_index/);
+  });
+});
+
+describe("ScienceAgentBench packages: what a program's imports may make a build run", () => {
+  it("an import whose package exists only as an sdist runs no install code (wheels only); it is named as not installed", async () => {
+    // The sdist's build backend would call back to the index's server on the host's loopback the
+    // moment pip loaded it. With wheels only, pip never loads it.
+    const callback = `${index.url.replace(/\/simple$/, "")}/install-code-ran`;
+    const sdist = await buildSdist("dynabox-sdistonly", "1.0", {
+      "pyproject.toml": '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n',
+      "backend.py": `import urllib.request\ntry:\n    urllib.request.urlopen(${JSON.stringify(callback)}, timeout=5)\nexcept Exception:\n    pass\ndef get_requires_for_build_wheel(config_settings=None):\n    return []\ndef build_wheel(wheel_directory, config_settings=None, metadata_directory=None):\n    raise RuntimeError("not built")\n`,
+    });
+    index.add("dynabox-sdistonly", sdist);
+    const task = tasks[0]!;
+    const gold = await readFile(sabPaths(task).goldProgram, "utf8");
+    const graded = await sabFamily
+      .grade(context, task, { fileName: "sdist_import.py", source: `import dynabox_sdistonly\n${gold}` })
+      .catch((error: unknown) => error);
+    // First what matters: the package's install code never ran.
+    expect(index.requests.get("/install-code-ran") ?? 0).toBe(0);
+    const verdict = graded as Awaited<ReturnType<typeof sabFamily.grade>>;
+    expect(index.requests.get("/simple/dynabox-sdistonly/") ?? 0).toBeGreaterThan(0);
+    expect(String(verdict.upstream.log_info)).toMatch(/not installed: dynabox_sdistonly \(the package index has no wheel of it/);
   });
 });

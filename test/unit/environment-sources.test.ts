@@ -75,7 +75,13 @@ describe("package sources", () => {
     const build = packagesLayerBuild("dynabox-python:1", one, source);
     expect(build.dockerfile).not.toContain("127.0.0.1");
     expect(build.buildArgs).toEqual({ PIP_INDEX_URL: "http://127.0.0.1:1/simple", PIP_EXTRA_INDEX_URLS: "" });
+    // The host's network only for an index on loopback.
     expect(build.networkMode).toBe("host");
+    expect(packagesLayerBuild("dynabox-python:1", one, indexSource({ pipIndexUrl: "https://mirror.example/simple" })).networkMode).toBeUndefined();
+    expect(packagesLayerBuild("dynabox-python:1", one, indexSource({})).networkMode).toBeUndefined();
+    // Wheels only for requirements a program named.
+    expect(packagesLayerBuild("dynabox-python:1", one, source, { binaryOnly: true }).dockerfile).toContain("--only-binary :all:");
+    expect(build.dockerfile).not.toContain("--only-binary");
     expect(pinnedVersion(one[0]!)).toBe("1.26.4");
     expect(pinnedVersion(one[1]!)).toBeUndefined();
   });
