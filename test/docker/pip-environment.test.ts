@@ -110,3 +110,34 @@ describe("pip from a loopback index", () => {
     expect(warnings.join("\n")).toMatch(/Debian substitute: "toml==0\.10\.2" installed as python3-toml \(Debian's version; a pin is not honoured\)/);
   });
 });
+
+describe("a held-out RES-Q row: pinned requirements from a private index named only by PIP_INDEX_URL, on Python 3.9", () => {
+  it("validates and grades as upstream would", async () => {
+    const { resqFamily } = await import("../../src/grading/resq.js");
+    const { bundledTask, bundledTasks, resqContext, withRow } = await import("./resq-helpers.js");
+    const base = bundledTask(await bundledTasks(), "1_0");
+    const task = withRow(base, {
+      testbed_environment: "python3.9",
+      requirements_txt: "dynabox-demo==1.0\n",
+      test_script:
+        "import sys, dynabox_demo\nassert sys.version_info[:2] == (3, 9), sys.version\nassert dynabox_demo.answer() == 'first', dynabox_demo.VERSION\n" +
+        base.row.test_script,
+    });
+    const context = await resqContext(); // no `environment`: the index comes from PIP_INDEX_URL alone
+    const saved = process.env.PIP_INDEX_URL;
+    process.env.PIP_INDEX_URL = index.url;
+    try {
+      const validation = await resqFamily.validate(context, task);
+      expect(validation.valid).toBe(true);
+      const verdict = await resqFamily.grade(context, task, task.row.solution_patch);
+      expect(verdict.upstream).toMatchObject({ success: true, message: "PASS" });
+      const image = await resqFamily.agentImage!(context, task);
+      expect(image).toMatch(/^dynabox-env:/);
+      made.push(image);
+    } finally {
+      if (saved === undefined) delete process.env.PIP_INDEX_URL;
+      else process.env.PIP_INDEX_URL = saved;
+      await context.dispose();
+    }
+  });
+});
