@@ -18,6 +18,7 @@ const tasks = await loadSabTasks(BUNDLED_ROWS);
 let index: PackageIndex;
 let context: GradingContext;
 const warnings: string[] = [];
+const made: string[] = [];
 
 beforeAll(async () => {
   const wheel = buildWheel({ name: "dynabox-sabdemo", version: "3.1", files: { "dynabox_sabdemo/__init__.py": "VERSION = '3.1'\n" } });
@@ -29,10 +30,16 @@ beforeAll(async () => {
     runId: "test-sab-packages",
     environment: { pipIndexUrl: index.url },
     onWarning: (warning) => warnings.push(warning),
+    // The packages layers this file builds (their hash covers the index's random port): removed after.
+    onProgress: (line) => {
+      const built = /^built packages layer (\S+)/.exec(line);
+      if (built) made.push(built[1]!);
+    },
   };
 });
 afterAll(async () => {
   await index?.close();
+  for (const tag of made) await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
 });
 
 describe("ScienceAgentBench packages", () => {
