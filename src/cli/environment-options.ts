@@ -4,13 +4,19 @@
 import type { Command } from "commander";
 import { resolveEnvironmentSettings, type EnvironmentSettings } from "../environments/settings.js";
 
-export function addEnvironmentOptions(command: Command): Command {
+/**
+ * Adds the flags. `--verbose` (every line of image builds) is left out with {verbose: false}, for a
+ * command that has its own --verbose (run): environmentSettingsFromFlags reads that one instead.
+ */
+export function addEnvironmentOptions(command: Command, options: { verbose?: boolean } = {}): Command {
+  if (options.verbose !== false && !command.options.some((option) => option.long === "--verbose")) {
+    command.option("--verbose", "print every line of image builds (default: one line per build)");
+  }
   return command
     .option("--pip-index-url <url>", "the package index task environments install Python requirements from (or PIP_INDEX_URL; default PyPI); an index on this machine's loopback works")
     .option("--pip-extra-index-url <url>", "another index pip may use (repeatable; or PIP_EXTRA_INDEX_URL)", (value: string, previous: string[] = []) => [...previous, value])
     .option("--wheelhouse <dir>", "a folder of wheels to install Python requirements from (alone: no index is asked)")
     .option("--allow-debian-substitutes", "when no package index answers, install Debian's python3-* packages instead (their versions, not the pins; each listed in the result)")
-    .option("--verbose", "print every line of image builds (default: one line per build)")
     .option("--gpus <gpus>", "GPUs for tasks that declare one: all, a count (2) or device ids (0,1); needs the NVIDIA container toolkit");
 }
 

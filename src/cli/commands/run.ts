@@ -46,7 +46,8 @@ const flagsSchema = z.object({
 export type RunFlags = z.infer<typeof flagsSchema>;
 
 export function addRunOptions(command: Command): Command {
-  addEnvironmentOptions(command);
+  // run's own --verbose (every step) also shows every line of image builds.
+  addEnvironmentOptions(command, { verbose: false });
   return command
     .option("--model <name>", "the model to call (or DYNABOX_MODEL)")
     .option("--base-url <url>", "an OpenAI-compatible endpoint: OpenAI, vLLM, Ollama, llama.cpp (or OPENAI_BASE_URL)")
