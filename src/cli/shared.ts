@@ -4,6 +4,8 @@
 import { homedir } from "node:os";
 import path from "node:path";
 import type Dockerode from "dockerode";
+import { recordImageUse } from "../environments/image-cache.js";
+import type { EnvironmentSettings } from "../environments/settings.js";
 import type { GradingContext } from "../grading/context.js";
 import { assertDockerReachable, connectDocker } from "../sandbox/docker.js";
 import { ensureSandboxImage, projectRoot } from "../sandbox/image.js";
@@ -39,6 +41,7 @@ export async function readyEngine(signal: AbortSignal, quiet = false): Promise<R
     },
   });
   if (result.built && !quiet) process.stderr.write(`[image] built ${result.tag} in ${result.seconds} s\n`);
+  recordImageUse(result.tag);
   return { docker, image: result.tag };
 }
 
@@ -56,7 +59,7 @@ export function bundledTasksDirectory(): string {
 
 export async function gradingContext(
   signal: AbortSignal,
-  options: { quiet?: boolean; runId?: string } = {},
+  options: { quiet?: boolean; runId?: string; environment?: EnvironmentSettings } = {},
 ): Promise<GradingContext> {
   const { docker, image } = await readyEngine(signal, options.quiet ?? false);
   return {
@@ -65,5 +68,6 @@ export async function gradingContext(
     cacheDirectory: cacheDirectory(),
     signal,
     ...(options.runId ? { runId: options.runId } : {}),
+    ...(options.environment ? { environment: options.environment } : {}),
   };
 }

@@ -2,6 +2,8 @@
 // opts in for benchmark code), disposed after.
 
 import type Dockerode from "dockerode";
+import { parseGpus, planGpus } from "../environments/gpus.js";
+import type { EnvironmentSettings } from "../environments/settings.js";
 import { startSandbox, type Sandbox, type SandboxOptions } from "../sandbox/sandbox.js";
 
 export interface GradingContext {
@@ -24,6 +26,11 @@ export interface GradingContext {
    * they win over a family's own limits.
    */
   graderLimits?: SandboxOptions["limits"];
+  /**
+   * Where task environments get Python packages (index, wheelhouse, Debian substitutes) and how
+   * builds report; PIP_INDEX_URL and friends from the process environment when absent.
+   */
+  environment?: EnvironmentSettings;
 }
 
 /** Reports a warning to onWarning, or as a "warning: ..." progress line when there is none. */
@@ -42,6 +49,8 @@ export interface GraderSandboxOptions {
    * MLAgentBench prepare.py that downloads its data; never for a submission or an agent's code.
    */
   network?: boolean;
+  /** The task declares a GPU (true, or how many): it gets the user's --gpus (context.environment.gpus). */
+  gpu?: boolean | number;
 }
 
 /**
@@ -59,6 +68,7 @@ export async function withGraderSandbox<T>(
     role: "grader",
     ...(options.limits || context.graderLimits ? { limits: { ...options.limits, ...context.graderLimits } } : {}),
     ...(options.env ? { env: options.env } : {}),
+    ...(options.gpu ? { deviceRequests: planGpus("the task", options.gpu, parseGpus(context.environment?.gpus)).deviceRequests } : {}),
     ...(context.runId ? { runId: context.runId } : {}),
     ...(context.signal ? { signal: context.signal } : {}),
   });

@@ -1,30 +1,34 @@
-// Task environment images: what a task needs beyond the sandbox image (Debian packages, Python
-// requirements, a few Dockerfile lines), layered on it once and reused. Shared by the families.
+// Task environment images: what a task needs beyond the sandbox image (Python requirements,
+// Debian packages, a few Dockerfile lines), layered on it once and reused. Shared by the families.
 //
 //   ensureTaskImage(context, spec) -> image tag
 //
 // - An empty spec gives the sandbox image itself: no build.
-// - Otherwise the image is `FROM <sandbox image id>`, installs as root, and ends as USER 1000:1000
-//   (the sandbox user); its tag `dynabox-task:<16 hex>` hashes the base image id and the spec, so it
-//   is built once per sandbox image and spec, and a changed sandbox image gets a fresh build.
-// - Python requirements become Debian packages `python3-<name>` (with a table for the names that
-//   differ, such as scikit-learn -> python3-sklearn), installed with apt at build time. The build can
-//   reach the Debian mirror but not PyPI, and Debian has one version of each package: version pins
-//   can not be honoured, which is reported as a warning. A requirement Debian does not package is an
-//   error that names it.
-// - Builds hold the machine-wide image build lock, go through buildImage (src/sandbox/image.ts, the
-//   one build loop), report each output line through context.onProgress, and stop after a timeout
-//   (default 900 s).
+// - Python requirements are installed by pip, with their pins, from the index the user chose
+//   (src/environments/: a Python layer with a venv, then a packages layer per requirements set and
+//   index). A pin the index can not meet is an error naming it and the index.
+// - When no index answers, requirements become Debian packages only if the user allowed it
+//   (allowDebianSubstitutes); each substitution is a warning in the result.
+// - Debian packages and Dockerfile lines go in a last "task" layer, installed as root; the image
+//   ends as USER 1000:1000 (the sandbox user).
+// - Every layer's tag hashes its parent's tag and its inputs: built once, reused by every row that
+//   shares it; builds take a per-tag lock, report one line each, and stop after a timeout.
 //
 // planTaskImage and taskImageDockerfile are pure and unit-tested; ensureTaskImage does the Docker part.
 
-import { createHash } from "node:crypto";
-import { packFiles } from "../sandbox/archive.js";
 import { UserError } from "../errors.js";
+import { describeSubstitution, debianSubstitutions } from "../environments/debian-substitutes.js";
+import { ensureLayer, layerTag, pythonLayerBuild, type LayerContext } from "../environments/layers.js";
+import { indexSource, noIndexError, probeIndex } from "../environments/package-source.js";
+import { packagesLayerBuild } from "../environments/pip-layer.js";
+import { ensurePythonSandbox, parseRequestedPython } from "../environments/python-images.js";
+import { parseRequirements, type Requirement } from "../environments/requirements.js";
+import { environmentSettingsFromEnvironment } from "../environments/settings.js";
 import { imageExists } from "../sandbox/docker.js";
-import { acquireBuildLock, buildImage } from "../sandbox/image.js";
-import { LABEL_MANAGED } from "../sandbox/labels.js";
 import { reportWarning, type GradingContext } from "./context.js";
+
+export { debianPackageFor } from "../environments/debian-substitutes.js";
+export { normalizeProjectName } from "../environments/requirements.js";
 
 export const TASK_IMAGE_REPOSITORY = "dynabox-task";
 /** Image label holding the hash a task image was built from. */
@@ -33,150 +37,66 @@ export const LABEL_TASK_ENVIRONMENT = "dynabox.task-environment";
 export const SANDBOX_PYTHON_VERSION = "3.11";
 
 export interface TaskEnvironmentSpec {
-  /** Debian packages to install with apt, e.g. ["python3-toml", "libxml2-dev"]. */
+  /** Debian packages to install with apt, e.g. ["libxml2-dev"]. */
   debianPackages?: string[];
-  /** requirements.txt text; each requirement is installed as its Debian package. */
+  /** requirements.txt text, installed with pip (pins honoured) from the user's index. */
   pythonRequirements?: string;
-  /** Dockerfile lines run as root after the packages (no network to PyPI; the Debian mirror works). */
+  /** Dockerfile lines run as root after the packages (the build has no network but the Debian mirror). */
   dockerfileSnippet?: string;
-}
-
-export interface PlannedRequirement {
-  /** The line as written. */
-  line: string;
-  /** The normalized project name (PEP 503). */
-  name: string;
-  /** The Debian package installed for it; null when it is skipped (standard library). */
-  debianPackage: string | null;
-  /** The version constraint that could not be honoured, if any. */
-  versionConstraint: string | null;
+  /** The task's Python ("3.9", "python3.13"): the layers go on a sandbox with that Python. */
+  python?: string;
+  /** Install wheels only (requirements named by a program, not by task files): no setup.py runs. */
+  binaryOnly?: boolean;
 }
 
 export interface TaskImagePlan {
-  /** Sorted, unique: the spec's packages and the requirements' packages. */
+  /** The Python requirements for pip. */
+  requirements: Requirement[];
+  /** Sorted, unique: the spec's Debian packages. */
   debianPackages: string[];
-  requirements: PlannedRequirement[];
   dockerfileSnippet: string;
+  /** The requested Python, "" for the sandbox image's. */
+  python: string;
   warnings: string[];
   /** Nothing to add: the sandbox image itself serves. */
   empty: boolean;
 }
 
-/** PyPI names whose Debian package is not python3-<name>. */
-const DEBIAN_NAMES: Record<string, string> = {
-  "scikit-learn": "python3-sklearn",
-  sklearn: "python3-sklearn",
-  "scikit-image": "python3-skimage",
-  beautifulsoup4: "python3-bs4",
-  pyyaml: "python3-yaml",
-  pillow: "python3-pil",
-  "opencv-python": "python3-opencv",
-  "opencv-python-headless": "python3-opencv",
-  "python-dateutil": "python3-dateutil",
-  attrs: "python3-attr",
-  pyzmq: "python3-zmq",
-  "psycopg2-binary": "python3-psycopg2",
-  pytz: "python3-tz",
-  pyjwt: "python3-jwt",
-  "python-dotenv": "python3-dotenv",
-  pyopenssl: "python3-openssl",
-  gitpython: "python3-git",
-  "websocket-client": "python3-websocket",
-  pyserial: "python3-serial",
-  pyusb: "python3-usb",
-  "python-magic": "python3-magic",
-  "protobuf": "python3-protobuf",
-  "msgpack-python": "python3-msgpack",
-  "pycryptodomex": "python3-pycryptodome",
-  "tables": "python3-tables",
-  "llvmlite": "python3-llvmlite",
-  "typing-extensions": "python3-typing-extensions",
-};
-
-/** Requirements that Python 3.11 already has in its standard library. */
-const STANDARD_LIBRARY = new Set(["argparse", "dataclasses", "typing", "enum34", "pathlib", "futures", "importlib", "asyncio", "unittest2"]);
-
-/** PEP 503 normalization: lower case, runs of -_. become one "-". */
-export function normalizeProjectName(name: string): string {
-  return name.toLowerCase().replace(/[-_.]+/g, "-");
-}
-
-/** The Debian package for a PyPI project name. */
-export function debianPackageFor(name: string): string {
-  const normalized = normalizeProjectName(name);
-  return DEBIAN_NAMES[normalized] ?? `python3-${normalized}`;
-}
-
 const DEBIAN_PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
-const REQUIREMENT = /^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(\[[^\]]*\])?\s*([^;]*?)\s*(?:;.*)?$/;
 
 /**
- * Turns a spec into what will be installed, with warnings; throws a UserError for what can never
- * work offline (editable installs, URLs, nested requirement files, bad package names).
+ * What a spec will install, with warnings; throws a UserError for what can never be installed
+ * (editable installs, URLs, nested requirement files, bad Debian package names).
  */
 export function planTaskImage(spec: TaskEnvironmentSpec): TaskImagePlan {
-  const warnings: string[] = [];
-  const requirements: PlannedRequirement[] = [];
-  const problems: string[] = [];
-  for (const raw of (spec.pythonRequirements ?? "").split(/\r?\n/)) {
-    const line = raw.replace(/(^|\s)#.*$/, "").trim();
-    if (line === "") continue;
-    if (line.startsWith("-")) {
-      if (/^(-e|--editable|-r|--requirement|-c|--constraint)\b/.test(line)) {
-        problems.push(`"${line}": editable installs and nested requirement files can not be installed offline`);
-      } else {
-        warnings.push(`requirements option "${line}" is ignored: packages come from Debian, not from a package index`);
-      }
-      continue;
-    }
-    if (/:\/\/|\s@\s/.test(line)) {
-      problems.push(`"${line}": a requirement by URL needs PyPI or the network, which the build can not reach`);
-      continue;
-    }
-    const match = REQUIREMENT.exec(line);
-    if (!match) {
-      problems.push(`"${line}": not a requirement this reader understands (expected name[extras] <version>)`);
-      continue;
-    }
-    const name = normalizeProjectName(match[1] ?? "");
-    const constraint = (match[3] ?? "").trim();
-    if (STANDARD_LIBRARY.has(name)) {
-      warnings.push(`requirement "${line}" is skipped: ${name} is part of Python ${SANDBOX_PYTHON_VERSION}'s standard library`);
-      requirements.push({ line, name, debianPackage: null, versionConstraint: null });
-      continue;
-    }
-    requirements.push({ line, name, debianPackage: debianPackageFor(name), versionConstraint: constraint === "" ? null : constraint });
+  const { requirements, warnings } = parseRequirements(spec.pythonRequirements ?? "");
+  const bad = (spec.debianPackages ?? []).filter((name) => !DEBIAN_PACKAGE_NAME.test(name));
+  if (bad.length > 0) {
+    const problems = bad.map((name) => `"${name}" is not a Debian package name`);
+    throw new UserError("DYNABOX_TASK_INVALID", `the task environment can not be built:\n  ${problems.join("\n  ")}`, { details: { problems } });
   }
-  for (const name of spec.debianPackages ?? []) {
-    if (!DEBIAN_PACKAGE_NAME.test(name)) problems.push(`"${name}" is not a Debian package name`);
-  }
-  if (problems.length > 0) {
-    throw new UserError("DYNABOX_TASK_INVALID", `the task environment can not be built:\n  ${problems.join("\n  ")}`, {
-      details: { problems },
-    });
-  }
-  const pinned = requirements.filter((requirement) => requirement.versionConstraint !== null);
-  if (pinned.length > 0) {
-    warnings.push(
-      `versions can not be pinned (packages come from Debian bookworm, PyPI is not reachable): ` +
-        pinned.map((requirement) => `${requirement.name}${requirement.versionConstraint} -> ${requirement.debianPackage}`).join(", "),
-    );
-  }
-  const debianPackages = [
-    ...new Set([
-      ...(spec.debianPackages ?? []),
-      ...requirements.flatMap((requirement) => (requirement.debianPackage ? [requirement.debianPackage] : [])),
-    ]),
-  ].sort();
+  const debianPackages = [...new Set(spec.debianPackages ?? [])].sort();
   const dockerfileSnippet = (spec.dockerfileSnippet ?? "").trim();
-  return { debianPackages, requirements, dockerfileSnippet, warnings, empty: debianPackages.length === 0 && dockerfileSnippet === "" };
+  const python = (spec.python ?? "").trim();
+  const wanted = parseRequestedPython(python);
+  if (wanted.kind === "unknown") {
+    throw new UserError("DYNABOX_TASK_INVALID", `the task environment asks for the Python "${python}", which is not a Python 3 version (expected e.g. "3.9")`);
+  }
+  return {
+    requirements,
+    debianPackages,
+    dockerfileSnippet,
+    python: wanted.kind === "any" || wanted.version === SANDBOX_PYTHON_VERSION ? "" : python,
+    warnings,
+    empty: requirements.length === 0 && debianPackages.length === 0 && dockerfileSnippet === "" && (wanted.kind === "any" || wanted.version === SANDBOX_PYTHON_VERSION),
+  };
 }
 
 /** The marker the build prints when apt does not know some packages. */
 export const MISSING_PACKAGES_MARKER = "DYNABOX_MISSING_DEBIAN_PACKAGES:";
 
-/** The Dockerfile of a task image on `baseImage` (an image id or tag). */
-export function taskImageDockerfile(baseImage: string, plan: TaskImagePlan): string {
+/** The Dockerfile of the task layer on `baseImage`: Debian packages, then the task's lines. */
+export function taskImageDockerfile(baseImage: string, plan: Pick<TaskImagePlan, "debianPackages" | "dockerfileSnippet">): string {
   const lines = [`FROM ${baseImage}`, "USER root", "ENV DEBIAN_FRONTEND=noninteractive"];
   if (plan.debianPackages.length > 0) {
     const packages = plan.debianPackages.join(" ");
@@ -194,14 +114,13 @@ export function taskImageDockerfile(baseImage: string, plan: TaskImagePlan): str
   return lines.join("\n") + "\n";
 }
 
-/** `dynabox-task:<16 hex>` from the base image's id and the Dockerfile. */
-export function taskImageTag(baseImageId: string, dockerfile: string): string {
-  const hash = createHash("sha256").update(`${baseImageId}\0${dockerfile}`).digest("hex");
-  return `${TASK_IMAGE_REPOSITORY}:${hash.slice(0, 16)}`;
+/** `dynabox-task:<16 hex>` from the parent image and the Dockerfile. */
+export function taskImageTag(parent: string, dockerfile: string): string {
+  return layerTag(TASK_IMAGE_REPOSITORY, parent, [dockerfile]);
 }
 
 export interface EnsureTaskImageOptions {
-  /** Longest a build may take (default 900 s). */
+  /** Longest one build may take (default: the context's settings, else 900 s). */
   buildTimeoutSeconds?: number;
   /** Told each warning (also sent to context.onWarning, or onProgress as "warning: ..."). */
   onWarning?: (warning: string) => void;
@@ -213,65 +132,85 @@ export async function ensureTaskImage(
   spec: TaskEnvironmentSpec,
   options: EnsureTaskImageOptions = {},
 ): Promise<string> {
-  const plan = planTaskImage(spec);
-  for (const warning of plan.warnings) {
+  const warn = (warning: string): void => {
     options.onWarning?.(warning);
     reportWarning(context, warning);
-  }
+  };
+  const plan = planTaskImage(spec);
+  for (const warning of plan.warnings) warn(warning);
   if (plan.empty) return context.sandboxImage;
-  const baseImageId = ((await context.docker.getImage(context.sandboxImage).inspect()) as { Id: string }).Id;
-  const dockerfile = taskImageDockerfile(baseImageId, plan);
-  const tag = taskImageTag(baseImageId, dockerfile);
-  if (await imageExists(context.docker, tag)) return tag;
-  const progress = context.onProgress ?? (() => {});
-  const lock = await acquireBuildLock({ signal: context.signal, onWait: progress });
-  try {
-    if (await imageExists(context.docker, tag)) return tag;
-    progress(`building task environment ${tag} (${plan.debianPackages.join(" ") || "Dockerfile lines"})`);
-    await buildTaskImage(context, tag, dockerfile, plan, options.buildTimeoutSeconds ?? 900);
-    return tag;
-  } finally {
-    lock.release();
-  }
-}
-
-/** buildImage, turning the missing-packages marker in the output into a UserError that names them. */
-async function buildTaskImage(
-  context: GradingContext,
-  tag: string,
-  dockerfile: string,
-  plan: TaskImagePlan,
-  timeoutSeconds: number,
-): Promise<void> {
-  const progress = context.onProgress ?? (() => {});
-  let missing: string[] = [];
-  try {
-    await buildImage(context.docker, {
-      context: await packFiles([{ path: "Dockerfile", content: dockerfile }]),
-      tag,
-      name: `task environment ${tag}`,
-      labels: { [LABEL_MANAGED]: "true", [LABEL_TASK_ENVIRONMENT]: tag.split(":")[1] ?? "" },
-      signal: context.signal,
-      timeoutMs: timeoutSeconds * 1000,
-      onProgress: (line) => {
-        if (line.startsWith(MISSING_PACKAGES_MARKER)) missing = line.slice(MISSING_PACKAGES_MARKER.length).trim().split(/\s+/);
-        progress(line);
-      },
-    });
-  } catch (error) {
-    if (missing.length === 0 || context.signal?.aborted) throw error;
-    const named = missing.map((debianPackage) => {
-      const requirement = plan.requirements.find((each) => each.debianPackage === debianPackage);
-      return requirement ? `requirement "${requirement.line}" (Debian package ${debianPackage})` : `Debian package ${debianPackage}`;
-    });
-    throw new UserError(
-      "DYNABOX_TASK_INVALID",
-      `the task environment needs ${named.join(", ")}, which Debian bookworm does not have. ` +
-        "PyPI is not reachable from dynabox's builds, so only Python requirements that Debian packages can be installed; " +
-        "drop the requirement, or provide it another way (a Dockerfile snippet that installs it from the Debian mirror)",
-      { details: { missing } },
+  const settings = context.environment ?? environmentSettingsFromEnvironment();
+  const layers: LayerContext = {
+    docker: context.docker,
+    signal: context.signal,
+    onProgress: context.onProgress,
+    verbose: settings.verbose,
+    buildTimeoutSeconds: options.buildTimeoutSeconds ?? settings.buildTimeoutSeconds,
+  };
+  let image = context.sandboxImage;
+  if (plan.python !== "") {
+    image = await ensurePythonSandbox(
+      { docker: context.docker, sandboxImage: context.sandboxImage, signal: context.signal, onProgress: context.onProgress, verbose: settings.verbose },
+      plan.python,
     );
   }
+  const debianPackages = [...plan.debianPackages];
+  if (plan.requirements.length > 0) {
+    const source = indexSource(settings);
+    const python = pythonLayerBuild(image);
+    const packages = packagesLayerBuild(python.tag, plan.requirements, source, { binaryOnly: spec.binaryOnly === true });
+    // A layer already built needs no index: reuse is a lookup, with no network.
+    const problem = (await imageExists(context.docker, packages.tag))
+      ? undefined
+      : source.indexUrl === undefined
+        ? undefined
+        : await probeIndex(source.indexUrl, { signal: context.signal });
+    if (problem === undefined) {
+      await ensureLayer(layers, python);
+      image = (await ensureLayer(layers, packages)).tag;
+    } else if (settings.allowDebianSubstitutes) {
+      warn(`no package index answers (${source.description}: ${problem}); installing Debian substitutes as allowed`);
+      for (const substitution of debianSubstitutions(plan.requirements)) {
+        warn(describeSubstitution(substitution));
+        if (substitution.debianPackage !== null) debianPackages.push(substitution.debianPackage);
+      }
+    } else {
+      throw noIndexError(source, problem);
+    }
+  }
+  const taskPackages = [...new Set(debianPackages)].sort();
+  if (taskPackages.length === 0 && plan.dockerfileSnippet === "") return image;
+  const dockerfile = taskImageDockerfile(image, { debianPackages: taskPackages, dockerfileSnippet: plan.dockerfileSnippet });
+  const tag = taskImageTag(image, dockerfile);
+  const result = await ensureLayer(layers, {
+    tag,
+    kind: "task",
+    parent: image,
+    files: [],
+    dockerfile,
+    summary: taskPackages.length > 0 ? taskPackages.join(" ") : "Dockerfile lines",
+    labels: { [LABEL_TASK_ENVIRONMENT]: tag.split(":")[1] ?? "" },
+    explainFailure: (output) => missingPackagesError(output, plan.requirements),
+  });
+  return result.tag;
+}
+
+/** The missing-packages marker in a failed task layer's output, as a UserError that names them. */
+function missingPackagesError(output: readonly string[], requirements: readonly Requirement[]): Error | undefined {
+  const line = output.find((each) => each.startsWith(MISSING_PACKAGES_MARKER));
+  if (line === undefined) return undefined;
+  const missing = line.slice(MISSING_PACKAGES_MARKER.length).trim().split(/\s+/);
+  const substitutions = debianSubstitutions(requirements);
+  const named = missing.map((debianPackage) => {
+    const substitution = substitutions.find((each) => each.debianPackage === debianPackage);
+    return substitution ? `requirement "${substitution.requirement}" (Debian package ${debianPackage})` : `Debian package ${debianPackage}`;
+  });
+  return new UserError(
+    "DYNABOX_TASK_INVALID",
+    `the task environment needs ${named.join(", ")}, which the Debian mirror does not have. ` +
+      "Name a package index that has it (--pip-index-url, PIP_INDEX_URL, --wheelhouse), or drop the requirement",
+    { details: { missing } },
+  );
 }
 
 export type PythonMismatchPolicy = "error" | "warn";

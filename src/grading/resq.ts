@@ -17,13 +17,14 @@
 // by reading the script, nor reach the solution through git (it is not in the container).
 
 import { randomBytes } from "node:crypto";
-import { InternalError, SandboxError } from "../errors.js";
+import { InternalError, SandboxError, UserError } from "../errors.js";
 import type { Sandbox } from "../sandbox/sandbox.js";
 import { RepositoryCache, type CleanRepository } from "../tasks/repo-cache.js";
 import { discoverResqTasks, type ResqTask } from "../tasks/resq.js";
 import type { FamilyModule, ValidationResult, Verdict } from "../tasks/types.js";
 import { reportWarning, withGraderSandbox, type GraderSandboxOptions, type GradingContext } from "./context.js";
-import { checkPythonVersion, ensureTaskImage, type PythonMismatchPolicy, type TaskEnvironmentSpec } from "./environment.js";
+import { ensurePythonSandbox } from "../environments/python-images.js";
+import { ensureTaskImage, SANDBOX_PYTHON_VERSION, type PythonMismatchPolicy, type TaskEnvironmentSpec } from "./environment.js";
 import { applyPatchCommand, planPatch } from "./resq-patch.js";
 import { resqReviewFlags, resqRunFeedback, runResqTestScript } from "./resq-test-run.js";
 import { testFeedback } from "./test-script.js";
@@ -92,13 +93,33 @@ export function resqEnvironmentSpec(task: ResqTask): TaskEnvironmentSpec {
 }
 
 /**
- * The image to run the task in (the agent's sandbox should use it too): checks testbed_environment
- * against the image's Python, then builds or reuses the requirements layer.
+ * The image to run the task in (the agent's sandbox uses it too): a sandbox on the Python that
+ * testbed_environment asks for (src/environments/python-images.ts), then the requirements layer.
+ * A Python that can not be had here is an error, or with pythonMismatch "warn" a warning and the
+ * default image's Python.
  */
 export async function resqEnvironmentImage(context: GradingContext, task: ResqTask, options: ResqOptions = {}): Promise<string> {
-  const warning = checkPythonVersion(task.row.testbed_environment, options.pythonMismatch ?? RESQ_DEFAULTS.pythonMismatch);
-  if (warning !== undefined) reportWarning(context, `${task.id}: ${warning}`);
-  return ensureTaskImage(context, resqEnvironmentSpec(task), {
+  const policy = options.pythonMismatch ?? RESQ_DEFAULTS.pythonMismatch;
+  let sandboxImage = context.sandboxImage;
+  try {
+    sandboxImage = await ensurePythonSandbox(
+      { docker: context.docker, sandboxImage: context.sandboxImage, signal: context.signal, onProgress: context.onProgress, verbose: context.environment?.verbose },
+      task.row.testbed_environment,
+    );
+  } catch (error) {
+    if (!UserError.isInstance(error) || error.code !== "DYNABOX_TASK_INVALID") throw error;
+    if (policy === "warn") {
+      reportWarning(context, `${task.id}: ${error.message}; running on the sandbox image's Python ${SANDBOX_PYTHON_VERSION} anyway (--python-mismatch warn)`);
+    } else {
+      throw new UserError(
+        "DYNABOX_TASK_INVALID",
+        `${error.message}. To run it on the sandbox image's Python ${SANDBOX_PYTHON_VERSION} anyway, pass --python-mismatch warn ` +
+          "(the test may then fail for reasons that have nothing to do with the agent's work)",
+        { ...(error.details ? { details: error.details } : {}) },
+      );
+    }
+  }
+  return ensureTaskImage({ ...context, sandboxImage }, resqEnvironmentSpec(task), {
     buildTimeoutSeconds: options.buildTimeoutSeconds ?? RESQ_DEFAULTS.buildTimeoutSeconds,
   });
 }

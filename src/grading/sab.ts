@@ -21,6 +21,7 @@ import { discoverSabTasks, sabPaths, type SabTask } from "../tasks/sab.js";
 import { putTaskDirectory, TaskFolder } from "../tasks/task-files.js";
 import type { FamilyModule, ValidationResult, Verdict } from "../tasks/types.js";
 import { withGraderSandbox, type GraderSandboxOptions, type GradingContext } from "./context.js";
+import { missingImports, sabEnvironmentFor } from "./sab-environment.js";
 import {
   DRIVER_PATH,
   MARKER_VARIABLE,
@@ -124,17 +125,26 @@ export async function gradeSabProgram(
   const maxBytes = options.maxOutputBytes ?? SAB_DEFAULTS.maxOutputBytes;
   const paths = sabPaths(task);
   const output = outputLocation(task.row.output_fname);
-  const sandboxOptions: GraderSandboxOptions = options.limits ? { limits: options.limits } : {};
+  let sandboxOptions: GraderSandboxOptions = options.limits ? { limits: options.limits } : {};
+  const notes: string[] = [];
   const finish = (valid: 0 | 1, success: 0 | 1, logInfo: string): { line: SabResultLine; seconds: number } => ({
-    line: { valid_program: valid, codebert_score: null, success_rate: success, log_info: logInfo, program: submission.fileName },
+    line: {
+      valid_program: valid,
+      codebert_score: null,
+      success_rate: success,
+      log_info: notes.length > 0 ? `${logInfo}\n[dynabox environment] ${notes.join("; ")}` : logInfo,
+      program: submission.fileName,
+    },
     seconds: (performance.now() - started) / 1000,
   });
   const signal = context.signal;
   const shellOptions = { cwd: WORKSPACE, ...(signal ? { signal } : {}) };
 
-  // Step 1: the program, with nothing but the dataset and itself.
+  // Step 1: the program, with nothing but the dataset and itself. Its imports are read first (as
+  // upstream's pipreqs does); when the base lacks some, the program runs in an environment layer
+  // that has them instead (sab-environment.ts), and what could not be installed goes in the log.
   context.onProgress?.(`sab ${task.id}: running ${paths.programPath}`);
-  const run = await withGraderSandbox(context, sandboxOptions, async (sandbox) => {
+  const runProgram = async (sandbox: Sandbox) => {
     const folders = [paths.datasetPath, "pred_programs", "pred_results", output.folder].map(shellQuote).join(" ");
     await mustSucceed(sandbox.shell(`mkdir -p ${folders}`, shellOptions), "prepare the task root");
     await putBenchmarkDirectory(sandbox, task, paths.datasetDirectory, `${WORKSPACE}/${paths.datasetPath}`);
@@ -146,7 +156,18 @@ export async function gradeSabProgram(
     const ranCleanly = result.exitCode === 0 && !result.timedOut && !result.oom && !result.startError;
     const outputs = ranCleanly ? await readProgramOutputs(sandbox, output.folder, maxBytes) : new Map<string, Buffer>();
     return { result, outputs };
+  };
+  const first = await withGraderSandbox(context, sandboxOptions, async (sandbox) => {
+    const missing = await missingImports(sandbox, submission.source, WORKSPACE);
+    return missing.length > 0 ? { missing } : { missing, ran: await runProgram(sandbox) };
   });
+  let run = first.ran;
+  if (run === undefined) {
+    const environment = await sabEnvironmentFor(context, task.id, first.missing);
+    notes.push(...environment.notes);
+    sandboxOptions = { ...sandboxOptions, image: environment.image };
+    run = await withGraderSandbox(context, sandboxOptions, runProgram);
+  }
   // The supervisor could not start the command in a fresh container: infrastructure, not the program.
   if (run.result.startError) throw notStarted("the program", run.result.startError);
   const outputs = run.outputs;

@@ -23,6 +23,8 @@ export interface BaseImageOptions {
   pullTimeoutMilliseconds?: number;
   onProgress?: (line: string) => void;
   signal?: AbortSignal;
+  /** The Debian release to bootstrap (default bookworm); the image is dynabox-base:<suite>. */
+  suite?: string;
 }
 
 export function debianMirror(options: Pick<BaseImageOptions, "mirror"> = {}): string {
@@ -70,34 +72,45 @@ export function bootstrapBlocker(): string | undefined {
  * ensureSandboxImage, which holds the build lock.
  */
 export async function ensureBaseImage(docker: Dockerode, options: BaseImageOptions = {}): Promise<string> {
-  const progress = options.onProgress ?? (() => {});
-  const local = await findLocalBaseImage(docker);
-  if (local !== undefined) return local;
+  return ensureDebianBaseImage(docker, { ...options, suite: options.suite ?? "bookworm" });
+}
 
-  progress(`pulling ${DEBIAN_BASE_IMAGE}`);
-  const pullProblem = await tryPull(docker, DEBIAN_BASE_IMAGE, options);
-  if (pullProblem === undefined) return DEBIAN_BASE_IMAGE;
+/**
+ * The same for any Debian release: debian:<suite>-slim (local or pulled), else dynabox-base:<suite>
+ * (local, or bootstrapped from the Debian mirror). Callers hold a build lock.
+ */
+export async function ensureDebianBaseImage(docker: Dockerode, options: BaseImageOptions & { suite: string }): Promise<string> {
+  const progress = options.onProgress ?? (() => {});
+  const official = `debian:${options.suite}-slim`;
+  const bootstrapped = `dynabox-base:${options.suite}`;
+  for (const name of [official, bootstrapped]) {
+    if (await imageExists(docker, name)) return name;
+  }
+
+  progress(`pulling ${official}`);
+  const pullProblem = await tryPull(docker, official, options);
+  if (pullProblem === undefined) return official;
 
   const blocker = bootstrapBlocker();
   if (blocker !== undefined) {
     throw new EnvironmentError(
       "DYNABOX_IMAGE_MISSING",
-      `no base image: ${DEBIAN_BASE_IMAGE} is not on the engine, the pull failed (${pullProblem}), ` +
-        `and ${BOOTSTRAPPED_BASE_IMAGE} can not be bootstrapped from the Debian mirror because ${blocker}`,
+      `no base image: ${official} is not on the engine, the pull failed (${pullProblem}), ` +
+        `and ${bootstrapped} can not be bootstrapped from the Debian mirror because ${blocker}`,
     );
   }
   const mirror = debianMirror(options);
   progress(
-    `no registry answered (${pullProblem}); bootstrapping ${BOOTSTRAPPED_BASE_IMAGE} from ${mirror} ` +
+    `no registry answered (${pullProblem}); bootstrapping ${bootstrapped} from ${mirror} ` +
       `with debootstrap + docker import (about a minute, done once)`,
   );
   await bootstrapBaseImage(docker, { ...options, mirror });
-  progress(`bootstrapped ${BOOTSTRAPPED_BASE_IMAGE}`);
-  return BOOTSTRAPPED_BASE_IMAGE;
+  progress(`bootstrapped ${bootstrapped}`);
+  return bootstrapped;
 }
 
 /** Pulls an image; undefined on success, otherwise why it failed. Gives up after a silence. */
-async function tryPull(docker: Dockerode, name: string, options: BaseImageOptions): Promise<string | undefined> {
+export async function tryPull(docker: Dockerode, name: string, options: BaseImageOptions): Promise<string | undefined> {
   const silenceLimit = options.pullTimeoutMilliseconds ?? 20_000;
   const controller = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
@@ -133,18 +146,20 @@ async function tryPull(docker: Dockerode, name: string, options: BaseImageOption
 }
 
 /**
- * debootstrap --variant=minbase bookworm into a temp folder, then stream it as a tar into
- * `docker import` as dynabox-base:bookworm. Needs root and debootstrap.
+ * debootstrap --variant=minbase <suite> (default bookworm) into a temp folder, then stream it as a
+ * tar into `docker import` as dynabox-base:<suite>. Needs root and debootstrap.
  */
 export async function bootstrapBaseImage(docker: Dockerode, options: BaseImageOptions = {}): Promise<void> {
   const progress = options.onProgress ?? (() => {});
   const mirror = debianMirror(options);
+  const suite = options.suite ?? "bookworm";
+  const tag = `dynabox-base:${suite}`;
   const debootstrap = findDebootstrap() ?? "debootstrap";
   const workFolder = await mkdtemp(join(tmpdir(), "dynabox-debootstrap-"));
   const rootfs = join(workFolder, "rootfs");
   try {
     const recent: string[] = [];
-    const run = execa(debootstrap, ["--variant=minbase", "bookworm", rootfs, mirror], {
+    const run = execa(debootstrap, ["--variant=minbase", suite, rootfs, mirror], {
       all: true,
       buffer: false,
       reject: false,
@@ -171,8 +186,8 @@ export async function bootstrapBaseImage(docker: Dockerode, options: BaseImageOp
     for (const name of await readdir(archives).catch(() => [] as string[])) {
       if (name.endsWith(".deb")) await rm(join(archives, name), { force: true });
     }
-    progress(`importing ${rootfs} as ${BOOTSTRAPPED_BASE_IMAGE}`);
-    await importFolder(docker, rootfs, mirror, options.signal);
+    progress(`importing ${rootfs} as ${tag}`);
+    await importFolder(docker, rootfs, mirror, tag, options.signal);
   } finally {
     await removeWorkFolder(workFolder);
   }
@@ -186,7 +201,7 @@ function debootstrapLogTail(rootfs: string): string[] {
   }
 }
 
-async function importFolder(docker: Dockerode, rootfs: string, mirror: string, signal?: AbortSignal): Promise<void> {
+async function importFolder(docker: Dockerode, rootfs: string, mirror: string, imageTag: string, signal?: AbortSignal): Promise<void> {
   const archive = execa("tar", ["--numeric-owner", "-C", rootfs, "-c", "."], {
     buffer: false,
     stdout: "pipe",
@@ -194,7 +209,7 @@ async function importFolder(docker: Dockerode, rootfs: string, mirror: string, s
     reject: false,
     ...(signal ? { cancelSignal: signal } : {}),
   });
-  const [repo, tag] = BOOTSTRAPPED_BASE_IMAGE.split(":") as [string, string];
+  const [repo, tag] = imageTag.split(":") as [string, string];
   let failure: string | undefined;
   let stderr = "";
   archive.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
@@ -226,7 +241,7 @@ async function importFolder(docker: Dockerode, rootfs: string, mirror: string, s
   signal?.throwIfAborted();
   if (tarResult.exitCode !== 0) failure = `tar failed (exit ${tarResult.exitCode}): ${stderr.trim()}`;
   if (failure !== undefined) {
-    await docker.getImage(BOOTSTRAPPED_BASE_IMAGE).remove({ force: true }).catch(() => {});
+    await docker.getImage(imageTag).remove({ force: true }).catch(() => {});
     throw new EnvironmentError("DYNABOX_IMAGE_BUILD_FAILED", `docker import of the bootstrapped base failed: ${failure}`, {
       retryable: true,
     });

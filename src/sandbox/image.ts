@@ -204,6 +204,11 @@ export interface BuildImageOptions {
   signal?: AbortSignal | undefined;
   /** Stop the build after this long; no limit when absent. */
   timeoutMs?: number | undefined;
+  /**
+   * The network of the build's RUN steps: "host" lets a step reach a package index on the host's
+   * loopback (environment package layers only; run-time containers never get it).
+   */
+  networkMode?: "host" | "default" | undefined;
 }
 
 /**
@@ -218,18 +223,19 @@ export async function buildImage(docker: Dockerode, options: BuildImageOptions):
   const progress = options.onProgress ?? (() => {});
   const timeout = options.timeoutMs !== undefined ? AbortSignal.timeout(options.timeoutMs) : undefined;
   const signal = timeout && options.signal ? AbortSignal.any([options.signal, timeout]) : (timeout ?? options.signal);
+  let currentStep = "";
   const stopped = (cause?: unknown): unknown => {
     if (options.signal?.aborted) return options.signal.reason;
     if (timeout?.aborted) {
       return new EnvironmentError(
         "DYNABOX_IMAGE_BUILD_FAILED",
-        `the build of ${name} took longer than ${Math.round((options.timeoutMs ?? 0) / 100) / 10} s and was stopped`,
-        { ...(cause !== undefined ? { cause } : {}), retryable: true },
+        `the build of ${name} took longer than ${Math.round((options.timeoutMs ?? 0) / 100) / 10} s and was stopped ` +
+          `at "${currentStep || "the start"}"`,
+        { ...(cause !== undefined ? { cause } : {}), details: { step: currentStep }, retryable: true },
       );
     }
     return undefined;
   };
-  let currentStep = "";
   const recent: string[] = [];
   let failure: string | undefined;
   try {
@@ -237,6 +243,7 @@ export async function buildImage(docker: Dockerode, options: BuildImageOptions):
       t: options.tag,
       ...(options.buildArgs ? { buildargs: options.buildArgs } : {}),
       ...(options.labels ? { labels: options.labels } : {}),
+      ...(options.networkMode === "host" ? { networkmode: "host" } : {}),
       rm: true,
       forcerm: true,
       ...(signal ? { abortSignal: signal } : {}),

@@ -37,6 +37,8 @@ export interface SandboxProfile {
   env?: Record<string, string>;
   /** An OCI runtime such as gVisor's `runsc`, when the engine has it. */
   runtime?: string;
+  /** GPUs (Docker DeviceRequests) for tasks that declare one; see src/environments/gpus.ts. */
+  deviceRequests?: { Driver: string; Count: number; DeviceIDs: string[]; Capabilities: string[][]; Options: Record<string, string> }[];
 }
 
 const MIB = 1024 * 1024;
@@ -104,6 +106,7 @@ export function buildCreateOptions(profile: SandboxProfile): ContainerCreateOpti
         },
       ],
       ...(profile.runtime ? { Runtime: profile.runtime } : {}),
+      ...(profile.deviceRequests && profile.deviceRequests.length > 0 ? { DeviceRequests: profile.deviceRequests } : {}),
     },
   };
 }

@@ -20,7 +20,7 @@ import {
 import { unpackArchive } from "./copy-out.js";
 import { KernelClient, type ExecOptions, type HostCallHandler, type ShellOptions } from "./kernel-client.js";
 import { currentOwner, ownerLabels } from "./labels.js";
-import { DEFAULT_LIMITS, SANDBOX_UID, WORKSPACE, buildCreateOptions, type SandboxLimits } from "./profile.js";
+import { DEFAULT_LIMITS, SANDBOX_UID, WORKSPACE, buildCreateOptions, type SandboxLimits, type SandboxProfile } from "./profile.js";
 import type { CellResult, ShellResult } from "./protocol.js";
 
 export interface SandboxOptions {
@@ -30,6 +30,8 @@ export interface SandboxOptions {
   env?: Record<string, string>;
   /** An OCI runtime such as `runsc` (gVisor), when the engine has it. */
   runtime?: string;
+  /** GPUs for a task that declares one (src/environments/gpus.ts); none by default. */
+  deviceRequests?: SandboxProfile["deviceRequests"];
   /** Groups the containers of one run; `dynabox clean` and reports use it. */
   runId?: string;
   /** What the sandbox is for (agent, grader, exec, bench); a label, for people. */
@@ -51,6 +53,7 @@ export async function startSandbox(docker: Dockerode, options: SandboxOptions): 
     labels: ownerLabels(currentOwner(), options.runId ?? DEFAULT_RUN_ID, options.role ?? "sandbox"),
     ...(options.env ? { env: options.env } : {}),
     ...(options.runtime ? { runtime: options.runtime } : {}),
+    ...(options.deviceRequests ? { deviceRequests: options.deviceRequests } : {}),
   });
   options.signal?.throwIfAborted();
   let container: Dockerode.Container;

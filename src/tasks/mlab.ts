@@ -25,8 +25,10 @@ export const DEFAULT_MLAB_TIMEOUT_SECONDS = 300;
 export const mlabEnvironmentJsonSchema = z.strictObject({
   /** Debian packages installed with apt, e.g. ["jq", "libxml2-dev"]. */
   debian_packages: z.array(z.string().min(1)).optional(),
-  /** requirements.txt text; each requirement is installed as its Debian package (python3-<name>). */
+  /** requirements.txt text, installed with pip (pins honoured) from the user's package index. */
   python_requirements: z.string().optional(),
+  /** The task's Python ("3.9", "python3.13"); absent: the sandbox image's 3.11. */
+  python: z.string().min(1).optional(),
   /** Dockerfile lines run as root after the packages, e.g. "RUN mkdir /opt/data". */
   dockerfile: z.string().optional(),
 });
@@ -49,6 +51,7 @@ export function mlabEnvironmentSpec(environment: MlabEnvironmentJson): TaskEnvir
     ...(environment.debian_packages !== undefined ? { debianPackages: environment.debian_packages } : {}),
     ...(environment.python_requirements !== undefined ? { pythonRequirements: environment.python_requirements } : {}),
     ...(environment.dockerfile !== undefined ? { dockerfileSnippet: environment.dockerfile } : {}),
+    ...(environment.python !== undefined ? { python: environment.python } : {}),
   };
 }
 
@@ -119,7 +122,7 @@ function describeIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => {
     const field = issue.path.length > 0 ? issue.path.join(".") : "(top level)";
     if (issue.code === "unrecognized_keys") {
-      const allowed = issue.path[0] === "environment" ? "debian_packages, python_requirements, dockerfile" : "direction, baseline, timeout_seconds, environment";
+      const allowed = issue.path[0] === "environment" ? "debian_packages, python_requirements, python, dockerfile" : "direction, baseline, timeout_seconds, environment";
       const where = issue.path.length > 0 ? `in ${issue.path.join(".")} ` : "";
       return `unknown field(s) ${where}${issue.keys.join(", ")}: remove them (allowed: ${allowed})`;
     }
@@ -272,6 +275,20 @@ export async function loadMlabTask(folder: string, overrides: MlabOverrides = {}
     } catch (error) {
       if (!UserError.isInstance(error)) throw error;
       problems.push(`scripts/task.json field environment: ${error.message}`);
+    }
+  }
+  // Upstream keeps a task's extra packages in scripts/requirements.txt (CLRS): installed through the
+  // same environment layer when task.json does not list python_requirements itself.
+  if (environment?.pythonRequirements === undefined && (await taskKind(files, "scripts/requirements.txt", problems)) === "file") {
+    const text = await readText("scripts/requirements.txt");
+    if (text !== null && text.trim() !== "") {
+      environment = { ...(environment ?? {}), pythonRequirements: text };
+      try {
+        for (const warning of planTaskImage(environment).warnings) warnings.push(`scripts/requirements.txt: ${warning}`);
+      } catch (error) {
+        if (!UserError.isInstance(error)) throw error;
+        problems.push(`scripts/requirements.txt: ${error.message}`);
+      }
     }
   }
   if (Object.values(given).some((value) => value !== undefined)) {

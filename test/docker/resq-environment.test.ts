@@ -1,19 +1,23 @@
-// Task environment images for RES-Q: requirements become Debian packages in an image layered on the
-// sandbox image, built once and reused; what Debian does not have is a clear error.
+// Task environment images for RES-Q, where no package index answers and the user allowed Debian
+// substitutes: requirements become Debian packages in an image layered on the sandbox image, built
+// once and reused, each substitution listed; what Debian does not have is a clear error. (pip from
+// an index, with pins honoured, is test/docker/pip-environment.test.ts.)
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynaboxError } from "../../src/errors.js";
+import type { GradingContext } from "../../src/grading/context.js";
 import { ensureTaskImage } from "../../src/grading/environment.js";
 import { resqFamily } from "../../src/grading/resq.js";
 import type { ResqTask } from "../../src/tasks/resq.js";
 import { docker } from "./sandbox-fixture.js";
 import { bundledTask, bundledTasks, resqContext, withRow } from "./resq-helpers.js";
 
-let context: Awaited<ReturnType<typeof resqContext>>;
+let context: Awaited<ReturnType<typeof resqContext>> & { environment: GradingContext["environment"] };
 let textkit: ResqTask;
 
 beforeAll(async () => {
-  context = await resqContext();
+  // Port 9 on loopback refuses at once: "no index answers", deterministically.
+  context = { ...(await resqContext()), environment: { pipIndexUrl: "http://127.0.0.1:9/simple", allowDebianSubstitutes: true } };
   textkit = bundledTask(await bundledTasks(), "1_0");
 });
 afterAll(async () => {
@@ -36,7 +40,7 @@ describe("task environment images", () => {
     const first = await resqFamily.grade({ ...context, onProgress: (line) => lines.push(line) }, task, task.row.solution_patch);
     expect(first.upstream).toMatchObject({ message: "PASS" });
     const text = lines.join("\n");
-    expect(text).toMatch(/warning: versions can not be pinned.*toml==0\.10\.2 -> python3-toml/);
+    expect(text).toMatch(/warning: Debian substitute: "toml==0\.10\.2" installed as python3-toml \(Debian's version; a pin is not honoured\)/);
 
     const tag = await ensureTaskImage(context, { pythonRequirements: "toml==0.10.2\n" });
     expect(tag).toMatch(/^dynabox-task:[0-9a-f]{16}$/);
@@ -50,12 +54,12 @@ describe("task environment images", () => {
     expect(again.some((line) => line.startsWith("building"))).toBe(false);
   });
 
-  it("a requirement Debian does not package is an error that names it and says PyPI is not reachable", async () => {
+  it("a requirement Debian does not package is an error that names it and says how to name an index", async () => {
     const task = withRow(textkit, { requirements_txt: "definitely-not-packaged-by-debian-xyz>=1\n" });
     const error = await resqFamily.grade(context, task, task.row.solution_patch).catch((caught: unknown) => caught);
     expect(DynaboxError.isInstance(error) && error.code).toBe("DYNABOX_TASK_INVALID");
     expect((error as Error).message).toMatch(/requirement "definitely-not-packaged-by-debian-xyz>=1" \(Debian package python3-definitely-not-packaged-by-debian-xyz\)/);
-    expect((error as Error).message).toMatch(/PyPI is not reachable/);
+    expect((error as Error).message).toMatch(/which the Debian mirror does not have\. Name a package index that has it \(--pip-index-url/);
   });
 });
 

@@ -9,6 +9,7 @@ import { UserError } from "../../src/errors.js";
 import { mlabTaskImage } from "../../src/grading/mlab.js";
 import { loadMlabTask, mlabEnvironmentSpec, mlabTaskJsonSchema } from "../../src/tasks/mlab.js";
 import type { GradingContext } from "../../src/grading/context.js";
+import { planTaskImage } from "../../src/grading/environment.js";
 
 const temporary: string[] = [];
 afterEach(async () => {
@@ -99,7 +100,12 @@ describe("task.json environment: loading", () => {
       await makeTask({ direction: "higher", environment: { debian_packages: ["jq"], python_requirements: "toml==0.10.2\n" } }),
     );
     expect(task.environment).toEqual({ debianPackages: ["jq"], pythonRequirements: "toml==0.10.2\n" });
-    expect(task.warnings.join("\n")).toMatch(/scripts\/task\.json environment: versions can not be pinned.*toml==0\.10\.2 -> python3-toml/);
+    // Pins are pip's to honour now: nothing to warn about.
+    expect(task.warnings.join("\n")).not.toMatch(/scripts\/task\.json environment:/);
+    const withOption = await loadMlabTask(
+      await makeTask({ direction: "higher", environment: { python_requirements: "--index-url https://example.org/simple\ntoml\n" } }),
+    );
+    expect(withOption.warnings.join("\n")).toMatch(/scripts\/task\.json environment: requirements option "--index-url https:\/\/example\.org\/simple" is ignored/);
   });
 
   it("survives overrides", async () => {
@@ -113,11 +119,34 @@ describe("task.json environment: loading", () => {
     expect(badName.message).toContain("scripts/task.json field environment:");
     expect(badName.message).toContain('"jq; rm -rf /" is not a Debian package name');
     const url = await loadError(await makeTask({ direction: "higher", environment: { python_requirements: "pkg @ https://x/y.whl\n" } }));
-    expect(url.message).toMatch(/needs PyPI or the network/);
+    expect(url.message).toMatch(/a requirement by URL or path bypasses the package index/);
   });
 
   it("names an unknown field inside environment and what is allowed", async () => {
     const error = await loadError(await makeTask({ direction: "higher", environment: { packages: ["jq"] } }));
-    expect(error.message).toContain("scripts/task.json unknown field(s) in environment packages: remove them (allowed: debian_packages, python_requirements, dockerfile)");
+    expect(error.message).toContain("scripts/task.json unknown field(s) in environment packages: remove them (allowed: debian_packages, python_requirements, python, dockerfile)");
+  });
+});
+
+describe("task.json environment: python", () => {
+  it("keeps the task's Python in the spec; the sandbox's own 3.11 or none adds nothing; a non-version is refused at load time", async () => {
+    const task = await loadMlabTask(await makeTask({ direction: "higher", environment: { python: "3.9" } }));
+    expect(task.environment).toEqual({ python: "3.9" });
+    expect(planTaskImage(task.environment!)).toMatchObject({ python: "3.9", empty: false });
+    expect(planTaskImage({ python: "python3.11" })).toMatchObject({ python: "", empty: true });
+    const bad = await loadError(await makeTask({ direction: "higher", environment: { python: "conda-env" } }));
+    expect(bad.message).toMatch(/scripts\/task\.json field environment: .*"conda-env", which is not a Python 3 version/);
+  });
+});
+
+describe("scripts/requirements.txt", () => {
+  it("becomes the task's python_requirements when task.json has none", async () => {
+    const folder = await makeTask({ direction: "higher" });
+    await writeFile(path.join(folder, "scripts", "requirements.txt"), "absl-py==2.1.0\n");
+    const task = await loadMlabTask(folder);
+    expect(task.environment).toEqual({ pythonRequirements: "absl-py==2.1.0\n" });
+    const bad = await makeTask({ direction: "higher", environment: { python_requirements: "toml\n" } });
+    await writeFile(path.join(bad, "scripts", "requirements.txt"), "ignored\n");
+    expect((await loadMlabTask(bad)).environment).toEqual({ pythonRequirements: "toml\n" });
   });
 });

@@ -3,6 +3,7 @@
 import type { Command } from "commander";
 import { z } from "zod";
 import { benchAgent } from "../../bench/agent-bench.js";
+import { benchEnvironments } from "../../bench/environments-bench.js";
 import { benchGrading } from "../../bench/grading-bench.js";
 import { benchSandbox } from "../../bench/sandbox-bench.js";
 import { defaultConcurrency } from "../../runs/concurrency.js";
@@ -13,6 +14,7 @@ const flagsSchema = z.object({
   json: z.boolean().default(false),
   grading: z.boolean().default(false),
   agent: z.boolean().default(false),
+  environments: z.boolean().default(false),
   concurrency: z.coerce.number().int().min(1).optional(),
   steps: z.coerce.number().int().min(10).default(1000),
 });
@@ -24,6 +26,7 @@ export function registerBenchCommand(program: Command): void {
     .option("--steps <n>", "trivial cells timed through the kernel", "1000")
     .option("--grading", "measure grading instead: the bundled tasks validated serially and concurrently")
     .option("--agent", "measure the agent harness instead: cost per step except the model's answer, and action retrieval at 0, 1,000 and 10,000 actions (--steps per size, default 100)")
+    .option("--environments", "measure task environments instead: a requirements layer cold, its warm reuse, and the added time per task")
     .option("--concurrency <n>", "with --grading: the parallel pass's concurrency (default: the CPU count)")
     .option("--json", "print one JSON object")
     .action(async (rawFlags: unknown) => {
@@ -58,6 +61,21 @@ export function registerBenchCommand(program: Command): void {
         const line = (row: string[]): string => row.map((cell, column) => cell.padStart(widths[column] ?? 0)).join("  ");
         process.stdout.write(
           [line(header), ...rows.map(line), `(${agent.steps} steps per size; medians of the parts; targets: step overhead p50 < 5 ms, retrieval p50 < 5 ms at 10,000 actions)`].join("\n") + "\n",
+        );
+        return;
+      }
+      if (flags.environments) {
+        const environments = await benchEnvironments(docker, image, { signal, onProgress: (line) => process.stderr.write(`[bench] ${line}\n`) });
+        process.stdout.write(
+          (flags.json
+            ? JSON.stringify({ ...environments, image, docker_version: version.Version ?? "unknown" })
+            : formatRows([
+                ["requirements layer, cold", `${environments.requirements_layer_cold_s} s${environments.python_layer_built ? " (Python layer built too)" : ""}`],
+                ["requirements layer, warm reuse p50 / max", `${environments.warm_reuse_p50_ms} / ${environments.warm_reuse_max_ms} ms (target < ${environments.warm_reuse_target_ms} ms)`],
+                ["sandbox start, plain image p50", `${environments.sandbox_start_plain_p50_ms} ms`],
+                ["sandbox start, environment image p50", `${environments.sandbox_start_environment_p50_ms} ms`],
+                ["added time per task, shared environment", `${environments.added_per_task_ms} ms`],
+              ])) + "\n",
         );
         return;
       }

@@ -32,6 +32,7 @@ import { createRenderer } from "../progress.js";
 import { addMlabPrepareOptions, mlabFamilyOptions, mlabPrepareFlagsSchema } from "../mlab-options.js";
 import { planSabEval, writeSabEvalOutputs, type SabEvalPlan } from "../sab-eval.js";
 import { printableLine, printableText } from "../terminal-text.js";
+import { addEnvironmentOptions, environmentSettingsFromFlags } from "../environment-options.js";
 import { gradingContext, interruptSignal } from "../shared.js";
 import { addShardingOptions, mergedRunContext, parseShardingFlags, runBatchOnSlurm } from "../sharding.js";
 import { selectShard, shardDirectory, writeShardMarker } from "../../runs/shards.js";
@@ -267,6 +268,7 @@ export function registerEvalCommand(program: Command): void {
     .option("--python-mismatch <policy>", "RES-Q: a testbed_environment other than the image's Python 3.11: error, or warn and run on 3.11", "error")
     .option("--force", "grade again items that already have a result in the run folder")
     .option("--json", "print only the result lines, one JSON object per item");
+  addEnvironmentOptions(command);
   addMlabPrepareOptions(command.option("--config <file>", `a config file of flag settings, under "eval" (default: ${CONFIG_FILE_NAMES.join(" or ")} in the working folder)`)).action(
     async (rawFlags: Record<string, unknown>, self: Command) => {
       const configFile = findConfigFile(typeof rawFlags.config === "string" ? rawFlags.config : undefined);
@@ -285,7 +287,7 @@ export function registerEvalCommand(program: Command): void {
       const limits = graderLimits(flags);
       const context = slurm
         ? mergedRunContext(signal)
-        : { ...(await gradingContext(signal, { quiet: flags.json })), ...(Object.keys(limits).length > 0 ? { graderLimits: limits } : {}) };
+        : { ...(await gradingContext(signal, { quiet: flags.json, environment: environmentSettingsFromFlags(given) })), ...(Object.keys(limits).length > 0 ? { graderLimits: limits } : {}) };
       const concurrency = flags.concurrency ?? defaultConcurrency();
       for (const note of work.notes) process.stderr.write(`dynabox: ${printableLine(note)}\n`);
       const renderer = createRenderer({ json: false });

@@ -27,6 +27,8 @@ import { failureReason } from "../../report/reason.js";
 import { writeReportAfterCommand } from "../../report/write.js";
 import { createRenderer } from "../progress.js";
 import { assertSameSettings, dropOrphanCandidates, removeLeftovers } from "../run-folder.js";
+import type { EnvironmentSettings } from "../../environments/settings.js";
+import { addEnvironmentOptions, environmentSettingsFromFlags } from "../environment-options.js";
 import { bundledTasksDirectory, gradingContext, interruptSignal } from "../shared.js";
 import { addShardingOptions, parseShardingFlags, runBatchOnSlurm, type ShardingFlags } from "../sharding.js";
 import { librarySeedPath, mergeShardLibraries, prepareLibrarySeed, seedShardLibrary } from "../../runs/merge-library.js";
@@ -86,6 +88,8 @@ const FLAG_FIXES: Record<string, string> = {
 export type RunFlags = z.infer<typeof flagsSchema>;
 
 export function addRunOptions(command: Command): Command {
+  // run's own --verbose (every step) also shows every line of image builds.
+  addEnvironmentOptions(command, { verbose: false });
   return command
     .option("--model <name>", "the model to call (or DYNABOX_MODEL)")
     .option("--base-url <url>", "an OpenAI-compatible endpoint: OpenAI, vLLM, Ollama, llama.cpp (or OPENAI_BASE_URL)")
@@ -127,7 +131,7 @@ export function registerRunCommand(program: Command): void {
   )).action(async (paths: string[], rawFlags: Record<string, unknown>, command: Command) => {
     const flags = parseRunFlags(rawFlags, command);
     const sharding = parseShardingFlags(rawFlags);
-    await runCommand(paths.length > 0 ? paths : [bundledTasksDirectory()], flags, interruptSignal(), sharding);
+    await runCommand(paths.length > 0 ? paths : [bundledTasksDirectory()], flags, interruptSignal(), sharding, environmentSettingsFromFlags(rawFlags));
   });
 }
 
@@ -149,6 +153,7 @@ export async function runCommand(
   flags: RunFlags,
   signal: AbortSignal = interruptSignal(),
   sharding: ShardingFlags = {},
+  environment: EnvironmentSettings = environmentSettingsFromFlags({}),
 ): Promise<TaskRunSummary[]> {
   const modelName = flags.model ?? process.env.DYNABOX_MODEL;
   if (!modelName) {
@@ -195,7 +200,7 @@ export async function runCommand(
   const settings = manifestSettings(modelName, limits, flags);
   // A run folder made with another model or settings is refused before anything is written to it.
   if (!flags.force) await assertSameSettings(runDirectory, settings);
-  const context = { ...(await gradingContext(signal, { quiet: flags.json || flags.quiet, runId })), runId };
+  const context = { ...(await gradingContext(signal, { quiet: flags.json || flags.quiet, runId, environment })), runId };
   const concurrency = flags.concurrency ?? defaultConcurrency();
   const renderer = createRenderer({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose });
   await mkdir(runDirectory, { recursive: true });

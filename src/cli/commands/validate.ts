@@ -14,6 +14,7 @@ import { addMlabPrepareOptions, mlabFamilyOptions, mlabPrepareFlagsSchema } from
 import { writeReportAfterCommand } from "../../report/write.js";
 import { createRenderer } from "../progress.js";
 import { printableLine } from "../terminal-text.js";
+import { addEnvironmentOptions, environmentSettingsFromFlags } from "../environment-options.js";
 import { bundledTasksDirectory, gradingContext, interruptSignal } from "../shared.js";
 import { addShardingOptions, mergedRunContext, parseShardingFlags, runBatchOnSlurm } from "../sharding.js";
 import { selectShard, shardDirectory, writeShardMarker } from "../../runs/shards.js";
@@ -36,6 +37,7 @@ export function registerValidateCommand(program: Command): void {
     .option("--force", "validate again tasks that already have a result in the run folder")
     .option("--python-mismatch <policy>", "RES-Q: a testbed_environment other than the image's Python 3.11: error, or warn and run on 3.11", "error")
     .option("--json", "print one JSON array of {id, family, valid, checks, seconds}");
+  addEnvironmentOptions(command);
   addMlabPrepareOptions(command).action(async (paths: string[], rawFlags: unknown) => {
       const flags = parseFlags(flagsSchema, rawFlags, {
         concurrency: "a whole number of tasks at once, at least 1 (e.g. --concurrency 2)",
@@ -53,7 +55,7 @@ export function registerValidateCommand(program: Command): void {
         ? await runBatchOnSlurm({ runDirectory: flags.runDir, items: discovered.length, slurm: sharding.slurm, force: flags.force, jobName: "dynabox-validate", signal })
         : undefined;
       const runDirectory = sharding.shard ? shardDirectory(flags.runDir, sharding.shard) : flags.runDir;
-      const context = slurm ? mergedRunContext(signal) : await gradingContext(signal, { quiet: flags.json });
+      const context = slurm ? mergedRunContext(signal) : await gradingContext(signal, { quiet: flags.json, environment: environmentSettingsFromFlags(rawFlags) });
       const concurrency = flags.concurrency ?? defaultConcurrency();
       const renderer = createRenderer({ json: false });
       using store = ResultsStore.open(path.join(runDirectory, "results.sqlite"));
