@@ -5,9 +5,10 @@ import { homedir } from "node:os";
 import path from "node:path";
 import type Dockerode from "dockerode";
 import type { GradingContext } from "../grading/context.js";
-import { assertDockerReachable, connectDocker } from "../sandbox/docker.js";
+import { assertDockerReachable, assertRuntimeAvailable, connectDocker } from "../sandbox/docker.js";
 import { ensureSandboxImage, projectRoot } from "../sandbox/image.js";
 import { sweepDeadOwners } from "../sandbox/reaper.js";
+import { engineSelection } from "./engine-options.js";
 
 /** An AbortSignal that fires on the first Ctrl-C (or SIGTERM), so work stops cleanly. */
 export function interruptSignal(): AbortSignal {
@@ -25,8 +26,10 @@ export interface ReadyEngine {
 
 /** Connects to the engine and makes sure the sandbox image exists (building it the first time). */
 export async function readyEngine(signal: AbortSignal, quiet = false): Promise<ReadyEngine> {
-  const docker = connectDocker();
+  const { runtime } = engineSelection();
+  const docker = connectDocker(undefined, runtime ? { runtime } : {});
   await assertDockerReachable(docker, signal);
+  if (runtime) await assertRuntimeAvailable(docker, runtime);
   // Containers of dynabox processes that died (a kill -9, a crash) go first.
   const swept = await sweepDeadOwners(docker, { signal });
   if (swept.removedContainers > 0 && !quiet) {

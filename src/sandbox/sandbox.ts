@@ -17,6 +17,7 @@ import {
   type UnpackReport,
 } from "./archive.js";
 import { KernelClient, type ExecOptions, type HostCallHandler, type ShellOptions } from "./kernel-client.js";
+import { engineRuntime } from "./docker.js";
 import { currentOwner, ownerLabels } from "./labels.js";
 import { DEFAULT_LIMITS, WORKSPACE, buildCreateOptions, type SandboxLimits } from "./profile.js";
 import type { CellResult, ShellResult } from "./protocol.js";
@@ -42,13 +43,14 @@ export const DEFAULT_RUN_ID = process.env.DYNABOX_RUN_ID || `run-${randomUUID().
 
 export async function startSandbox(docker: Dockerode, options: SandboxOptions): Promise<Sandbox> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const runtime = options.runtime ?? engineRuntime(docker);
   const createOptions = buildCreateOptions({
     image: options.image,
     limits,
     network: options.network ?? false,
     labels: ownerLabels(currentOwner(), options.runId ?? DEFAULT_RUN_ID, options.role ?? "sandbox"),
     ...(options.env ? { env: options.env } : {}),
-    ...(options.runtime ? { runtime: options.runtime } : {}),
+    ...(runtime ? { runtime } : {}),
   });
   options.signal?.throwIfAborted();
   let container: Dockerode.Container;
