@@ -8,6 +8,7 @@ import type { GradingContext } from "../grading/context.js";
 import { assertDockerReachable, assertRuntimeAvailable, connectDocker } from "../sandbox/docker.js";
 import { ensureSandboxImage, projectRoot } from "../sandbox/image.js";
 import { sweepDeadOwners } from "../sandbox/reaper.js";
+import { adaptToEngineKind } from "../engines/kind.js";
 import { engineSelection } from "./engine-options.js";
 
 /** An AbortSignal that fires on the first Ctrl-C (or SIGTERM), so work stops cleanly. */
@@ -30,6 +31,7 @@ export async function readyEngine(signal: AbortSignal, quiet = false): Promise<R
   const docker = connectDocker(undefined, runtime ? { runtime } : {});
   await assertDockerReachable(docker, signal);
   if (runtime) await assertRuntimeAvailable(docker, runtime);
+  await adaptToEngineKind(docker);
   // Containers of dynabox processes that died (a kill -9, a crash) go first.
   const swept = await sweepDeadOwners(docker, { signal });
   if (swept.removedContainers > 0 && !quiet) {

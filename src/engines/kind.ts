@@ -2,7 +2,7 @@
 // `podman system service` (its version reply names a "Podman Engine" component).
 
 import type Dockerode from "dockerode";
-import type { EngineInfo } from "../sandbox/docker.js";
+import { updateEngineSettings, type EngineInfo } from "../sandbox/docker.js";
 
 export type EngineKind = "docker" | "podman";
 
@@ -25,4 +25,20 @@ export async function describeEngineKind(docker: Dockerode, engine: EngineInfo):
   return kind === "podman"
     ? `Podman ${version} through its Docker-compatible API (API ${engine.apiVersion})`
     : `Docker ${engine.version} (API ${engine.apiVersion})`;
+}
+
+/**
+ * Podman (rootful) raises each container's process cap (RLIMIT_NPROC) to 4194304 unless the
+ * request names one, and a host that forbids raising limits (nested, restricted) then refuses to
+ * start the container. Its service's own cap is not visible through the API, so a Podman engine
+ * gets a fixed cap that such hosts allow. RLIMIT_NPROC counts every process of the sandbox user
+ * (uid 1000) on the host, so this also bounds how many processes all sandboxes there run at once.
+ */
+export const PODMAN_PROCESS_LIMIT = 4096;
+
+/** Adapts the client to Podman where needed (see PODMAN_PROCESS_LIMIT); a no-op for Docker. */
+export async function adaptToEngineKind(docker: Dockerode): Promise<EngineKind> {
+  const { kind } = await engineKind(docker);
+  if (kind === "podman") updateEngineSettings(docker, { ulimits: [{ Name: "nproc", Soft: PODMAN_PROCESS_LIMIT, Hard: PODMAN_PROCESS_LIMIT }] });
+  return kind;
 }

@@ -15,6 +15,8 @@ export interface EngineInfo {
 export interface EngineSettings {
   /** The OCI runtime every sandbox on this engine runs under ("runsc" for gVisor); the engine's default when absent. */
   runtime?: string;
+  /** Process limits to set on every sandbox besides the profile's (Podman: the host's process cap). */
+  ulimits?: { Name: string; Soft: number; Hard: number }[];
 }
 
 // Settings travel with the client, so code that receives only a Dockerode (graders, pools, the
@@ -24,8 +26,18 @@ const engineSettings = new WeakMap<Dockerode, EngineSettings>();
 /** A client for the engine named by DOCKER_HOST (and DOCKER_TLS_VERIFY, DOCKER_CERT_PATH), or the local socket. */
 export function connectDocker(options?: Dockerode.DockerOptions, settings: EngineSettings = {}): Dockerode {
   const docker = new Dockerode(options);
-  if (settings.runtime) engineSettings.set(docker, { ...settings });
+  if (settings.runtime || settings.ulimits) engineSettings.set(docker, { ...settings });
   return docker;
+}
+
+/** Everything chosen for this engine beyond the connection. */
+export function engineSettingsOf(docker: Dockerode): EngineSettings {
+  return engineSettings.get(docker) ?? {};
+}
+
+/** Adds to (or replaces parts of) what was chosen for this engine. */
+export function updateEngineSettings(docker: Dockerode, update: EngineSettings): void {
+  engineSettings.set(docker, { ...engineSettings.get(docker), ...update });
 }
 
 /** The runtime sandboxes on this engine run under, when one was chosen. */

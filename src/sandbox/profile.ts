@@ -41,6 +41,9 @@ export interface SandboxProfile {
 
 const MIB = 1024 * 1024;
 
+/** Most open files per process in a sandbox; well below common host limits (20000, 1048576). */
+export const OPEN_FILES_LIMIT = 8192;
+
 export function buildCreateOptions(profile: SandboxProfile): ContainerCreateOptions {
   const { limits } = profile;
   const env = { DYNABOX_WORKSPACE: WORKSPACE, ...profile.env };
@@ -76,7 +79,12 @@ export function buildCreateOptions(profile: SandboxProfile): ContainerCreateOpti
       IpcMode: "private",
       // Prefer killing a sandbox over anything else on the host when memory runs out.
       OomScoreAdj: 500,
-      Ulimits: [{ Name: "core", Soft: 0, Hard: 0 }],
+      // An explicit open-files cap: Podman otherwise asks for 1048576, which a host that forbids
+      // raising the limit (nested, restricted) refuses, and it bounds an fd-exhaustion attack too.
+      Ulimits: [
+        { Name: "core", Soft: 0, Hard: 0 },
+        { Name: "nofile", Soft: OPEN_FILES_LIMIT, Hard: OPEN_FILES_LIMIT },
+      ],
       Tmpfs: { "/tmp": `rw,nosuid,nodev,size=${limits.tmpMb}m,mode=1777` },
       // A size-capped tmpfs volume rather than a Tmpfs mount: the archive API (files in and
       // out) can write into a volume under a read-only root, and a disk-fill stops at its size.
