@@ -134,7 +134,8 @@ export class Sandbox implements AsyncDisposable {
   ) {
     this.kernel = new KernelClient(stream, (reason) => {
       this.kernel.close(reason);
-      void this.dispose();
+      // The engine may be gone too (that is often why the kernel was lost): nothing to remove then.
+      void this.dispose().catch(() => undefined);
     });
   }
 
