@@ -24,7 +24,7 @@ export function engineSelection(): EngineSelection {
 }
 
 /** Commands that spread their tasks over several engines with --engine. */
-const MULTI_ENGINE_COMMANDS = ["eval"];
+const MULTI_ENGINE_COMMANDS = ["eval", "bench", "clean"];
 
 /**
  * The engines of --engine as a pool, the sandbox image copied from the default engine to each

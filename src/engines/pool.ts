@@ -53,6 +53,8 @@ function isEngineSymptom(error: unknown): boolean {
 
 export class EnginePool {
   private waiting: (() => void)[] = [];
+  /** Per placed task, the time dynabox itself spent placing it: waiting for a slot is not counted, choosing and the health check are. */
+  readonly placementMs: number[] = [];
 
   private constructor(
     readonly engines: PoolEngine[],
@@ -96,7 +98,9 @@ export class EnginePool {
     const attempts = this.options.maxAttempts ?? 3;
     let lastReason = "";
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      const engine = await this.acquire();
+      let placing = performance.now();
+      const engine = await this.acquire(() => (placing = performance.now()));
+      let placementMs = performance.now() - placing;
       let outcome: { value: T } | { error: unknown };
       try {
         outcome = { value: await work(engine) };
@@ -107,7 +111,10 @@ export class EnginePool {
       if ("error" in outcome && (isAbortError(outcome.error) || this.options.signal?.aborted)) throw outcome.error;
       // A sandbox lost or refused as its engine shuts down comes a moment before the engine stops
       // answering, so after such an error the engine is asked again a little later.
+      const checking = performance.now();
       const healthy = (await this.answers(engine)) && !("error" in outcome && isEngineSymptom(outcome.error) && !(await this.answersLater(engine)));
+      placementMs += performance.now() - checking;
+      this.placementMs.push(placementMs);
       if (healthy) {
         if ("error" in outcome) throw outcome.error;
         engine.finished++;
@@ -143,7 +150,7 @@ export class EnginePool {
   }
 
   /** The up engine with the most free slots (ties: the first listed); waits while all are full. */
-  private async acquire(): Promise<PoolEngine> {
+  private async acquire(onWoken: () => void = () => {}): Promise<PoolEngine> {
     for (;;) {
       this.options.signal?.throwIfAborted();
       const up = this.engines.filter((engine) => !engine.down);
@@ -161,6 +168,7 @@ export class EnginePool {
         this.waiting.push(resolve);
         this.options.signal?.addEventListener("abort", () => resolve(), { once: true });
       });
+      onWoken();
     }
   }
 
