@@ -23,5 +23,5 @@ export function registerCommands(program: Command): void {
   registerActionsCommand(program);
   registerCleanCommand(program);
   registerBenchCommand(program);
-  addEngineOptions(program, ["doctor", "exec", "validate", "eval", "run", "demo", "bench", "clean"]);
+  addEngineOptions(program, ["doctor", "exec", "validate", "eval", "run", "bench", "clean"]);
 }
