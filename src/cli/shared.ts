@@ -7,9 +7,11 @@ import type Dockerode from "dockerode";
 import { recordImageUse } from "../environments/image-cache.js";
 import type { EnvironmentSettings } from "../environments/settings.js";
 import type { GradingContext } from "../grading/context.js";
-import { assertDockerReachable, connectDocker } from "../sandbox/docker.js";
+import { assertDockerReachable, assertRuntimeAvailable, connectDocker } from "../sandbox/docker.js";
 import { ensureSandboxImage, projectRoot } from "../sandbox/image.js";
 import { sweepDeadOwners } from "../sandbox/reaper.js";
+import { adaptToEngineKind } from "../engines/kind.js";
+import { engineSelection } from "./engine-options.js";
 
 /** An AbortSignal that fires on the first Ctrl-C (or SIGTERM), so work stops cleanly. */
 export function interruptSignal(): AbortSignal {
@@ -27,8 +29,11 @@ export interface ReadyEngine {
 
 /** Connects to the engine and makes sure the sandbox image exists (building it the first time). */
 export async function readyEngine(signal: AbortSignal, quiet = false): Promise<ReadyEngine> {
-  const docker = connectDocker();
+  const { runtime } = engineSelection();
+  const docker = connectDocker(undefined, runtime ? { runtime } : {});
   await assertDockerReachable(docker, signal);
+  if (runtime) await assertRuntimeAvailable(docker, runtime);
+  await adaptToEngineKind(docker);
   // Containers of dynabox processes that died (a kill -9, a crash) go first.
   const swept = await sweepDeadOwners(docker, { signal });
   if (swept.removedContainers > 0 && !quiet) {

@@ -9,7 +9,8 @@
 // the submission's fault, is not stored (the next run tries again) and is not counted as a
 // failure. Ctrl-C stops taking new items; what finished is returned.
 
-import { isAbortError } from "../errors.js";
+import { DynaboxError, isAbortError } from "../errors.js";
+import type { EnginePool } from "../engines/pool.js";
 import type { GradingContext } from "../grading/context.js";
 import type { AnyFamilyModule } from "../tasks/registry.js";
 import type { Family, TaskBase, Verdict } from "../tasks/types.js";
@@ -41,6 +42,8 @@ export interface EvalOptions {
   onEvent?: RunEventListener;
   /** Grader settings that can change a verdict (timeouts, limits, policies): part of the resume key. */
   settings?: unknown;
+  /** Several engines: each item is graded on one with free capacity, again elsewhere if it goes down. */
+  engines?: EnginePool;
 }
 
 /** Why an item could not be graded. */
@@ -148,7 +151,9 @@ async function evaluateOne(item: EvalItem, options: EvalOptions): Promise<EvalRe
       },
       onWarning: addWarning,
     };
-    const graded: Verdict = await module.grade(itemContext, task, submission);
+    const graded: Verdict = options.engines
+      ? await options.engines.run((engine) => module.grade({ ...itemContext, docker: engine.docker }, task, submission))
+      : await module.grade(itemContext, task, submission);
     const verdict = extra ? { ...graded, upstream: { ...graded.upstream, ...extra } } : graded;
     store?.put(KIND, verdict, { item: item.item, contentKey, detail: { warnings, reviewFlags: verdict.reviewFlags ?? [] } });
     onEvent?.({

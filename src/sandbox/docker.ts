@@ -11,9 +11,67 @@ export interface EngineInfo {
   apiVersion: string;
 }
 
+/** How dynabox uses one engine beyond the connection itself. */
+export interface EngineSettings {
+  /** The OCI runtime every sandbox on this engine runs under ("runsc" for gVisor); the engine's default when absent. */
+  runtime?: string;
+  /** Process limits to set on every sandbox besides the profile's (Podman: the host's process cap). */
+  ulimits?: { Name: string; Soft: number; Hard: number }[];
+}
+
+// Settings travel with the client, so code that receives only a Dockerode (graders, pools, the
+// agent run) starts its sandboxes the way the engine was configured, on any of several engines.
+const engineSettings = new WeakMap<Dockerode, EngineSettings>();
+
 /** A client for the engine named by DOCKER_HOST (and DOCKER_TLS_VERIFY, DOCKER_CERT_PATH), or the local socket. */
-export function connectDocker(options?: Dockerode.DockerOptions): Dockerode {
-  return new Dockerode(options);
+export function connectDocker(options?: Dockerode.DockerOptions, settings: EngineSettings = {}): Dockerode {
+  const docker = new Dockerode(options);
+  if (settings.runtime || settings.ulimits) engineSettings.set(docker, { ...settings });
+  return docker;
+}
+
+/** Everything chosen for this engine beyond the connection. */
+export function engineSettingsOf(docker: Dockerode): EngineSettings {
+  return engineSettings.get(docker) ?? {};
+}
+
+/** Adds to (or replaces parts of) what was chosen for this engine. */
+export function updateEngineSettings(docker: Dockerode, update: EngineSettings): void {
+  engineSettings.set(docker, { ...engineSettings.get(docker), ...update });
+}
+
+/** The runtime sandboxes on this engine run under, when one was chosen. */
+export function engineRuntime(docker: Dockerode): string | undefined {
+  return engineSettings.get(docker)?.runtime;
+}
+
+/** Chooses the runtime for every sandbox started on this client from now on. */
+export function setEngineRuntime(docker: Dockerode, runtime: string | undefined): void {
+  if (runtime) engineSettings.set(docker, { ...engineSettings.get(docker), runtime });
+  else engineSettings.delete(docker);
+}
+
+/** The OCI runtimes the engine has registered (runc, and runsc once added). */
+export async function engineRuntimes(docker: Dockerode): Promise<string[]> {
+  const info = (await docker.info()) as { Runtimes?: Record<string, unknown> };
+  return Object.keys(info.Runtimes ?? {}).sort();
+}
+
+/** How to add a runtime the engine lacks, for messages and `doctor`. */
+export function runtimeFix(runtime: string): string {
+  return runtime === "runsc"
+    ? "register gVisor with the engine: sudo bash scripts/ensure-runsc.sh (installs Debian's runsc, adds it to /etc/docker/daemon.json with --network=none, reloads dockerd)"
+    : `register ${runtime} under "runtimes" in the engine's /etc/docker/daemon.json and reload dockerd (kill -HUP)`;
+}
+
+/** Fails with DYNABOX_RUNTIME_MISSING, naming the fix, when the engine lacks the runtime. */
+export async function assertRuntimeAvailable(docker: Dockerode, runtime: string, where = engineAddress()): Promise<void> {
+  const available = await engineRuntimes(docker);
+  if (available.includes(runtime)) return;
+  throw new EnvironmentError(
+    "DYNABOX_RUNTIME_MISSING",
+    `the Docker engine at ${where} has no runtime "${runtime}" (it has: ${available.join(", ") || "none listed"}); ${runtimeFix(runtime)}`,
+  );
 }
 
 export const DOCKER_UNAVAILABLE_FIX =

@@ -43,6 +43,9 @@ export interface SandboxProfile {
 
 const MIB = 1024 * 1024;
 
+/** Most open files per process in a sandbox; well below common host limits (20000, 1048576). */
+export const OPEN_FILES_LIMIT = 8192;
+
 export function buildCreateOptions(profile: SandboxProfile): ContainerCreateOptions {
   const { limits } = profile;
   const env = { DYNABOX_WORKSPACE: WORKSPACE, ...profile.env };
@@ -78,7 +81,12 @@ export function buildCreateOptions(profile: SandboxProfile): ContainerCreateOpti
       IpcMode: "private",
       // Prefer killing a sandbox over anything else on the host when memory runs out.
       OomScoreAdj: 500,
-      Ulimits: [{ Name: "core", Soft: 0, Hard: 0 }],
+      // An explicit open-files cap: Podman otherwise asks for 1048576, which a host that forbids
+      // raising the limit (nested, restricted) refuses, and it bounds an fd-exhaustion attack too.
+      Ulimits: [
+        { Name: "core", Soft: 0, Hard: 0 },
+        { Name: "nofile", Soft: OPEN_FILES_LIMIT, Hard: OPEN_FILES_LIMIT },
+      ],
       // Every protocol line passes the container's stdout: with the engine's default json-file
       // driver a chatty or hostile sandbox fills the host disk with logs nobody reads.
       LogConfig: { Type: "none", Config: {} },

@@ -19,6 +19,7 @@ import {
 } from "./archive.js";
 import { unpackArchive } from "./copy-out.js";
 import { KernelClient, type ExecOptions, type HostCallHandler, type ShellOptions } from "./kernel-client.js";
+import { engineSettingsOf } from "./docker.js";
 import { currentOwner, ownerLabels } from "./labels.js";
 import { DEFAULT_LIMITS, SANDBOX_UID, WORKSPACE, buildCreateOptions, type SandboxLimits, type SandboxProfile } from "./profile.js";
 import type { CellResult, ShellResult } from "./protocol.js";
@@ -46,15 +47,22 @@ export const DEFAULT_RUN_ID = process.env.DYNABOX_RUN_ID || `run-${randomUUID().
 
 export async function startSandbox(docker: Dockerode, options: SandboxOptions): Promise<Sandbox> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const engine = engineSettingsOf(docker);
+  const runtime = options.runtime ?? engine.runtime;
   const createOptions = buildCreateOptions({
     image: options.image,
     limits,
     network: options.network ?? false,
     labels: ownerLabels(currentOwner(), options.runId ?? DEFAULT_RUN_ID, options.role ?? "sandbox"),
     ...(options.env ? { env: options.env } : {}),
-    ...(options.runtime ? { runtime: options.runtime } : {}),
+    ...(runtime ? { runtime } : {}),
     ...(options.deviceRequests ? { deviceRequests: options.deviceRequests } : {}),
   });
+  if (engine.ulimits) {
+    const names = new Set(engine.ulimits.map((limit) => limit.Name));
+    const profileLimits = (createOptions.HostConfig?.Ulimits ?? []).filter((limit) => !names.has(limit.Name ?? ""));
+    createOptions.HostConfig = { ...createOptions.HostConfig, Ulimits: [...profileLimits, ...engine.ulimits] };
+  }
   options.signal?.throwIfAborted();
   let container: Dockerode.Container;
   try {
@@ -63,13 +71,7 @@ export async function startSandbox(docker: Dockerode, options: SandboxOptions): 
     throw startError(options.image, error);
   }
   try {
-    const stream = (await container.attach({
-      stream: true,
-      stdin: true,
-      stdout: true,
-      stderr: true,
-      hijack: true,
-    })) as unknown as Duplex;
+    const stream = await attachKernelStream(container);
     const sandbox = new Sandbox(docker, container, stream, limits, options.image);
     await container.start();
     await sandbox.waitReady(options.startTimeoutMs ?? 60_000, options.signal);
@@ -79,6 +81,33 @@ export async function startSandbox(docker: Dockerode, options: SandboxOptions): 
     if (isAbortError(error) || SandboxError.isInstance(error)) throw error;
     throw startError(options.image, error);
   }
+}
+
+/**
+ * Attaches to the container's stdin, stdout and stderr (hijacked). Sent through the modem rather
+ * than dockerode's attach(), which puts its options in the request body as JSON as well as in the
+ * query: Docker ignores that body, but Podman's compatible API hands it to the container's stdin,
+ * in front of the kernel's first message. The body here is one newline, which the kernel skips,
+ * so the request is framed by a Content-Length on both engines.
+ */
+async function attachKernelStream(container: Dockerode.Container): Promise<Duplex> {
+  const modem = container.modem as { dial(options: unknown, callback: (error: unknown, stream: unknown) => void): void };
+  return new Promise<Duplex>((resolve, reject) => {
+    modem.dial(
+      {
+        path: `/containers/${container.id}/attach?`,
+        method: "POST",
+        isStream: true,
+        hijack: true,
+        openStdin: true,
+        statusCodes: { 101: true, 200: true, 404: "no such container", 409: "container is not running", 500: "server error" },
+        options: { _query: { stream: true, stdin: true, stdout: true, stderr: true }, _body: {} },
+        file: Buffer.from("\n"),
+        headers: { ...(container.modem as { headers?: Record<string, string> }).headers, "Content-Type": "application/vnd.docker.raw-stream" },
+      },
+      (error, stream) => (error ? reject(error) : resolve(stream as Duplex)),
+    );
+  });
 }
 
 function startError(image: string, error: unknown): SandboxError {

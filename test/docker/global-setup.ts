@@ -5,7 +5,7 @@
 
 import { readFileSync } from "node:fs";
 import type { TestProject } from "vitest/node";
-import { assertDockerReachable, connectDocker } from "../../src/sandbox/docker.js";
+import { assertDockerReachable, assertRuntimeAvailable, connectDocker } from "../../src/sandbox/docker.js";
 import { ensureSandboxImage } from "../../src/sandbox/image.js";
 import { LABEL_OWNER_HOST, LABEL_OWNER_PID, isOwnerDead } from "../../src/sandbox/labels.js";
 import { removeManaged } from "../../src/sandbox/reaper.js";
@@ -39,6 +39,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
       ? "CI=true: the docker suites need an engine; .ci/run starts one with scripts/ensure-docker.sh"
       : "start one with: sudo bash scripts/ensure-docker.sh (or set DOCKER_HOST); or run only the unit tests: npx vitest run --project unit";
     throw new Error(`the docker test project needs a Docker engine. ${(error as Error).message}\n${how}`, { cause: error });
+  }
+
+  const runtime = process.env.DYNABOX_TEST_RUNTIME;
+  if (runtime) {
+    // Asked for explicitly, so a missing runtime is a failure, never a quiet run under runc.
+    await assertRuntimeAvailable(docker, runtime);
+    process.stderr.write(`[dynabox runtime] the suites run under ${runtime}\n`);
   }
 
   const write = (line: string) => process.stderr.write(`[dynabox image] ${line}\n`);

@@ -5,7 +5,13 @@ import { afterAll, afterEach, inject } from "vitest";
 import { connectDocker } from "../../src/sandbox/docker.js";
 import { startSandbox, type Sandbox, type SandboxOptions } from "../../src/sandbox/sandbox.js";
 
-export const docker = connectDocker();
+/**
+ * The OCI runtime the suites run under: the engine's default, or DYNABOX_TEST_RUNTIME=runsc to run
+ * the kernel and attack suites under gVisor (global setup checks the engine has it).
+ */
+export const testRuntime = process.env.DYNABOX_TEST_RUNTIME || undefined;
+
+export const docker = connectDocker(undefined, testRuntime ? { runtime: testRuntime } : {});
 export const image = (): string => inject("sandboxImage");
 
 const live = new Set<Sandbox>();

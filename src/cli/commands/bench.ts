@@ -4,7 +4,12 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { benchAgent } from "../../bench/agent-bench.js";
 import { benchEnvironments } from "../../bench/environments-bench.js";
+import { benchEngines } from "../../bench/engines-bench.js";
 import { benchGrading } from "../../bench/grading-bench.js";
+import { benchRuntimes } from "../../bench/runtime-bench.js";
+import { parseEngineSpec } from "../../engines/spec.js";
+import { UserError } from "../../errors.js";
+import { engineSelection } from "../engine-options.js";
 import { benchSandbox } from "../../bench/sandbox-bench.js";
 import { defaultConcurrency } from "../../runs/concurrency.js";
 import { discoverTasks } from "../../tasks/registry.js";
@@ -15,6 +20,8 @@ const flagsSchema = z.object({
   grading: z.boolean().default(false),
   agent: z.boolean().default(false),
   environments: z.boolean().default(false),
+  runtimes: z.boolean().default(false),
+  engines: z.boolean().default(false),
   concurrency: z.coerce.number().int().min(1).optional(),
   steps: z.coerce.number().int().min(10).default(1000),
 });
@@ -27,6 +34,8 @@ export function registerBenchCommand(program: Command): void {
     .option("--grading", "measure grading instead: the bundled tasks validated serially and concurrently")
     .option("--agent", "measure the agent harness instead: cost per step except the model's answer, and action retrieval at 0, 1,000 and 10,000 actions (--steps per size, default 100)")
     .option("--environments", "measure task environments instead: a requirements layer cold, its warm reuse, and the added time per task")
+    .option("--runtimes", "the sandbox figures under runc and under gVisor (runsc) side by side")
+    .option("--engines", "the bundled grading over the default engine alone, then with every --engine too")
     .option("--concurrency <n>", "with --grading: the parallel pass's concurrency (default: the CPU count)")
     .option("--json", "print one JSON object")
     .action(async (rawFlags: unknown) => {
@@ -77,6 +86,33 @@ export function registerBenchCommand(program: Command): void {
                 ["added time per task, shared environment", `${environments.added_per_task_ms} ms`],
               ])) + "\n",
         );
+        return;
+      }
+      const progress = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
+      if (flags.runtimes) {
+        const result = await benchRuntimes(docker, { image, steps: flags.steps, signal, onProgress: progress });
+        const report = { ...result, image, docker_version: version.Version ?? "unknown" };
+        if (flags.json) process.stdout.write(JSON.stringify(report) + "\n");
+        else {
+          const rows = Object.entries(result.runtimes).map(([runtime, row]): [string, string] => [
+            runtime,
+            `step p50 ${row.step_p50_ms} ms, p99 ${row.step_p99_ms} ms; cold start p50 ${row.acquire_cold_p50_ms} ms; idle ${row.idle_sandbox_mem_mb} MB`,
+          ]);
+          for (const runtime of result.missing) rows.push([runtime, "not on this engine (dynabox doctor says how to add it)"]);
+          process.stdout.write(formatRows(rows) + "\n");
+        }
+        return;
+      }
+      if (flags.engines) {
+        const extra = engineSelection().engines ?? [];
+        if (extra.length === 0) {
+          throw new UserError("DYNABOX_USAGE", "--engines compares the default engine with more: add at least one --engine ADDRESS");
+        }
+        const local = process.env.DOCKER_HOST || "unix:///var/run/docker.sock";
+        const specs = [parseEngineSpec(local), ...extra.map(parseEngineSpec)];
+        const tasks = await discoverTasks([bundledTasksDirectory()]);
+        const result = await benchEngines({ docker, sandboxImage: image, cacheDirectory: cacheDirectory(), signal }, tasks, specs, progress);
+        process.stdout.write((flags.json ? JSON.stringify({ ...result, image }) : formatRows(Object.entries(result).map(([key, value]) => [key, JSON.stringify(value)]))) + "\n");
         return;
       }
       if (flags.grading) {

@@ -6,6 +6,8 @@ import { z } from "zod";
 import { assertDockerReachable, connectDocker } from "../../sandbox/docker.js";
 import { cleanAll, sweepDeadOwners } from "../../sandbox/reaper.js";
 import { parseFlags } from "../flags.js";
+import { parseEngineSpec } from "../../engines/spec.js";
+import { engineSelection } from "../engine-options.js";
 
 const cleanFlags = z.object({
   json: z.boolean().default(false),
@@ -25,11 +27,18 @@ export function registerCleanCommand(program: Command): void {
     .option("--json", "print what was removed as JSON")
     .action(async (rawFlags: unknown) => {
       const flags = parseFlags(cleanFlags, rawFlags);
-      const docker = connectDocker();
-      await assertDockerReachable(docker);
-      const result = flags.dead
-        ? await sweepDeadOwners(docker)
-        : await cleanAll(docker, flags.run === undefined ? {} : { runId: flags.run });
+      // The default engine, or each --engine given (labels and sweeps work per engine).
+      const addresses = engineSelection().engines ?? [];
+      const dockers = addresses.length === 0 ? [connectDocker()] : addresses.map((address) => connectDocker(parseEngineSpec(address).connection));
+      const result = { removedContainers: 0, removedVolumes: 0, containers: [] as { name: string }[], volumes: [] as { name: string }[] };
+      for (const docker of dockers) {
+        await assertDockerReachable(docker);
+        const swept = flags.dead ? await sweepDeadOwners(docker) : await cleanAll(docker, flags.run === undefined ? {} : { runId: flags.run });
+        result.removedContainers += swept.removedContainers;
+        result.removedVolumes += swept.removedVolumes;
+        result.containers.push(...swept.containers);
+        result.volumes.push(...swept.volumes);
+      }
       if (flags.json) {
         process.stdout.write(
           JSON.stringify({

@@ -7,7 +7,9 @@ import type Dockerode from "dockerode";
 import { z } from "zod";
 import { DynaboxError, EnvironmentError } from "../../errors.js";
 import { BOOTSTRAPPED_BASE_IMAGE, DEBIAN_BASE_IMAGE, bootstrapBlocker, findDebootstrap, findLocalBaseImage } from "../../sandbox/base-image.js";
-import { DOCKER_UNAVAILABLE_FIX, assertDockerReachable, connectDocker, imageExists } from "../../sandbox/docker.js";
+import { DOCKER_UNAVAILABLE_FIX, assertDockerReachable, connectDocker, engineRuntimes, imageExists, runtimeFix } from "../../sandbox/docker.js";
+import { engineSelection } from "../engine-options.js";
+import { describeEngineKind } from "../../engines/kind.js";
 import { sandboxImageTag } from "../../sandbox/image.js";
 import { LABEL_MANAGED, isOwnerDead } from "../../sandbox/labels.js";
 import { slurmCheck } from "../doctor-slurm.js";
@@ -29,13 +31,14 @@ export interface DoctorReport {
   checks: DoctorCheck[];
 }
 
-export async function runDoctor(docker: Dockerode = connectDocker()): Promise<DoctorReport> {
+export async function runDoctor(docker: Dockerode = connectDocker(), wantedRuntime = engineSelection().runtime): Promise<DoctorReport> {
   const checks: DoctorCheck[] = [];
   let engineUp = false;
   try {
     const engine = await assertDockerReachable(docker);
     engineUp = true;
-    checks.push({ name: "engine", status: "ok", detail: `Docker ${engine.version} (API ${engine.apiVersion})` });
+    checks.push({ name: "engine", status: "ok", detail: await describeEngineKind(docker, engine) });
+    checks.push(await runtimeCheck(docker, wantedRuntime));
   } catch (error) {
     checks.push({
       name: "engine",
@@ -112,6 +115,32 @@ export async function runDoctor(docker: Dockerode = connectDocker()): Promise<Do
   }
 
   return { ready: checks.every((check) => check.status !== "fail"), checks };
+}
+
+/**
+ * Which OCI runtimes the engine has. gVisor (runsc) is optional, a stronger boundary than runc;
+ * a runtime the user asked for (--runtime, DYNABOX_RUNTIME) that is missing is a failure.
+ */
+async function runtimeCheck(docker: Dockerode, wanted: string | undefined): Promise<DoctorCheck> {
+  let runtimes: string[];
+  try {
+    runtimes = await engineRuntimes(docker);
+  } catch (error) {
+    return { name: "runtimes", status: "warn", detail: `could not list the engine's runtimes: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  const listed = runtimes.join(", ") || "none listed";
+  if (wanted !== undefined && !runtimes.includes(wanted)) {
+    return { name: "runtimes", status: "fail", detail: `--runtime ${wanted} asked for, but the engine has only: ${listed}`, fix: runtimeFix(wanted) };
+  }
+  if (!runtimes.includes("runsc")) {
+    return {
+      name: "runtimes",
+      status: "warn",
+      detail: `${listed}; gVisor (runsc) is not registered, so --runtime runsc is not available (optional: a stronger boundary than runc)`,
+      fix: runtimeFix("runsc"),
+    };
+  }
+  return { name: "runtimes", status: "ok", detail: `${listed}; gVisor available with --runtime runsc` + (wanted ? ` (using ${wanted})` : "") };
 }
 
 /** RES-Q repositories are cloned and checked out on the host; the cache needs git 2.28 or later. */

@@ -14,6 +14,7 @@ import { resqResultsFileText } from "../../grading/resq-results-file.js";
 import { createFigureJudge, type FigureJudge } from "../../grading/sab-judge.js";
 import type { SandboxLimits } from "../../sandbox/profile.js";
 import { defaultConcurrency } from "../../runs/concurrency.js";
+import { openSelectedEngines } from "../engine-options.js";
 import { evaluateItems, resultLine, summarizeBatch, type EvalItem } from "../../runs/evaluate.js";
 import { reviewFlagLines } from "../review-flags.js";
 import { ResultsStore } from "../../runs/store.js";
@@ -288,7 +289,8 @@ export function registerEvalCommand(program: Command): void {
       const context = slurm
         ? mergedRunContext(signal)
         : { ...(await gradingContext(signal, { quiet: flags.json, environment: environmentSettingsFromFlags(given) })), ...(Object.keys(limits).length > 0 ? { graderLimits: limits } : {}) };
-      const concurrency = flags.concurrency ?? defaultConcurrency();
+      const engines = slurm ? undefined : await openSelectedEngines(context, flags.json);
+      const concurrency = engines?.capacity ?? flags.concurrency ?? defaultConcurrency();
       for (const note of work.notes) process.stderr.write(`dynabox: ${printableLine(note)}\n`);
       const renderer = createRenderer({ json: false });
       using store = ResultsStore.open(path.join(runDirectory, "results.sqlite"));
@@ -312,6 +314,7 @@ export function registerEvalCommand(program: Command): void {
         onEvent: (event) => renderer.onEvent(event),
         // What else can change a verdict: part of each item's resume key.
         settings: { timeout: flags.timeout ?? null, pythonMismatch: flags.pythonMismatch, limits },
+        ...(engines ? { engines } : {}),
       }).finally(() => renderer.close());
       // Written whatever happened to single items, and after Ctrl-C for what finished.
       const lines = batch.results.map((result) => JSON.stringify(resultLine(result)));

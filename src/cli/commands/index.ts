@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { addEngineOptions } from "../engine-options.js";
 import { registerActionsCommand } from "./actions.js";
 import { registerBenchCommand } from "./bench.js";
 import { registerCleanCommand } from "./clean.js";
@@ -28,4 +29,5 @@ export function registerCommands(program: Command): void {
   registerActionsCommand(program);
   registerCleanCommand(program);
   registerBenchCommand(program);
+  addEngineOptions(program, ["doctor", "exec", "validate", "eval", "run", "bench", "clean"]);
 }
