@@ -41,6 +41,9 @@ import os
 import select
 import subprocess
 import sys
+# Imported here, before the finder is installed: importing it from inside find_spec recursed on
+# Pythons where importlib.machinery was not loaded yet (3.9).
+from importlib.machinery import FrozenImporter, PathFinder
 
 REPORT_MARKER = "DYNABOX-RESQ-REPORT"
 EXIT_EVENT = "dynabox.resq.exit-reached"
@@ -241,8 +244,6 @@ class StandardLibraryFirst:
     def find_spec(self, name, path=None, target=None):
         if path is not None or name not in self.names or name in sys.builtin_module_names:
             return None
-        from importlib.machinery import FrozenImporter, PathFinder
-
         spec = PathFinder.find_spec(name, self.entries)
         if spec is None:
             spec = FrozenImporter.find_spec(name)

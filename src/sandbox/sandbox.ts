@@ -333,12 +333,20 @@ export class Sandbox implements AsyncDisposable {
   dispose(): Promise<void> {
     this.disposed ??= (async () => {
       this.kernel.close("the sandbox was disposed");
-      try {
-        await this.container.remove({ force: true, v: true });
-      } catch (error) {
-        const status = (error as { statusCode?: number }).statusCode;
-        // 404: already gone; 409: AutoRemove is removing it right now.
-        if (status !== 404 && status !== 409) throw error;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.container.remove({ force: true, v: true });
+          return;
+        } catch (error) {
+          const status = (error as { statusCode?: number }).statusCode;
+          // 404: already gone; 409: AutoRemove is removing it right now.
+          if (status === 404 || status === 409) return;
+          // Podman answers 500 "could not be stopped ... container state improper: stopped" when the
+          // container stopped by itself while it was being killed: it is stopped, so ask again.
+          const stoppedMeanwhile = status === 500 && /state improper|could not be stopped/.test(String((error as Error).message));
+          if (!stoppedMeanwhile || attempt >= 3) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
+        }
       }
     })();
     return this.disposed;

@@ -88,7 +88,10 @@ describe("the agent loop", () => {
     const outcome = await runAgent(input);
     server.assertDone();
     expect(outcome).toMatchObject({ stopReason: "submitted", answer: "ok", steps: 1 });
-    const step = (await readTrajectory(input.trajectoryFile))[1];
+    const lines = await readTrajectory(input.trajectoryFile);
+    // The retry is its own trajectory line, before the step that it belongs to.
+    expect(lines.filter((line) => line.type === "model-retry")).toHaveLength(1);
+    const step = lines.find((line) => line.type === "step");
     expect(step?.attempts).toBe(2);
   });
 

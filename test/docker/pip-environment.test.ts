@@ -128,7 +128,7 @@ describe("a held-out RES-Q row: pinned requirements from a private index named o
     process.env.PIP_INDEX_URL = index.url;
     try {
       const validation = await resqFamily.validate(context, task);
-      expect(validation.valid).toBe(true);
+      expect(validation.valid, JSON.stringify(validation.checks)).toBe(true);
       const verdict = await resqFamily.grade(context, task, task.row.solution_patch);
       expect(verdict.upstream).toMatchObject({ success: true, message: "PASS" });
       const image = await resqFamily.agentImage!(context, task);
