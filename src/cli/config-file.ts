@@ -19,6 +19,15 @@ const whole = (min: number) => z.number().int().min(min);
 const seconds = () => z.number().positive();
 
 /** The settings of `dynabox run`, one key per flag (camelCase of the flag's name). */
+/** The task-environment flags (src/cli/environment-options.ts), shared by run and eval. */
+const environmentFields = {
+    pipIndexUrl: z.string().url().describe("--pip-index-url: the Python package index task environments install from"),
+    pipExtraIndexUrl: z.array(z.string().url()).describe("--pip-extra-index-url: more indexes, tried after it"),
+    wheelhouse: z.string().describe("--wheelhouse: a folder of wheels for task environments"),
+    allowDebianSubstitutes: z.boolean().describe("--allow-debian-substitutes: Debian packages where no index answers"),
+    gpus: z.string().describe("--gpus: all, a count, or device ids, for tasks that declare a GPU"),
+};
+
 export const runConfigSchema = z
   .object({
     model: z.string().min(1).describe("--model: the model to call"),
@@ -49,11 +58,7 @@ export const runConfigSchema = z
     json: z.boolean().describe("--json: NDJSON events"),
     quiet: z.boolean().describe("--quiet: only the summary and errors"),
     verbose: z.boolean().describe("--verbose: every step and retry"),
-    pipIndexUrl: z.string().url().describe("--pip-index-url: the Python package index task environments install from"),
-    pipExtraIndexUrl: z.array(z.string().url()).describe("--pip-extra-index-url: more indexes, tried after it"),
-    wheelhouse: z.string().describe("--wheelhouse: a folder of wheels for task environments"),
-    allowDebianSubstitutes: z.boolean().describe("--allow-debian-substitutes: Debian packages where no index answers"),
-    gpus: z.string().describe("--gpus: all, a count, or device ids, for tasks that declare a GPU"),
+    ...environmentFields,
   })
   .partial()
   .strict();
@@ -74,11 +79,7 @@ export const evalConfigSchema = z
     prepareConsent: z.boolean().describe("--prepare-consent (mlab)"),
     force: z.boolean().describe("--force: grade again"),
     json: z.boolean().describe("--json: result lines only"),
-    pipIndexUrl: z.string().url().describe("--pip-index-url: the Python package index task environments install from"),
-    pipExtraIndexUrl: z.array(z.string().url()).describe("--pip-extra-index-url: more indexes, tried after it"),
-    wheelhouse: z.string().describe("--wheelhouse: a folder of wheels for task environments"),
-    allowDebianSubstitutes: z.boolean().describe("--allow-debian-substitutes: Debian packages where no index answers"),
-    gpus: z.string().describe("--gpus: all, a count, or device ids, for tasks that declare a GPU"),
+    ...environmentFields,
   })
   .partial()
   .strict();
