@@ -6,7 +6,7 @@ import { EnginePool } from "../engines/pool.js";
 import type { EngineSpec } from "../engines/spec.js";
 import { mapConcurrent } from "../runs/concurrency.js";
 import { validateTasks } from "../runs/validate.js";
-import type { DiscoveredTask } from "../tasks/registry.js";
+import type { DiscoveredTask } from "../families/registry.js";
 import { median, round } from "./statistics.js";
 
 export interface EnginesBenchPass {

@@ -4,7 +4,7 @@
 
 import type { GradingContext } from "../grading/context.js";
 import { validateTasks } from "../runs/validate.js";
-import type { DiscoveredTask } from "../tasks/registry.js";
+import type { DiscoveredTask } from "../families/registry.js";
 import { round } from "./statistics.js";
 
 export interface GradingBenchResult {

@@ -10,7 +10,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
 import { ResultsStore, type StoredResult } from "../runs/store.js";
-import type { Family } from "../tasks/types.js";
+import type { Family } from "../families/types.js";
 import { failureReason } from "./reason.js";
 import { readSubmission } from "./submission-file.js";
 import { readTrajectory, type StepView } from "./trajectory-read.js";

@@ -12,8 +12,8 @@
 import { DynaboxError, isAbortError } from "../errors.js";
 import type { EnginePool } from "../engines/pool.js";
 import type { GradingContext } from "../grading/context.js";
-import type { AnyFamilyModule } from "../tasks/registry.js";
-import type { Family, TaskBase, Verdict } from "../tasks/types.js";
+import type { AnyFamilyModule } from "../families/registry.js";
+import type { Family, TaskBase, Verdict } from "../families/types.js";
 import { mapConcurrent } from "./concurrency.js";
 import type { RunEventListener } from "./events.js";
 import { classifyFailure, isInfrastructureKind, type ErrorKind } from "./infrastructure-errors.js";

@@ -2,7 +2,7 @@
 // line on a terminal, plain lines elsewhere, NDJSON with --json).
 
 import type { AgentEvent } from "../agent/loop.js";
-import type { Family } from "../tasks/types.js";
+import type { Family } from "../families/types.js";
 
 export type RunEvent =
   /** `runId` labels the run's containers (`dynabox clean --run RUN_ID` removes them). */

@@ -2,7 +2,7 @@
 // would have returned them, read from the merged store. An attempt with no row (it ended in an
 // error, or its shard died for good) is reported as an error, never run here.
 
-import type { DiscoveredTask } from "../tasks/registry.js";
+import type { DiscoveredTask } from "../families/registry.js";
 import type { TaskRunSummary } from "./agent-run.js";
 import type { ResultsStore } from "./store.js";
 

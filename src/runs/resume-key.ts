@@ -11,7 +11,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { lstat, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import type { Family, TaskBase } from "../tasks/types.js";
+import type { Family, TaskBase } from "../families/types.js";
 
 /**
  * Bump a family's number whenever its grading rules change in a way that can change a verdict or

@@ -13,7 +13,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { z } from "zod";
 import { UserError } from "../errors.js";
-import { FAMILIES, type Family, type Verdict } from "../tasks/types.js";
+import { FAMILIES, type Family, type Verdict } from "../families/types.js";
 
 export const STORE_SCHEMA_VERSION = 2;
 

@@ -3,8 +3,8 @@
 // grader version and the settings are those of the stored row (resume-key.ts), unless forced.
 
 import type { GradingContext } from "../grading/context.js";
-import type { DiscoveredTask } from "../tasks/registry.js";
-import type { Family } from "../tasks/types.js";
+import type { DiscoveredTask } from "../families/registry.js";
+import type { Family } from "../families/types.js";
 import { mapConcurrent } from "./concurrency.js";
 import type { RunEventListener } from "./events.js";
 import { resumeKey, taskFingerprint } from "./resume-key.js";

@@ -15,8 +15,8 @@ import { demoReplies } from "../../src/demo/script.js";
 import { runAgentTasks } from "../../src/runs/agent-run.js";
 import { ResultsStore } from "../../src/runs/store.js";
 import { SandboxPool } from "../../src/sandbox/pool.js";
-import type { AnyFamilyModule } from "../../src/tasks/registry.js";
-import { discoverTasks } from "../../src/tasks/registry.js";
+import type { AnyFamilyModule } from "../../src/families/registry.js";
+import { discoverTasks } from "../../src/families/registry.js";
 import { startScriptedOpenAIServer, type ScriptedStep } from "../../src/testing/index.js";
 import { docker, image, sandbox } from "./sandbox-fixture.js";
 

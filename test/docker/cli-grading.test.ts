@@ -4,8 +4,8 @@ import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { prepareMlabTask } from "../../src/grading/mlab.js";
-import { discoverMlabTasks } from "../../src/tasks/mlab.js";
+import { prepareMlabTask } from "../../src/families/mlab/grader.js";
+import { discoverMlabTasks } from "../../src/families/mlab/task.js";
 import { temporaryFolders } from "../temporary-folders.js";
 import { docker, image } from "./sandbox-fixture.js";
 

@@ -8,9 +8,9 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resqFamily } from "../../src/grading/resq.js";
-import type { ResqTask } from "../../src/tasks/resq.js";
-import type { Verdict } from "../../src/tasks/types.js";
+import { resqFamily } from "../../src/families/resq/grader.js";
+import type { ResqTask } from "../../src/families/resq/task.js";
+import type { Verdict } from "../../src/families/types.js";
 import { temporaryFolders } from "../temporary-folders.js";
 import { bundledTask, bundledTasks, makePatch, resqContext, withRow } from "./resq-helpers.js";
 

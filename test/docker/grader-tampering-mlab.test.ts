@@ -10,11 +10,11 @@ import path from "node:path";
 import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GradingContext } from "../../src/grading/context.js";
-import { MLAB_RESULT_MARKER } from "../../src/grading/mlab-driver.js";
-import { mlabFamily, prepareMlabTask, type MlabSubmission } from "../../src/grading/mlab.js";
+import { MLAB_RESULT_MARKER } from "../../src/families/mlab/driver.js";
+import { mlabFamily, prepareMlabTask, type MlabSubmission } from "../../src/families/mlab/grader.js";
 import { streamToBuffer } from "../../src/sandbox/archive.js";
 import type { Sandbox } from "../../src/sandbox/sandbox.js";
-import { discoverMlabTasks, type MlabTask } from "../../src/tasks/mlab.js";
+import { discoverMlabTasks, type MlabTask } from "../../src/families/mlab/task.js";
 import { docker, image, sandbox } from "./sandbox-fixture.js";
 
 let cacheDirectory: string;

@@ -2,8 +2,8 @@
 // graded for real; afterwards the gold patch still passes with the same harness.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resqFamily } from "../../src/grading/resq.js";
-import type { ResqTask } from "../../src/tasks/resq.js";
+import { resqFamily } from "../../src/families/resq/grader.js";
+import type { ResqTask } from "../../src/families/resq/task.js";
 import { bundledTask, bundledTasks, makePatch, resqContext } from "./resq-helpers.js";
 
 let context: Awaited<ReturnType<typeof resqContext>>;

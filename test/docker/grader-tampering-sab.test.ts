@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { GradingContext } from "../../src/grading/context.js";
-import { gradeSabProgram, sabFamily, type SabResultLine } from "../../src/grading/sab.js";
-import { loadSabTasks } from "../../src/tasks/sab.js";
+import { gradeSabProgram, sabFamily, type SabResultLine } from "../../src/families/sab/grader.js";
+import { loadSabTasks } from "../../src/families/sab/task.js";
 import { docker, image } from "./sandbox-fixture.js";
 
 const BUNDLED_ROWS = fileURLToPath(new URL("../../tasks/sab/tasks.jsonl", import.meta.url));

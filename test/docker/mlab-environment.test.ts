@@ -8,8 +8,8 @@ import path from "node:path";
 import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withGraderSandbox, type GradingContext } from "../../src/grading/context.js";
-import { mlabFamily, mlabTaskImage } from "../../src/grading/mlab.js";
-import { loadMlabTask, type MlabTask } from "../../src/tasks/mlab.js";
+import { mlabFamily, mlabTaskImage } from "../../src/families/mlab/grader.js";
+import { loadMlabTask, type MlabTask } from "../../src/families/mlab/task.js";
 import { docker, image, sandbox } from "./sandbox-fixture.js";
 
 /** A Docker client that counts the builds and containers it starts. */

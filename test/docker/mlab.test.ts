@@ -8,8 +8,8 @@ import type Dockerode from "dockerode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UserError } from "../../src/errors.js";
 import type { GradingContext } from "../../src/grading/context.js";
-import { mlabBaseline, mlabFamily, prepareMlabTask, submissionFromFolder } from "../../src/grading/mlab.js";
-import { discoverMlabTasks, type MlabTask } from "../../src/tasks/mlab.js";
+import { mlabBaseline, mlabFamily, prepareMlabTask, submissionFromFolder } from "../../src/families/mlab/grader.js";
+import { discoverMlabTasks, type MlabTask } from "../../src/families/mlab/task.js";
 import { docker, image, sandbox } from "./sandbox-fixture.js";
 
 const BUNDLED = path.resolve("tasks/mlab");

@@ -113,7 +113,7 @@ describe("pip from a loopback index", () => {
 
 describe("a held-out RES-Q row: pinned requirements from a private index named only by PIP_INDEX_URL, on Python 3.9", () => {
   it("validates and grades as upstream would", async () => {
-    const { resqFamily } = await import("../../src/grading/resq.js");
+    const { resqFamily } = await import("../../src/families/resq/grader.js");
     const { bundledTask, bundledTasks, resqContext, withRow } = await import("./resq-helpers.js");
     const base = bundledTask(await bundledTasks(), "1_0");
     const task = withRow(base, {

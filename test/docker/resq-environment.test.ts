@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynaboxError } from "../../src/errors.js";
 import type { GradingContext } from "../../src/grading/context.js";
 import { ensureTaskImage } from "../../src/grading/environment.js";
-import { resqFamily } from "../../src/grading/resq.js";
-import type { ResqTask } from "../../src/tasks/resq.js";
+import { resqFamily } from "../../src/families/resq/grader.js";
+import type { ResqTask } from "../../src/families/resq/task.js";
 import { docker } from "./sandbox-fixture.js";
 import { bundledTask, bundledTasks, resqContext, withRow } from "./resq-helpers.js";
 

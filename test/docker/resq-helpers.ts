@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import type { GradingContext } from "../../src/grading/context.js";
-import { cleanRepositoryFor } from "../../src/grading/resq.js";
-import { loadResqDataset, type ResqTask } from "../../src/tasks/resq.js";
+import { cleanRepositoryFor } from "../../src/families/resq/grader.js";
+import { loadResqDataset, type ResqTask } from "../../src/families/resq/task.js";
 import { docker, image } from "./sandbox-fixture.js";
 
 export async function resqContext(): Promise<GradingContext & { dispose(): Promise<void> }> {

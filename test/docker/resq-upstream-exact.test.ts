@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanRepositoryFor, resqFamily } from "../../src/grading/resq.js";
-import type { ResqTask } from "../../src/tasks/resq.js";
+import { cleanRepositoryFor, resqFamily } from "../../src/families/resq/grader.js";
+import type { ResqTask } from "../../src/families/resq/task.js";
 import { bundledTask, bundledTasks, resqContext, withRow } from "./resq-helpers.js";
 
 let context: Awaited<ReturnType<typeof resqContext>>;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynaboxError } from "../../src/errors.js";
-import { createResqFamily, gradeResq, resqFamily, RESQ_REPOSITORY_PATH } from "../../src/grading/resq.js";
-import type { ResqTask } from "../../src/tasks/resq.js";
+import { createResqFamily, gradeResq, resqFamily, RESQ_REPOSITORY_PATH } from "../../src/families/resq/grader.js";
+import type { ResqTask } from "../../src/families/resq/task.js";
 import { sandbox } from "./sandbox-fixture.js";
 import { bundledTask, bundledTasks, resqContext, withRow } from "./resq-helpers.js";
 

@@ -7,8 +7,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { DynaboxError } from "../../src/errors.js";
 import { ensurePythonSandbox } from "../../src/environments/python-images.js";
-import { createResqFamily, resqFamily } from "../../src/grading/resq.js";
-import type { ResqTask } from "../../src/tasks/resq.js";
+import { createResqFamily, resqFamily } from "../../src/families/resq/grader.js";
+import type { ResqTask } from "../../src/families/resq/task.js";
 import { docker, image, sandbox } from "./sandbox-fixture.js";
 import { bundledTask, bundledTasks, resqContext, withRow } from "./resq-helpers.js";
 

@@ -9,8 +9,8 @@ import { execa } from "execa";
 import { simpleGit } from "simple-git";
 import { describe, expect, it } from "vitest";
 import { UserError } from "../../src/errors.js";
-import { describeMlab } from "../../src/grading/mlab.js";
-import { loadMlabTask } from "../../src/tasks/mlab.js";
+import { describeMlab } from "../../src/families/mlab/grader.js";
+import { loadMlabTask } from "../../src/families/mlab/task.js";
 import { temporaryFolders } from "../temporary-folders.js";
 
 const cli = path.resolve("dist/cli/main.js");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { resqFamily } from "../../src/grading/resq.js";
+import { resqFamily } from "../../src/families/resq/grader.js";
 import { resultLine, summarizeBatch, type EvalItem, type EvalResult } from "../../src/runs/evaluate.js";
 
 function item(id: string, more: Partial<EvalItem> = {}): EvalItem {

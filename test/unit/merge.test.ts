@@ -14,7 +14,7 @@ import { mergeShards } from "../../src/runs/merge.js";
 import { storedRunSummaries } from "../../src/runs/merge-run.js";
 import { allShards, shardDirectory } from "../../src/runs/shards.js";
 import { ResultsStore } from "../../src/runs/store.js";
-import type { DiscoveredTask } from "../../src/tasks/registry.js";
+import type { DiscoveredTask } from "../../src/families/registry.js";
 
 const folders: string[] = [];
 afterEach(() => {

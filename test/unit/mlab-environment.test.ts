@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { UserError } from "../../src/errors.js";
-import { mlabTaskImage } from "../../src/grading/mlab.js";
-import { loadMlabTask, mlabEnvironmentSpec, mlabTaskJsonSchema } from "../../src/tasks/mlab.js";
+import { mlabTaskImage } from "../../src/families/mlab/grader.js";
+import { loadMlabTask, mlabEnvironmentSpec, mlabTaskJsonSchema } from "../../src/families/mlab/task.js";
 import type { GradingContext } from "../../src/grading/context.js";
 import { planTaskImage } from "../../src/grading/environment.js";
 

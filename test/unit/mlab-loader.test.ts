@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { UserError } from "../../src/errors.js";
-import { discoverMlabTasks, loadMlabTask, mlabTaskJsonSchema } from "../../src/tasks/mlab.js";
+import { discoverMlabTasks, loadMlabTask, mlabTaskJsonSchema } from "../../src/families/mlab/task.js";
 
 const BUNDLED = path.resolve("tasks/mlab");
 const temporary: string[] = [];

@@ -3,7 +3,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { mlabFamilyOptions, readKaggleCredentials } from "../../src/cli/mlab-options.js";
+import { mlabFamilyOptions, readKaggleCredentials } from "../../src/families/mlab/options.js";
 import { UserError } from "../../src/errors.js";
 import { temporaryFolders } from "../temporary-folders.js";
 

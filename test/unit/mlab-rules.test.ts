@@ -3,9 +3,9 @@
 
 import tar from "tar-stream";
 import { describe, expect, it } from "vitest";
-import { describeMlab, mlabImprovement, mlabResultLine, submissionArchiveProblem } from "../../src/grading/mlab.js";
+import { describeMlab, mlabImprovement, mlabResultLine, submissionArchiveProblem } from "../../src/families/mlab/grader.js";
 import { streamToBuffer } from "../../src/sandbox/archive.js";
-import { fnmatchToRegExp, matchReadOnlyFiles, parseReadOnlyPatterns, upstreamFileName, type MlabTask } from "../../src/tasks/mlab.js";
+import { fnmatchToRegExp, matchReadOnlyFiles, parseReadOnlyPatterns, upstreamFileName, type MlabTask } from "../../src/families/mlab/task.js";
 
 describe("improvement and success", () => {
   it("is relative to the baseline, positive when better, in both directions", () => {

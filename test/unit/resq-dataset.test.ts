@@ -2,7 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { DynaboxError } from "../../src/errors.js";
-import { discoverResqTasks, loadResqDataset, parseResqDataset, resolveRepositoryUrl } from "../../src/tasks/resq.js";
+import { discoverResqTasks, loadResqDataset, parseResqDataset, resolveRepositoryUrl } from "../../src/families/resq/task.js";
 import { temporaryFolders } from "../temporary-folders.js";
 
 const folder = temporaryFolders("dynabox-resq-unit-");

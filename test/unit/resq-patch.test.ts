@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { resqResultLine } from "../../src/grading/resq.js";
-import { EMPTY_PATCH_FEEDBACK, formatPatchAsUpstream, planPatch, pythonSplitLinesKeepEnds } from "../../src/grading/resq-patch.js";
+import { resqResultLine } from "../../src/families/resq/grader.js";
+import { EMPTY_PATCH_FEEDBACK, formatPatchAsUpstream, planPatch, pythonSplitLinesKeepEnds } from "../../src/families/resq/patch.js";
 
 const TEXT_PATCH = [
   "diff --git a/pkg/a.py b/pkg/a.py",

@@ -6,8 +6,8 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { RepositoryCache, repositoryKey } from "../../src/tasks/repo-cache.js";
-import { resolveRepositoryUrl, type RepositorySource } from "../../src/tasks/resq.js";
+import { RepositoryCache, repositoryKey } from "../../src/families/resq/repo-cache.js";
+import { resolveRepositoryUrl, type RepositorySource } from "../../src/families/resq/task.js";
 import { temporaryFolders } from "../temporary-folders.js";
 
 const folder = temporaryFolders("dynabox-resq-cache-unit-");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { resqResultsFileText } from "../../src/grading/resq-results-file.js";
+import { resqResultsFileText } from "../../src/families/resq/results-file.js";
 
 describe("upstream's results.json (scripts/submit.py: json.dump(..., indent=4))", () => {
   it("is byte for byte what Python writes, non-ASCII and control characters escaped", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DynaboxError } from "../../src/errors.js";
-import { matchSubmissions, parseResqSubmissions } from "../../src/tasks/resq-submissions.js";
+import { matchSubmissions, parseResqSubmissions } from "../../src/families/resq/submissions.js";
 
 const codeOf = (work: () => unknown): string | undefined => {
   try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EXIT_PROBE, insertAtExit, insertExitProbe, randomSecret, randomTestFileName, testFeedback } from "../../src/grading/test-script.js";
+import { EXIT_PROBE, insertAtExit, insertExitProbe, randomSecret, randomTestFileName, testFeedback } from "../../src/families/resq/test-script.js";
 
 const PROBE = EXIT_PROBE;
 const GUARDED = `if exit_code is None or exit_code == 0: ${PROBE}`;

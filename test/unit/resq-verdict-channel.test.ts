@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { reviewFlagLines } from "../../src/cli/review-flags.js";
-import { reviewPatch, patchFiles } from "../../src/grading/patch-review.js";
-import { judgeLauncherRun, launcherCommand, makeLauncherPayload, parseLauncherReport, resqReviewFlags, type LauncherReport } from "../../src/grading/resq-test-run.js";
-import { EXIT_PROBE } from "../../src/grading/test-script.js";
-import type { Verdict } from "../../src/tasks/types.js";
+import { reviewPatch, patchFiles } from "../../src/families/resq/patch-review.js";
+import { judgeLauncherRun, launcherCommand, makeLauncherPayload, parseLauncherReport, resqReviewFlags, type LauncherReport } from "../../src/families/resq/test-run.js";
+import { EXIT_PROBE } from "../../src/families/resq/test-script.js";
+import type { Verdict } from "../../src/families/types.js";
 
 const KEY = "0123456789abcdef0123456789abcdef";
 const CLEAN: LauncherReport = { exitCode: 0, reached: true, flags: [], forged: [] };

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { GRADER_VERSIONS, resumeKey, taskFingerprint } from "../../src/runs/resume-key.js";
-import type { TaskBase } from "../../src/tasks/types.js";
+import type { TaskBase } from "../../src/families/types.js";
 import { temporaryFolders } from "../temporary-folders.js";
 
 const scratch = temporaryFolders("dynabox-resume-key-");

@@ -5,8 +5,8 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { planSabEval, writeSabEvalOutputs } from "../../src/cli/sab-eval.js";
-import type { Verdict } from "../../src/tasks/types.js";
+import { planSabEval, writeSabEvalOutputs } from "../../src/families/sab/eval-plan.js";
+import type { Verdict } from "../../src/families/types.js";
 import { calculateMetricsFromFiles } from "../sab-calculate-metrics.js";
 import { temporaryFolders } from "../temporary-folders.js";
 

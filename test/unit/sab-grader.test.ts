@@ -12,8 +12,8 @@ import {
   sabFamily,
   shellQuote,
   toVerdict,
-} from "../../src/grading/sab.js";
-import { loadSabTasks, type SabTask } from "../../src/tasks/sab.js";
+} from "../../src/families/sab/grader.js";
+import { loadSabTasks, type SabTask } from "../../src/families/sab/task.js";
 
 const BUNDLED_ROWS = fileURLToPath(new URL("../../tasks/sab/tasks.jsonl", import.meta.url));
 let tasks: SabTask[];

@@ -3,7 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { DynaboxError } from "../../src/errors.js";
-import { SAB_FIELDS, discoverSabTasks, loadSabTasks, outputPathProblem, parseDatasetFolder, sabPaths } from "../../src/tasks/sab.js";
+import { SAB_FIELDS, discoverSabTasks, loadSabTasks, outputPathProblem, parseDatasetFolder, sabPaths } from "../../src/families/sab/task.js";
 import { temporaryFolders } from "../temporary-folders.js";
 
 const BUNDLED = fileURLToPath(new URL("../../tasks/sab/", import.meta.url));

@@ -3,7 +3,7 @@
 // lines (codebert_score null) crash it.
 
 import { describe, expect, it } from "vitest";
-import { bestOfN, selectBestAttempt, sabMetrics, upstreamEvalLogLine, type SabAttempt } from "../../src/grading/sab-metrics.js";
+import { bestOfN, selectBestAttempt, sabMetrics, upstreamEvalLogLine, type SabAttempt } from "../../src/families/sab/metrics.js";
 import { PythonError, calculateMetrics } from "../sab-calculate-metrics.js";
 
 const attempt = (success_rate: number, valid_program: number, codebert_score: number | null = null, cost: number | null = null): SabAttempt => ({
@@ -95,7 +95,7 @@ describe("the eval log for calculate_metrics.py", () => {
 });
 
 describe("the figure judge's score parsing (upstream's gpt4_visual_judge)", async () => {
-  const { meanScore, parseFinalScore, judgementKey } = await import("../../src/grading/sab-judge.js");
+  const { meanScore, parseFinalScore, judgementKey } = await import("../../src/families/sab/judge.js");
   it("takes the first [FINAL SCORE]: <1-3 digits>, 0 when there is none, and the mean over answers", () => {
     expect(parseFinalScore("close match.\n[FINAL SCORE]: 85\nlater [FINAL SCORE]: 10")).toBe(85);
     expect(parseFinalScore("[FINAL SCORE]: 100")).toBe(100);
@@ -113,7 +113,7 @@ describe("the figure judge's score parsing (upstream's gpt4_visual_judge)", asyn
 });
 
 describe("dynabox run --attempts on ScienceAgentBench", async () => {
-  const { sabRunTable } = await import("../../src/runs/sab-attempts.js");
+  const { sabRunTable } = await import("../../src/families/sab/attempts.js");
   const line = (valid_program: number, success_rate: number, extra: Record<string, unknown> = {}) => ({ valid_program, success_rate, codebert_score: null, log_info: "", ...extra });
   it("selects each task's attempt as upstream does, by the agent's real cost when the rest ties", () => {
     const table = sabRunTable([
@@ -134,7 +134,7 @@ describe("dynabox run --attempts on ScienceAgentBench", async () => {
 });
 
 describe("createFigureJudge", async () => {
-  const { createFigureJudge } = await import("../../src/grading/sab-judge.js");
+  const { createFigureJudge } = await import("../../src/families/sab/judge.js");
   it("refuses, before any call, a blank model, a base URL that is not one, and OpenAI without a key", () => {
     expect(() => createFigureJudge({ model: " ", baseURL: "http://127.0.0.1:1/v1" })).toThrow(/--judge-model needs a model name/);
     expect(() => createFigureJudge({ model: "m", baseURL: "not a url" })).toThrow(/--base-url \/ OPENAI_BASE_URL is not a URL/);

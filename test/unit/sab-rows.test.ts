@@ -7,8 +7,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { DynaboxError } from "../../src/errors.js";
-import { splitRows } from "../../src/tasks/sab-rows.js";
-import { SAB_FIELDS, discoverSabTasks, loadSabTasks, outputPathProblem } from "../../src/tasks/sab.js";
+import { splitRows } from "../../src/families/sab/rows.js";
+import { SAB_FIELDS, discoverSabTasks, loadSabTasks, outputPathProblem } from "../../src/families/sab/task.js";
 import { temporaryFolders } from "../temporary-folders.js";
 
 const BUNDLED = fileURLToPath(new URL("../../tasks/sab/", import.meta.url));

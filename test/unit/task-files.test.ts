@@ -9,7 +9,7 @@ import { Readable } from "node:stream";
 import tar from "tar-stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { UserError } from "../../src/errors.js";
-import { TaskFolder } from "../../src/tasks/task-files.js";
+import { TaskFolder } from "../../src/families/task-files.js";
 
 const temporary: string[] = [];
 afterEach(async () => {

@@ -12,7 +12,7 @@ import { UserError } from "../../errors.js";
 import { engineSelection } from "../engine-options.js";
 import { benchSandbox } from "../../bench/sandbox-bench.js";
 import { defaultConcurrency } from "../../runs/concurrency.js";
-import { discoverTasks } from "../../tasks/registry.js";
+import { discoverTasks } from "../../families/registry.js";
 import { bundledTasksDirectory, cacheDirectory, interruptSignal, readyEngine } from "../shared.js";
 
 const flagsSchema = z.object({

@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { UserError } from "../../errors.js";
 import { DEMO_TASKS, demoReplies } from "../../demo/script.js";
-import { discoverTasks } from "../../tasks/registry.js";
+import { discoverTasks } from "../../families/registry.js";
 import { startScriptedOpenAIServer } from "../../testing/scripted-openai-server.js";
 import { parseFlags } from "../flags.js";
 import { bundledTasksDirectory, interruptSignal } from "../shared.js";

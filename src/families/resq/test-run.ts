@@ -12,9 +12,9 @@
 //     was reached with exit_code 0, and nothing forged on the channel. What the test prints is
 //     only feedback.
 
-import { UserError } from "../errors.js";
-import type { ShellResult } from "../sandbox/protocol.js";
-import type { Sandbox } from "../sandbox/sandbox.js";
+import { UserError } from "../../errors.js";
+import type { ShellResult } from "../../sandbox/protocol.js";
+import type { Sandbox } from "../../sandbox/sandbox.js";
 import { reviewPatch } from "./patch-review.js";
 import { insertExitProbe, randomSecret, randomTestFileName, testFeedback } from "./test-script.js";
 

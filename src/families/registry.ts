@@ -5,10 +5,10 @@ import { stat } from "node:fs/promises";
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
-import { createMlabFamily, mlabFamily, type MlabFamilyOptions } from "../grading/mlab.js";
-import { createResqFamily, resqFamily, type ResqOptions } from "../grading/resq.js";
-import { createSabFamily, sabFamily, type SabOptions } from "../grading/sab.js";
-import { isMlabTaskFolder } from "./mlab.js";
+import { createMlabFamily, mlabFamily, type MlabFamilyOptions } from "./mlab/grader.js";
+import { createResqFamily, resqFamily, type ResqOptions } from "./resq/grader.js";
+import { createSabFamily, sabFamily, type SabOptions } from "./sab/grader.js";
+import { isMlabTaskFolder } from "./mlab/task.js";
 import type { Family, FamilyModule, TaskBase } from "./types.js";
 
 // Each family module is typed by its own task and submission; the registry hands them out

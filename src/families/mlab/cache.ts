@@ -6,12 +6,12 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { UserError } from "../errors.js";
-import { WORKSPACE } from "../sandbox/profile.js";
-import { matchReadOnlyFiles, type MlabTask } from "../tasks/mlab.js";
-import { putTaskDirectory, TaskFolder } from "../tasks/task-files.js";
-import { withGraderSandbox, type GradingContext } from "./context.js";
-import { ensureTaskImage } from "./environment.js";
+import { UserError } from "../../errors.js";
+import { WORKSPACE } from "../../sandbox/profile.js";
+import { matchReadOnlyFiles, type MlabTask } from "./task.js";
+import { putTaskDirectory, TaskFolder } from "../task-files.js";
+import { withGraderSandbox, type GradingContext } from "../../grading/context.js";
+import { ensureTaskImage } from "../../grading/environment.js";
 
 /** Bump when the way tasks are prepared changes, so old cache entries are not reused. */
 const PREPARE_RECIPE = "mlab-prepare-2";

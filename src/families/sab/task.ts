@@ -6,12 +6,12 @@
 import { readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { UserError } from "../errors.js";
-import { rowFileFormat, splitRows, type RawRow } from "./sab-rows.js";
-import { TaskFolder } from "./task-files.js";
-import type { TaskBase } from "./types.js";
+import { UserError } from "../../errors.js";
+import { rowFileFormat, splitRows, type RawRow } from "./rows.js";
+import { TaskFolder } from "../task-files.js";
+import type { TaskBase } from "../types.js";
 
-export { splitRows, type RawRow } from "./sab-rows.js";
+export { splitRows, type RawRow } from "./rows.js";
 
 /** The upstream fields, in upstream order. */
 export const SAB_FIELDS = [

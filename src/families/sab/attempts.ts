@@ -2,7 +2,7 @@
 // (calculate_metrics.py's evaluate_best_run) over each task's attempts, with the agent's real
 // cost, and which attempt was chosen by which criterion.
 
-import { sabMetrics, selectBestAttempt, type SabAttempt, type SelectionCriterion } from "../grading/sab-metrics.js";
+import { sabMetrics, selectBestAttempt, type SabAttempt, type SelectionCriterion } from "./metrics.js";
 
 export interface SabRunAttempt {
   id: string;

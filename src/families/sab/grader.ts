@@ -13,15 +13,15 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import path from "node:path";
-import { DynaboxError, SandboxError } from "../errors.js";
-import { WORKSPACE } from "../sandbox/profile.js";
-import type { Sandbox } from "../sandbox/sandbox.js";
-import type { ShellResult } from "../sandbox/protocol.js";
-import { discoverSabTasks, sabPaths, type SabTask } from "../tasks/sab.js";
-import { putTaskDirectory, TaskFolder } from "../tasks/task-files.js";
-import type { FamilyModule, ValidationResult, Verdict } from "../tasks/types.js";
-import { withGraderSandbox, type GraderSandboxOptions, type GradingContext } from "./context.js";
-import { missingImports, sabEnvironmentFor } from "./sab-environment.js";
+import { DynaboxError, SandboxError } from "../../errors.js";
+import { WORKSPACE } from "../../sandbox/profile.js";
+import type { Sandbox } from "../../sandbox/sandbox.js";
+import type { ShellResult } from "../../sandbox/protocol.js";
+import { discoverSabTasks, sabPaths, type SabTask } from "./task.js";
+import { putTaskDirectory, TaskFolder } from "../task-files.js";
+import type { FamilyModule, ValidationResult, Verdict } from "../types.js";
+import { withGraderSandbox, type GraderSandboxOptions, type GradingContext } from "../../grading/context.js";
+import { missingImports, sabEnvironmentFor } from "./environment.js";
 import {
   DRIVER_PATH,
   MARKER_VARIABLE,
@@ -32,8 +32,8 @@ import {
   parseEvalOutput,
   programCommand,
   shellQuote,
-} from "./sab-steps.js";
-import { JUDGE_ANSWERS_FILE, JUDGE_FOLDER, JUDGE_REQUEST_FILE, SAB_JUDGE_MODULE, judgementKey, type FigureJudge, type FigureJudgement } from "./sab-judge.js";
+} from "./steps.js";
+import { JUDGE_ANSWERS_FILE, JUDGE_FOLDER, JUDGE_REQUEST_FILE, SAB_JUDGE_MODULE, judgementKey, type FigureJudge, type FigureJudgement } from "./judge.js";
 
 /** The agent's work: the program's source text and the file name it was saved under. */
 export interface SabSubmission {
@@ -399,6 +399,6 @@ export function createSabFamily(options: SabOptions = {}): FamilyModule<SabTask,
   };
 }
 
-export { SAB_EVAL_DRIVER, evalCommand, judgeProgramRun, outputLocation, parseEvalOutput, programCommand, shellQuote } from "./sab-steps.js";
+export { SAB_EVAL_DRIVER, evalCommand, judgeProgramRun, outputLocation, parseEvalOutput, programCommand, shellQuote } from "./steps.js";
 
 export const sabFamily: FamilyModule<SabTask, SabSubmission> = createSabFamily();

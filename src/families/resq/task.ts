@@ -7,9 +7,9 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { UserError } from "../errors.js";
-import { resolvesInside } from "./task-files.js";
-import type { TaskBase } from "./types.js";
+import { UserError } from "../../errors.js";
+import { resolvesInside } from "../task-files.js";
+import type { TaskBase } from "../types.js";
 
 const commitHash = z.string().regex(/^[0-9a-fA-F]{7,64}$/, { message: "a commit hash (7 to 64 hex digits)" });
 

@@ -6,8 +6,8 @@
 
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { UserError } from "../errors.js";
-import { submissionFromFolder, type MlabSubmission } from "./mlab.js";
+import { UserError } from "../../errors.js";
+import { submissionFromFolder, type MlabSubmission } from "./grader.js";
 
 export interface MlabLogRun {
   /** The folder holding trace.json, relative to the log folder (with `/`); "." for the folder itself. */

@@ -4,7 +4,7 @@
 // from U+007F on written as a lowercase \uXXXX escape, astral ones as surrogate pairs), no final
 // newline. Written beside results.jsonl so that scripts made for upstream's file read dynabox's.
 
-import type { ResqResultLine } from "./resq.js";
+import type { ResqResultLine } from "./grader.js";
 
 /** JSON text byte for byte as Python's json.dump(value, indent=4) writes it (for strings, booleans, lists, objects). */
 export function pythonJsonText(value: unknown): string {

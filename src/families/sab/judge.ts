@@ -15,7 +15,7 @@
 
 import { createHash } from "node:crypto";
 import OpenAI from "openai";
-import { DynaboxError, UserError } from "../errors.js";
+import { DynaboxError, UserError } from "../../errors.js";
 
 /** One judgement, in upstream's shape: every answer's text, and the mean score (0-100). */
 export interface FigureJudgement {

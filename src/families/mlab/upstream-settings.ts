@@ -5,7 +5,7 @@
 // label matches its own name and every name print_task_labels maps to it. dynabox looks up the
 // task folder's name (exactly, case-sensitive) among those names and the benchmark folder names.
 
-import type { MlabDirection } from "./mlab.js";
+import type { MlabDirection } from "./task.js";
 
 export interface UpstreamMlabSettings {
   /** plot.py's label for the task. */

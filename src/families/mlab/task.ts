@@ -6,11 +6,11 @@
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { UserError } from "../errors.js";
-import { planTaskImage, type TaskEnvironmentSpec } from "../grading/environment.js";
-import { upstreamMlabSettings } from "./mlab-upstream-settings.js";
-import { TaskFolder } from "./task-files.js";
-import type { TaskBase } from "./types.js";
+import { UserError } from "../../errors.js";
+import { planTaskImage, type TaskEnvironmentSpec } from "../../grading/environment.js";
+import { upstreamMlabSettings } from "./upstream-settings.js";
+import { TaskFolder } from "../task-files.js";
+import type { TaskBase } from "../types.js";
 
 export const MLAB_DIRECTIONS = ["higher", "lower"] as const;
 export type MlabDirection = (typeof MLAB_DIRECTIONS)[number];

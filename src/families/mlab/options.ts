@@ -7,8 +7,8 @@ import { homedir } from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
-import { UserError } from "../errors.js";
-import type { MlabFamilyOptions } from "../grading/mlab.js";
+import { UserError } from "../../errors.js";
+import type { MlabFamilyOptions } from "./grader.js";
 
 export const mlabPrepareFlagsSchema = z.object({
   prepareNetwork: z.boolean().default(false),

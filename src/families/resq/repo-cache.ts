@@ -13,8 +13,8 @@ import { existsSync } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { simpleGit, type SimpleGit } from "simple-git";
-import { DynaboxError, InternalError, UserError, isAbortError } from "../errors.js";
-import type { RepositorySource } from "./resq.js";
+import { DynaboxError, InternalError, UserError, isAbortError } from "../../errors.js";
+import type { RepositorySource } from "./task.js";
 
 export interface RepositoryCacheOptions {
   /** The root of dynabox's caches; mirrors go under `repos/`, clean repositories under `checkouts/`. */

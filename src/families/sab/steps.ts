@@ -2,8 +2,8 @@
 // program and the eval, the eval driver, and what a finished run or eval means. `sab.ts` carries
 // them out in containers.
 
-import type { ShellResult } from "../sandbox/protocol.js";
-import { sabPaths, type SabTask } from "../tasks/sab.js";
+import type { ShellResult } from "../../sandbox/protocol.js";
+import { sabPaths, type SabTask } from "./task.js";
 
 /** Most characters of a program's stderr or an eval's traceback kept in log_info. */
 export const LOG_TAIL_CHARACTERS = 4000;

@@ -5,13 +5,13 @@
 
 import { readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { UserError } from "../errors.js";
-import type { FigureJudge } from "../grading/sab-judge.js";
-import { CODEBERT_PLACEHOLDER, bestOfN, sabMetrics, upstreamEvalLogLine, type SabAttempt } from "../grading/sab-metrics.js";
-import { createSabFamily } from "../grading/sab.js";
-import type { EvalItem } from "../runs/evaluate.js";
-import { loadSabTasks, sabPaths } from "../tasks/sab.js";
-import type { Verdict } from "../tasks/types.js";
+import { UserError } from "../../errors.js";
+import type { FigureJudge } from "./judge.js";
+import { CODEBERT_PLACEHOLDER, bestOfN, sabMetrics, upstreamEvalLogLine, type SabAttempt } from "./metrics.js";
+import { createSabFamily } from "./grader.js";
+import type { EvalItem } from "../../runs/evaluate.js";
+import { loadSabTasks, sabPaths } from "./task.js";
+import type { Verdict } from "../types.js";
 
 export interface SabEvalPlan {
   items: EvalItem[];

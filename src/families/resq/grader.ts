@@ -17,16 +17,16 @@
 // by reading the script, nor reach the solution through git (it is not in the container).
 
 import { randomBytes } from "node:crypto";
-import { InternalError, SandboxError, UserError } from "../errors.js";
-import type { Sandbox } from "../sandbox/sandbox.js";
-import { RepositoryCache, type CleanRepository } from "../tasks/repo-cache.js";
-import { discoverResqTasks, type ResqTask } from "../tasks/resq.js";
-import type { FamilyModule, ValidationResult, Verdict } from "../tasks/types.js";
-import { reportWarning, withGraderSandbox, type GraderSandboxOptions, type GradingContext } from "./context.js";
-import { ensurePythonSandbox } from "../environments/python-images.js";
-import { ensureTaskImage, SANDBOX_PYTHON_VERSION, type PythonMismatchPolicy, type TaskEnvironmentSpec } from "./environment.js";
-import { applyPatchCommand, planPatch } from "./resq-patch.js";
-import { resqReviewFlags, resqRunFeedback, runResqTestScript } from "./resq-test-run.js";
+import { InternalError, SandboxError, UserError } from "../../errors.js";
+import type { Sandbox } from "../../sandbox/sandbox.js";
+import { RepositoryCache, type CleanRepository } from "./repo-cache.js";
+import { discoverResqTasks, type ResqTask } from "./task.js";
+import type { FamilyModule, ValidationResult, Verdict } from "../types.js";
+import { reportWarning, withGraderSandbox, type GraderSandboxOptions, type GradingContext } from "../../grading/context.js";
+import { ensurePythonSandbox } from "../../environments/python-images.js";
+import { ensureTaskImage, SANDBOX_PYTHON_VERSION, type PythonMismatchPolicy, type TaskEnvironmentSpec } from "../../grading/environment.js";
+import { applyPatchCommand, planPatch } from "./patch.js";
+import { resqReviewFlags, resqRunFeedback, runResqTestScript } from "./test-run.js";
 import { testFeedback } from "./test-script.js";
 
 /** Where the repository is, in the agent's sandbox and in the grader's container. */

@@ -2,12 +2,12 @@
 // harness does (src/environments/sab-packages.ts), into a task environment layer built once per
 // requirements set and reused. What can not be installed is returned as notes for the verdict's log.
 
-import { UserError } from "../errors.js";
-import { SAB_IMPORTS_SCRIPT, sabRequirementsFor } from "../environments/sab-packages.js";
-import { parseRequirements } from "../environments/requirements.js";
-import type { Sandbox } from "../sandbox/sandbox.js";
-import { reportWarning, type GradingContext } from "./context.js";
-import { ensureTaskImage } from "./environment.js";
+import { UserError } from "../../errors.js";
+import { SAB_IMPORTS_SCRIPT, sabRequirementsFor } from "../../environments/sab-packages.js";
+import { parseRequirements } from "../../environments/requirements.js";
+import type { Sandbox } from "../../sandbox/sandbox.js";
+import { reportWarning, type GradingContext } from "../../grading/context.js";
+import { ensureTaskImage } from "../../grading/environment.js";
 
 /** A folder of the workspace used for the scan and removed after it (the archive API can not write /tmp). */
 const SCAN_FOLDER = ".dynabox-import-scan";

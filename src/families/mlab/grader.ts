@@ -8,14 +8,14 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
 import { z } from "zod";
-import { UserError } from "../errors.js";
-import { packDirectory, safeRelativePath } from "../sandbox/archive.js";
-import { WORKSPACE } from "../sandbox/profile.js";
-import type { Sandbox } from "../sandbox/sandbox.js";
-import { discoverMlabTasks, type MlabDirection, type MlabTask } from "../tasks/mlab.js";
-import { putTaskDirectory, TaskFolder } from "../tasks/task-files.js";
-import type { FamilyModule, ValidationResult, Verdict } from "../tasks/types.js";
-import { withGraderSandbox, type GradingContext } from "./context.js";
+import { UserError } from "../../errors.js";
+import { packDirectory, safeRelativePath } from "../../sandbox/archive.js";
+import { WORKSPACE } from "../../sandbox/profile.js";
+import type { Sandbox } from "../../sandbox/sandbox.js";
+import { discoverMlabTasks, type MlabDirection, type MlabTask } from "./task.js";
+import { putTaskDirectory, TaskFolder } from "../task-files.js";
+import type { FamilyModule, ValidationResult, Verdict } from "../types.js";
+import { withGraderSandbox, type GradingContext } from "../../grading/context.js";
 import {
   CACHE_SCHEMA_VERSION,
   MLAB_MAX_ENTRIES,
@@ -27,10 +27,10 @@ import {
   type MlabPrepareOptions,
   type PreparedMlabTask,
   type StarterRecord,
-} from "./mlab-cache.js";
-import { MLAB_DRIVER_PY, MLAB_RESULT_MARKER, type MlabDriverConfig } from "./mlab-driver.js";
+} from "./cache.js";
+import { MLAB_DRIVER_PY, MLAB_RESULT_MARKER, type MlabDriverConfig } from "./driver.js";
 
-export { mlabTaskImage, prepareMlabTask, type MlabPrepareOptions, type PreparedMlabTask } from "./mlab-cache.js";
+export { mlabTaskImage, prepareMlabTask, type MlabPrepareOptions, type PreparedMlabTask } from "./cache.js";
 
 /** A workspace as a tar archive of its contents (what `Sandbox.snapshot()` returns). */
 export interface MlabSubmission {

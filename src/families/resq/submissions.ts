@@ -3,7 +3,7 @@
 // the entries and the problems of each bad entry out. A bad entry does not stop the others: eval
 // grades the good ones and reports each bad one as that item's error.
 
-import { UserError } from "../errors.js";
+import { UserError } from "../../errors.js";
 
 export interface ResqSubmissionEntry {
   id: string;
