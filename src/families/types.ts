@@ -4,6 +4,7 @@
 
 import type { GradingContext } from "../grading/context.js";
 import type { Sandbox } from "../sandbox/sandbox.js";
+import type { FamilySummary } from "./summary.js";
 
 export const FAMILIES = ["mlab", "sab", "resq"] as const;
 export type Family = (typeof FAMILIES)[number];
@@ -44,7 +45,8 @@ export interface ValidationResult {
   checks: Record<string, unknown>;
 }
 
-export interface FamilyModule<TTask extends TaskBase, TSubmission> {
+/** A family: its loader, validity check, grader, agent hooks and (FamilySummary) how its verdicts are summarized. */
+export interface FamilyModule<TTask extends TaskBase, TSubmission> extends FamilySummary {
   family: Family;
   /** Tasks of this family at a path (a task folder, a dataset file, or a folder holding them); [] when none. */
   discover(path: string): Promise<TTask[]>;

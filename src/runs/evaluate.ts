@@ -13,6 +13,7 @@ import { DynaboxError, isAbortError } from "../errors.js";
 import type { EnginePool } from "../engines/pool.js";
 import type { GradingContext } from "../grading/context.js";
 import type { AnyFamilyModule } from "../families/registry.js";
+import { FAMILY_SUMMARIES } from "../families/summaries.js";
 import type { Family, TaskBase, Verdict } from "../families/types.js";
 import { mapConcurrent } from "./concurrency.js";
 import type { RunEventListener } from "./events.js";
@@ -163,7 +164,7 @@ async function evaluateOne(item: EvalItem, options: EvalOptions): Promise<EvalRe
       outcome: verdict.passed ? "passed" : verdict.upstream.not_judged === true ? "not-judged" : "failed",
       score: verdict.score,
       seconds: verdict.seconds,
-      summary: summaryOf(task.family, verdict.upstream) + (verdict.reviewFlags?.length ? ` (${verdict.reviewFlags.length} review flag(s))` : ""),
+      summary: module.summaryLine(verdict.upstream) + (verdict.reviewFlags?.length ? ` (${verdict.reviewFlags.length} review flag(s))` : ""),
     });
     return { item, status: "graded", verdict, error: null, warnings };
   } catch (error) {
@@ -251,39 +252,7 @@ export function summarizeBatch(family: Family, batch: EvalBatch, total: number):
   };
 }
 
-
-function summaryOf(family: Family, upstream: Record<string, unknown>): string {
-  if (family === "resq") return String(upstream.message);
-  if (family === "sab") {
-    if (upstream.not_judged === true) return `valid_program ${upstream.valid_program}, not judged (figure task; no --judge-model): neither success nor failure`;
-    return `valid_program ${upstream.valid_program}, success_rate ${upstream.success_rate}`;
-  }
-  return upstream.error ? `invalid: ${String(upstream.error).slice(0, 120)}` : `score ${upstream.score}, improvement ${upstream.improvement}`;
-}
-
-/** The upstream headline metrics of a set of verdicts. */
+/** The upstream headline metrics of a set of verdicts: the family's own summary (src/families/<family>/summary.ts). */
 export function summarize(family: Family, verdicts: readonly Verdict[], total = verdicts.length): Record<string, unknown> {
-  const mean = (values: number[]): number | null => (total === 0 ? null : values.reduce((sum, value) => sum + value, 0) / total);
-  switch (family) {
-    case "resq":
-      return {
-        family,
-        tasks: total,
-        graded: verdicts.length,
-        passed: verdicts.filter((v) => v.passed).length,
-        "pass@1": mean(verdicts.map((v) => (v.passed ? 1 : 0))),
-        // Verdicts a person should review before trusting them (see docs/resq.md, "Review flags").
-        flagged: verdicts.filter((v) => (v.reviewFlags?.length ?? 0) > 0).length,
-      };
-    case "sab":
-      return {
-        family,
-        tasks: total,
-        graded: verdicts.length,
-        VER: mean(verdicts.map((v) => Number(v.upstream.valid_program ?? 0))),
-        SR: mean(verdicts.map((v) => Number(v.upstream.success_rate ?? 0))),
-      };
-    case "mlab":
-      return { family, tasks: total, graded: verdicts.length, success_rate: mean(verdicts.map((v) => (v.passed ? 1 : 0))) };
-  }
+  return FAMILY_SUMMARIES[family].summarize(verdicts, total);
 }

@@ -25,6 +25,8 @@ import { EXIT_INFRASTRUCTURE_ERRORS } from "../exit-codes.js";
 import { assertPathFlag, MAX_TIMER_SECONDS, parseFlags, positiveNumber, wholeNumber } from "../flags.js";
 import { failureReason } from "../../report/reason.js";
 import { writeReportAfterCommand } from "../../report/write.js";
+import { FAMILY_SUMMARIES } from "../../families/summaries.js";
+import type { Family } from "../../families/types.js";
 import { createRenderer } from "../progress.js";
 import { assertSameSettings, dropOrphanCandidates, removeLeftovers } from "../run-folder.js";
 import type { EnvironmentSettings } from "../../environments/settings.js";
@@ -382,24 +384,13 @@ export function selectTasks(tasks: readonly DiscoveredTask[], names: readonly st
 function renderTables(tables: Record<string, unknown>[], totals: Record<string, number>): string {
   const lines = ["family  tasks  metric                       errors   tokens     cost"];
   for (const table of tables) {
-    const attempts = Number(table.attempts ?? 1);
-    const passAt = attempts > 1 ? `pass@${attempts}` : "pass@1";
-    const metric =
-      table.family === "resq"
-        ? `${passAt} ${percent(table[passAt])}`
-        : table.family === "sab"
-          ? `SR ${percent(table.SR)}  VER ${percent(table.VER)}`
-          : `success rate ${percent(table.success_rate)}`;
+    const metric = FAMILY_SUMMARIES[table.family as Family].metricLine(table);
     lines.push(
       `${String(table.family).padEnd(6)}  ${String(table.tasks).padStart(5)}  ${metric.padEnd(27)}  ${String(table.errors ?? 0).padStart(6)}  ${String(table.tokens).padStart(7)}  $${Number(table.cost_usd).toFixed(4)}`,
     );
   }
   lines.push(`total   ${String(totals.tasks).padStart(5)}  container time ${totals.container_seconds?.toFixed(1)} s    ${String(totals.errors ?? 0).padStart(6)}  ${String(totals.tokens).padStart(7)}  $${Number(totals.cost_usd).toFixed(4)}`);
   return lines.join("\n");
-}
-
-function percent(value: unknown): string {
-  return typeof value === "number" ? `${(100 * value).toFixed(1)} %` : "n/a";
 }
 
 async function writeManifest(runDirectory: string, fields: Record<string, unknown>): Promise<void> {

@@ -29,6 +29,7 @@ import {
   type StarterRecord,
 } from "./cache.js";
 import { MLAB_DRIVER_PY, MLAB_RESULT_MARKER, type MlabDriverConfig } from "./driver.js";
+import { mlabSummary } from "./summary.js";
 
 export { mlabTaskImage, prepareMlabTask, type MlabPrepareOptions, type PreparedMlabTask } from "./cache.js";
 
@@ -522,6 +523,7 @@ export interface MlabFamilyOptions {
 export function createMlabFamily(options: MlabFamilyOptions = {}): FamilyModule<MlabTask, MlabSubmission> {
   return {
     family: "mlab",
+    ...mlabSummary,
     discover: (target) => discoverMlabTasks(target, {}, options.onWarning),
     validate: (context, task) => validateMlab(context, task, options),
     grade: (context, task, submission) => gradeMlab(context, task, submission, options),

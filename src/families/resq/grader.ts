@@ -28,6 +28,7 @@ import { ensureTaskImage, SANDBOX_PYTHON_VERSION, type PythonMismatchPolicy, typ
 import { applyPatchCommand, planPatch } from "./patch.js";
 import { resqReviewFlags, resqRunFeedback, runResqTestScript } from "./test-run.js";
 import { testFeedback } from "./test-script.js";
+import { resqSummary } from "./summary.js";
 
 /** Where the repository is, in the agent's sandbox and in the grader's container. */
 export const RESQ_REPOSITORY_PATH = "/workspace/repo";
@@ -286,6 +287,7 @@ export async function collectResqSubmission(context: GradingContext, task: ResqT
 export function createResqFamily(options: ResqOptions = {}): FamilyModule<ResqTask, string> {
   return {
     family: "resq",
+    ...resqSummary,
     discover: discoverResqTasks,
     validate: (context, task) => validateResq(context, task, options),
     grade: (context, task, patch) => gradeResq(context, task, patch, options),

@@ -34,6 +34,7 @@ import {
   shellQuote,
 } from "./steps.js";
 import { JUDGE_ANSWERS_FILE, JUDGE_FOLDER, JUDGE_REQUEST_FILE, SAB_JUDGE_MODULE, judgementKey, type FigureJudge, type FigureJudgement } from "./judge.js";
+import { sabSummary } from "./summary.js";
 
 /** The agent's work: the program's source text and the file name it was saved under. */
 export interface SabSubmission {
@@ -387,6 +388,7 @@ export async function validateSabTask(context: GradingContext, task: SabTask, op
 export function createSabFamily(options: SabOptions = {}): FamilyModule<SabTask, SabSubmission> {
   return {
     family: "sab",
+    ...sabSummary,
     discover: (target) => discoverSabTasks(target),
     validate: (context, task) => validateSabTask(context, task, options),
     grade: async (context, task, submission) => {

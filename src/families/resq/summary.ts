@@ -1,0 +1,28 @@
+// RES-Q's headline: pass@1 over the tasks, and how many verdicts a person should review first;
+// per task, the upstream message.
+
+import { meanOver, percent, type FamilySummary } from "../summary.js";
+import type { Verdict } from "../types.js";
+
+export const resqSummary: FamilySummary = {
+  summarize(verdicts: readonly Verdict[], total = verdicts.length) {
+    return {
+      family: "resq",
+      tasks: total,
+      graded: verdicts.length,
+      passed: verdicts.filter((v) => v.passed).length,
+      "pass@1": meanOver(total, verdicts.map((v) => (v.passed ? 1 : 0))),
+      // Verdicts a person should review before trusting them (see docs/resq.md, "Review flags").
+      flagged: verdicts.filter((v) => (v.reviewFlags?.length ?? 0) > 0).length,
+    };
+  },
+  summaryLine(upstream) {
+    return String(upstream.message);
+  },
+  metricLine(summary) {
+    // A run with several attempts per task reports pass@N, the best of its N tries.
+    const attempts = Number(summary.attempts ?? 1);
+    const passAt = attempts > 1 ? `pass@${attempts}` : "pass@1";
+    return `${passAt} ${percent(summary[passAt])}`;
+  },
+};

@@ -1,0 +1,28 @@
+// The part of the FamilyModule contract that reads verdicts: a family's upstream headline
+// metrics, its few words per task, and its metric on the run table. Kept apart from the graders
+// (which need Docker and the task loaders) so the runner, the CLI and the report can summarize
+// stored verdicts of any family by its name alone.
+
+import type { Family, Verdict } from "./types.js";
+
+export interface FamilySummary {
+  /** The upstream headline metrics of a family's verdicts over `total` tasks (a task not graded counts as failed). */
+  summarize(verdicts: readonly Verdict[], total?: number): Record<string, unknown>;
+  /** A few words on one verdict's upstream line, for progress lines and tables. */
+  summaryLine(upstream: Record<string, unknown>): string;
+  /** The headline metric of a summary made by `summarize`, in words, for the run table. */
+  metricLine(summary: Record<string, unknown>): string;
+}
+
+/** The mean over `total` tasks of per-verdict values (tasks without a verdict count 0); null when there are no tasks. */
+export function meanOver(total: number, values: number[]): number | null {
+  return total === 0 ? null : values.reduce((sum, value) => sum + value, 0) / total;
+}
+
+/** A fraction as a percentage with one decimal; "n/a" when absent. */
+export function percent(value: unknown): string {
+  return typeof value === "number" ? `${(100 * value).toFixed(1)} %` : "n/a";
+}
+
+/** Summaries by family name (the family modules carry the same functions). */
+export type FamilySummaries = Record<Family, FamilySummary>;
