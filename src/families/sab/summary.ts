@@ -3,6 +3,7 @@
 
 import { meanOver, percent, type FamilySummary } from "../summary.js";
 import type { Verdict } from "../types.js";
+import { sabRunTable } from "./attempts.js";
 
 export const sabSummary: FamilySummary = {
   summarize(verdicts: readonly Verdict[], total = verdicts.length) {
@@ -21,4 +22,6 @@ export const sabSummary: FamilySummary = {
   metricLine(summary) {
     return `SR ${percent(summary.SR)}  VER ${percent(summary.VER)}`;
   },
+  // Upstream's best-of-N (calculate_metrics.py) picks one attempt per task by its own rule.
+  attemptsTable: sabRunTable,
 };
