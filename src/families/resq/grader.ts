@@ -28,6 +28,7 @@ import { ensureTaskImage, SANDBOX_PYTHON_VERSION, type PythonMismatchPolicy, typ
 import { applyPatchCommand, planPatch } from "./patch.js";
 import { resqReviewFlags, resqRunFeedback, runResqTestScript } from "./test-run.js";
 import { testFeedback } from "./test-script.js";
+import { runContainerStep, stopwatch } from "../../grading/container-step.js";
 import { resqSummary } from "./summary.js";
 
 /** Where the repository is, in the agent's sandbox and in the grader's container. */
@@ -159,8 +160,7 @@ export async function runResqTest(
   patch: string | null,
   options: ResqOptions = {},
 ): Promise<{ line: ResqResultLine; seconds: number }> {
-  const started = performance.now();
-  const seconds = () => Math.round((performance.now() - started) / 100) / 10;
+  const seconds = stopwatch();
   const timeoutSeconds = options.testTimeoutSeconds ?? RESQ_DEFAULTS.testTimeoutSeconds;
   const feedbackLimit = options.feedbackLimit ?? RESQ_DEFAULTS.feedbackLimit;
   const line = (message: ResqMessage, feedback: string, reviewFlags: string[] = []): ResqResultLine => ({
@@ -179,10 +179,13 @@ export async function runResqTest(
     if (plan?.apply) {
       // Outside the repository, so it is neither patched nor seen by the test as a repo file.
       const patchFile = `.dynabox-grading/${randomBytes(8).toString("hex")}.patch`;
-      await sandbox.putFiles([{ path: patchFile, content: plan.text }], "/workspace");
-      const applied = await sandbox.shell(applyPatchCommand(`/workspace/${patchFile}`), {
+      const { run: applied } = await runContainerStep(sandbox, {
+        files: [{ path: patchFile, content: plan.text }],
+        filesInto: "/workspace",
+        command: applyPatchCommand(`/workspace/${patchFile}`),
         cwd: RESQ_REPOSITORY_PATH,
         timeoutSeconds: GIT_STEP_SECONDS,
+        ...(context.signal ? { signal: context.signal } : {}),
       });
       if (applied.exitCode !== 0) return line("PATCH FAILED", applied.stderr);
     }
@@ -192,6 +195,7 @@ export async function runResqTest(
       timeoutSeconds,
       outputLimitBytes: TEST_OUTPUT_LIMIT,
       taskId: task.id,
+      ...(context.signal ? { signal: context.signal } : {}),
     });
     return line(test.message, resqRunFeedback(test, timeoutSeconds, feedbackLimit), resqReviewFlags(plan?.apply ? plan.text : "", test.report));
   });
@@ -217,7 +221,7 @@ export async function gradeResq(context: GradingContext, task: ResqTask, patch: 
 
 /** Valid when the test fails at base_commit (any message but PASS) and passes with solution_patch. */
 export async function validateResq(context: GradingContext, task: ResqTask, options: ResqOptions = {}): Promise<ValidationResult> {
-  const started = performance.now();
+  const seconds = stopwatch();
   const base = await runResqTest(context, task, null, options);
   const solution = await runResqTest(context, task, task.row.solution_patch, options);
   return {
@@ -225,7 +229,7 @@ export async function validateResq(context: GradingContext, task: ResqTask, opti
     checks: {
       base: base.line.message,
       solution: solution.line.message,
-      seconds: Math.round((performance.now() - started) / 100) / 10,
+      seconds: seconds(),
     },
   };
 }
