@@ -182,10 +182,11 @@ export class Sandbox implements AsyncDisposable {
     return this.kernel.exec(code, options);
   }
 
-  /** Runs a bash command in the workspace (its own process, not the kernel). */
+  /** Runs a bash command in the workspace (its own process, not the kernel); stops on the call's signal, else the sandbox's own. */
   shell(command: string, options?: ShellOptions): Promise<ShellResult> {
     this.assertUsable();
-    return this.kernel.shell(command, options);
+    const signal = options?.signal ?? this.startSignal;
+    return this.kernel.shell(command, signal ? { ...options, signal } : options);
   }
 
   /** Restarts the kernel: variables and imports are lost, files are kept. */
