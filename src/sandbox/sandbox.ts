@@ -217,6 +217,12 @@ export class Sandbox implements AsyncDisposable {
     await this.container.putArchive(archive, { path: destination, ...this.abortOption(signal) });
   }
 
+  /** Puts an archive dynabox packed itself from a task folder (folders and regular files only) under `destination`. */
+  async putPackedArchive(archive: Buffer, destination: string, signal?: AbortSignal): Promise<void> {
+    this.assertUsable();
+    await this.container.putArchive(archive, { path: destination, ...this.abortOption(signal) });
+  }
+
   /** A tar stream of `path` inside the container; entries are named after its last component. */
   async getArchive(path = WORKSPACE, signal?: AbortSignal): Promise<Readable> {
     this.assertUsable();

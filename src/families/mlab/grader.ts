@@ -123,8 +123,8 @@ async function runTrain(context: GradingContext, sandbox: Sandbox, folder: strin
 }
 
 /** Puts a part of the prepared task (env, scripts) into a sandbox folder, as regular files only. */
-async function putPrepared(sandbox: Sandbox, prepared: PreparedMlabTask, part: "env" | "scripts", destination: string): Promise<void> {
-  await putTaskDirectory(sandbox, await TaskFolder.open(prepared.directory), part, destination);
+async function putPrepared(sandbox: Sandbox, prepared: PreparedMlabTask, part: "env" | "scripts", destination: string, signal?: AbortSignal): Promise<void> {
+  await putTaskDirectory(sandbox, await TaskFolder.open(prepared.directory), part, destination, signal ? { signal } : {});
 }
 
 /**
@@ -529,10 +529,10 @@ export function createMlabFamily(options: MlabFamilyOptions = {}): FamilyModule<
     describe: describeMlab,
     async setUpWorkspace(context, task, sandbox) {
       const prepared = await prepareMlabTask(context, task, options.prepare);
-      await putPrepared(sandbox, prepared, "env", WORKSPACE);
+      await putPrepared(sandbox, prepared, "env", WORKSPACE, context.signal);
     },
-    async collectSubmission(_context, _task, sandbox) {
-      const { archive, report } = await sandbox.snapshotWithReport({ maxEntries: MLAB_MAX_ENTRIES });
+    async collectSubmission(context, _task, sandbox) {
+      const { archive, report } = await sandbox.snapshotWithReport({ maxEntries: MLAB_MAX_ENTRIES }, context.signal);
       // Docker names entries after the copied folder: "workspace/x".
       return { archive, leftOut: report.skipped.map((entry) => entry.path.replace(/^workspace\//, "")) };
     },

@@ -127,13 +127,15 @@ export async function resqEnvironmentImage(context: GradingContext, task: ResqTa
 }
 
 /** Puts a clean repository at RESQ_REPOSITORY_PATH with its work tree at base_commit. */
-async function putRepository(sandbox: Sandbox, clean: CleanRepository): Promise<void> {
-  const made = await sandbox.shell(`mkdir -p ${RESQ_REPOSITORY_PATH}`, { timeoutSeconds: 30 });
+async function putRepository(sandbox: Sandbox, clean: CleanRepository, signal: AbortSignal | undefined): Promise<void> {
+  const stop = signal ? { signal } : {};
+  const made = await sandbox.shell(`mkdir -p ${RESQ_REPOSITORY_PATH}`, { timeoutSeconds: 30, ...stop });
   if (made.exitCode !== 0) throw new SandboxError("DYNABOX_SANDBOX_LOST", `could not create ${RESQ_REPOSITORY_PATH}: ${made.stderr}`);
-  await sandbox.putDirectory(clean.directory, RESQ_REPOSITORY_PATH);
+  await sandbox.putDirectory(clean.directory, RESQ_REPOSITORY_PATH, signal);
   const reset = await sandbox.shell(`git reset -q --hard ${clean.baseCommit} && git clean -fdxq`, {
     cwd: RESQ_REPOSITORY_PATH,
     timeoutSeconds: GIT_STEP_SECONDS,
+    ...stop,
   });
   if (reset.exitCode !== 0) {
     throw new InternalError(`could not check out ${clean.baseCommit} in the container: ${reset.stderr.trim() || reset.stdout.trim()}`);
@@ -174,7 +176,7 @@ export async function runResqTest(
   const clean = await cleanRepositoryFor(context, task);
   const graderOptions: GraderSandboxOptions = { image, ...(options.limits ? { limits: options.limits } : {}) };
   const result = await withGraderSandbox(context, graderOptions, async (sandbox) => {
-    await putRepository(sandbox, clean);
+    await putRepository(sandbox, clean, context.signal);
 
     if (plan?.apply) {
       // Outside the repository, so it is neither patched nor seen by the test as a repo file.
@@ -253,7 +255,7 @@ export function describeResqTask(task: ResqTask): string {
 
 /** Puts the clean repository (no solution objects, no test script) at /workspace/repo. */
 export async function setUpResqWorkspace(context: GradingContext, task: ResqTask, sandbox: Sandbox): Promise<void> {
-  await putRepository(sandbox, await cleanRepositoryFor(context, task));
+  await putRepository(sandbox, await cleanRepositoryFor(context, task), context.signal);
 }
 
 /**
@@ -265,10 +267,11 @@ export async function setUpResqWorkspace(context: GradingContext, task: ResqTask
 export async function collectResqSubmission(context: GradingContext, task: ResqTask, sandbox: Sandbox): Promise<string> {
   const clean = await cleanRepositoryFor(context, task);
   const work = `/workspace/.dynabox-collect-${randomBytes(8).toString("hex")}`;
+  const stop = context.signal ? { signal: context.signal } : {};
   try {
-    const made = await sandbox.shell(`mkdir -p ${work}/git ${work}/out ${RESQ_REPOSITORY_PATH}`, { timeoutSeconds: 30 });
+    const made = await sandbox.shell(`mkdir -p ${work}/git ${work}/out ${RESQ_REPOSITORY_PATH}`, { timeoutSeconds: 30, ...stop });
     if (made.exitCode !== 0) throw new SandboxError("DYNABOX_SANDBOX_LOST", `could not prepare the diff: ${made.stderr}`);
-    await sandbox.putDirectory(clean.directory, `${work}/git`);
+    await sandbox.putDirectory(clean.directory, `${work}/git`, context.signal);
     const script = [
       "set -e",
       `export GIT_DIR=${work}/git/.git GIT_WORK_TREE=${RESQ_REPOSITORY_PATH} GIT_INDEX_FILE=${work}/index`,
@@ -277,11 +280,11 @@ export async function collectResqSubmission(context: GradingContext, task: ResqT
       "git add -A -- . ':(exclude,glob)**/__pycache__/**' ':(exclude,glob)**/*.pyc'",
       `git diff --cached --binary --no-ext-diff --no-color --no-renames ${clean.baseCommit} > ${work}/out/patch.diff`,
     ].join("\n");
-    const diff = await sandbox.shell(script, { cwd: RESQ_REPOSITORY_PATH, timeoutSeconds: GIT_STEP_SECONDS });
+    const diff = await sandbox.shell(script, { cwd: RESQ_REPOSITORY_PATH, timeoutSeconds: GIT_STEP_SECONDS, ...stop });
     if (diff.exitCode !== 0) {
       throw new SandboxError("DYNABOX_SANDBOX_LOST", `could not take the patch out of the sandbox: ${diff.stderr.trim() || diff.stdout.trim()}`);
     }
-    const files = await sandbox.readFiles(`${work}/out`, { maxBytes: MAX_PATCH_BYTES });
+    const files = await sandbox.readFiles(`${work}/out`, { maxBytes: MAX_PATCH_BYTES }, context.signal);
     return files.get("patch.diff")?.toString("utf8") ?? "";
   } finally {
     if (sandbox.isAlive) await sandbox.shell(`rm -rf ${work}`, { timeoutSeconds: 30 }).catch(() => undefined);

@@ -284,9 +284,9 @@ function notStarted(what: string, reason: string): SandboxError {
 }
 
 /** Puts a folder of benchmark/ into a container, refusing links that lead out of benchmark/. */
-async function putBenchmarkDirectory(sandbox: Sandbox, task: SabTask, hostDirectory: string, destination: string): Promise<void> {
+async function putBenchmarkDirectory(sandbox: Sandbox, task: SabTask, hostDirectory: string, destination: string, signal?: AbortSignal): Promise<void> {
   const benchmark = await TaskFolder.open(task.benchmarkDirectory);
-  await putTaskDirectory(sandbox, benchmark, path.relative(task.benchmarkDirectory, hostDirectory), destination);
+  await putTaskDirectory(sandbox, benchmark, path.relative(task.benchmarkDirectory, hostDirectory), destination, signal ? { signal } : {});
 }
 
 async function mustSucceed(pending: Promise<ShellResult>, what: string): Promise<void> {
@@ -342,24 +342,24 @@ export function describeSabTask(task: SabTask, options: SabOptions = {}): string
 }
 
 /** Puts only the task's dataset folder into an agent's workspace (never gold or eval files). */
-export async function setUpSabWorkspace(task: SabTask, sandbox: Sandbox): Promise<void> {
+export async function setUpSabWorkspace(task: SabTask, sandbox: Sandbox, signal?: AbortSignal): Promise<void> {
   const paths = sabPaths(task);
   const folders = [paths.datasetPath, "pred_programs", "pred_results", outputLocation(task.row.output_fname).folder].map(shellQuote).join(" ");
-  const made = await sandbox.shell(`mkdir -p ${folders}`, { cwd: WORKSPACE });
+  const made = await sandbox.shell(`mkdir -p ${folders}`, { cwd: WORKSPACE, ...(signal ? { signal } : {}) });
   if (made.exitCode !== 0) {
     throw new SandboxError("DYNABOX_SANDBOX_LOST", `could not prepare the agent's workspace: ${made.startError ?? made.stderr}`, { retryable: true });
   }
-  await putBenchmarkDirectory(sandbox, task, paths.datasetDirectory, `${WORKSPACE}/${paths.datasetPath}`);
+  await putBenchmarkDirectory(sandbox, task, paths.datasetDirectory, `${WORKSPACE}/${paths.datasetPath}`, signal);
   // A hint, as upstream's read-only benchmark/; the agent owns the files and may undo it.
-  await sandbox.shell(`chmod -R a-w ${shellQuote(paths.datasetPath)}`, { cwd: WORKSPACE });
+  await sandbox.shell(`chmod -R a-w ${shellQuote(paths.datasetPath)}`, { cwd: WORKSPACE, ...(signal ? { signal } : {}) });
 }
 
 /** Reads pred_programs/pred_<gold_program_name>; missing (or not a regular file) gives an empty program. */
-export async function collectSabSubmission(task: SabTask, sandbox: Sandbox): Promise<SabSubmission> {
+export async function collectSabSubmission(task: SabTask, sandbox: Sandbox, signal?: AbortSignal): Promise<SabSubmission> {
   const paths = sabPaths(task);
   const fileName = paths.programPath.slice("pred_programs/".length);
   try {
-    const files = await sandbox.readFiles(`${WORKSPACE}/${paths.programPath}`, { maxBytes: MAX_PROGRAM_BYTES, stripComponents: 0 });
+    const files = await sandbox.readFiles(`${WORKSPACE}/${paths.programPath}`, { maxBytes: MAX_PROGRAM_BYTES, stripComponents: 0 }, signal);
     const content = files.get(fileName);
     return { fileName, source: content ? content.toString("utf8") : "" };
   } catch (error) {
@@ -402,8 +402,8 @@ export function createSabFamily(options: SabOptions = {}): FamilyModule<SabTask,
       return toVerdict(task, line, seconds);
     },
     describe: (task) => describeSabTask(task, options),
-    setUpWorkspace: (_context, task, sandbox) => setUpSabWorkspace(task, sandbox),
-    collectSubmission: (_context, task, sandbox) => collectSabSubmission(task, sandbox),
+    setUpWorkspace: (context, task, sandbox) => setUpSabWorkspace(task, sandbox, context.signal),
+    collectSubmission: (context, task, sandbox) => collectSabSubmission(task, sandbox, context.signal),
   };
 }
 
