@@ -12,6 +12,8 @@ export interface FamilySummary {
   summaryLine(upstream: Record<string, unknown>): string;
   /** The headline metric of a summary made by `summarize`, in words, for the run table. */
   metricLine(summary: Record<string, unknown>): string;
+  /** Why a verdict with this upstream line did not pass, in a few words from the grader; null when it does not say. */
+  failureLine(upstream: Record<string, unknown>): string | null;
   /**
    * The run table over every attempt of `dynabox run --attempts k`, for a family whose upstream
    * picks one attempt per task by its own rule (sab: best-of-N); absent, a task counts by its best
@@ -37,6 +39,11 @@ export interface RunAttempt {
 /** The mean over `total` tasks of per-verdict values (tasks without a verdict count 0); null when there are no tasks. */
 export function meanOver(total: number, values: number[]): number | null {
   return total === 0 ? null : values.reduce((sum, value) => sum + value, 0) / total;
+}
+
+/** A non-blank string's first line, trimmed; null for anything else. */
+export function firstLineOf(value: unknown): string | null {
+  return typeof value === "string" && value.trim() !== "" ? value.trim().split("\n")[0]!.trim() : null;
 }
 
 /** A fraction as a percentage with one decimal; "n/a" when absent. */

@@ -31,6 +31,11 @@ describe("the family contract", () => {
     expect(FAMILY_SUMMARIES.sab.summaryLine({ valid_program: 1, success_rate: 0 })).toBe("valid_program 1, success_rate 0");
     expect(FAMILY_SUMMARIES.mlab.summaryLine({ score: 0.9, improvement: 0.2 })).toBe("score 0.9, improvement 0.2");
     expect(FAMILY_SUMMARIES.mlab.summaryLine({ error: "no submission.csv" })).toBe("invalid: no submission.csv");
+    expect(FAMILY_SUMMARIES.resq.failureLine({ message: "FAIL\nmore" })).toBe("tests: FAIL");
+    expect(FAMILY_SUMMARIES.sab.failureLine({ valid_program: 0, log_info: "Timeout\n..." })).toBe("program invalid: Timeout");
+    expect(FAMILY_SUMMARIES.sab.failureLine({ valid_program: 1, log_info: "" })).toBe("program ran, eval failed");
+    expect(FAMILY_SUMMARIES.mlab.failureLine({ improvement: 0.05 })).toBe("improvement 5.0 % (needs > 10 %)");
+    expect(FAMILY_SUMMARIES.mlab.failureLine({ error: "no submission.csv" })).toBe("invalid: no submission.csv");
   });
 
   it("lets a family pick among attempts by its own rule: sab's best-of-N, resq's pass@k", () => {

@@ -1,7 +1,7 @@
 // RES-Q's headline: pass@1 over the tasks, and how many verdicts a person should review first;
 // per task, the upstream message.
 
-import { meanOver, percent, type FamilySummary } from "../summary.js";
+import { firstLineOf, meanOver, percent, type FamilySummary } from "../summary.js";
 import type { Verdict } from "../types.js";
 
 export const resqSummary: FamilySummary = {
@@ -18,6 +18,10 @@ export const resqSummary: FamilySummary = {
   },
   summaryLine(upstream) {
     return String(upstream.message);
+  },
+  failureLine(upstream) {
+    const message = firstLineOf(upstream.message);
+    return message ? `tests: ${message}` : null;
   },
   metricLine(summary) {
     // A run with several attempts per task reports pass@N, the best of its N tries.
