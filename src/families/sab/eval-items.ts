@@ -5,7 +5,7 @@ import { UserError } from "../../errors.js";
 import type { EvalBatch } from "../../runs/evaluate.js";
 import { countersOf, type EvalFlags, type EvalOutputs, type EvalPlan, type FamilyEvalPlanner } from "../eval-plan.js";
 import { planSabEval, writeSabEvalOutputs, type SabEvalPlan } from "./eval-plan.js";
-import { createFigureJudge, type FigureJudge } from "./judge.js";
+import { figureJudgeFromFlags, type FigureJudge } from "./judge.js";
 
 export const sabEvalPlanner: FamilyEvalPlanner = {
   family: "sab",
@@ -26,14 +26,7 @@ async function planSab(flags: EvalFlags): Promise<EvalPlan> {
   if (flags.judgeModel === undefined && (flags.baseUrl !== undefined || flags.apiKey !== undefined)) {
     throw new UserError("DYNABOX_USAGE", "--base-url and --api-key are the figure judge's endpoint: give them with --judge-model MODEL");
   }
-  const judge =
-    flags.judgeModel === undefined
-      ? undefined
-      : createFigureJudge({
-          model: flags.judgeModel,
-          ...(flags.baseUrl !== undefined ? { baseURL: flags.baseUrl } : {}),
-          ...(flags.apiKey !== undefined ? { apiKey: flags.apiKey } : {}),
-        });
+  const judge = figureJudgeFromFlags(flags);
   const plan = await planSabEval(flags.sab!, flags.programs ?? [], {
     ...(flags.benchmark !== undefined ? { benchmark: flags.benchmark } : {}),
     ...(flags.timeout !== undefined ? { timeoutSeconds: flags.timeout } : {}),
