@@ -3,25 +3,28 @@
 
 const brand = Symbol.for("dynabox.error");
 
-export type ErrorCode =
-  | "DYNABOX_USAGE"
-  | "DYNABOX_INVALID_INPUT"
-  | "DYNABOX_DOCKER_UNAVAILABLE"
-  | "DYNABOX_SCHEDULER_UNAVAILABLE"
-  | "DYNABOX_SHARD_FAILED"
-  | "DYNABOX_IMAGE_BUILD_FAILED"
-  | "DYNABOX_IMAGE_MISSING"
-  | "DYNABOX_RUNTIME_MISSING"
-  | "DYNABOX_SANDBOX_START_FAILED"
-  | "DYNABOX_SANDBOX_LOST"
-  | "DYNABOX_SANDBOX_DISPOSED"
-  | "DYNABOX_KERNEL_PROTOCOL"
-  | "DYNABOX_ARCHIVE_REJECTED"
-  | "DYNABOX_TASK_INVALID"
-  | "DYNABOX_MODEL"
-  | "DYNABOX_BUDGET"
-  | "DYNABOX_ABORTED"
-  | "DYNABOX_INTERNAL";
+/** Every error code; src/cli/exit-codes.ts gives each its exit code (a code without one does not compile). */
+export const ERROR_CODES = [
+  "DYNABOX_USAGE",
+  "DYNABOX_INVALID_INPUT",
+  "DYNABOX_DOCKER_UNAVAILABLE",
+  "DYNABOX_SCHEDULER_UNAVAILABLE",
+  "DYNABOX_SHARD_FAILED",
+  "DYNABOX_IMAGE_BUILD_FAILED",
+  "DYNABOX_IMAGE_MISSING",
+  "DYNABOX_RUNTIME_MISSING",
+  "DYNABOX_SANDBOX_START_FAILED",
+  "DYNABOX_SANDBOX_LOST",
+  "DYNABOX_SANDBOX_DISPOSED",
+  "DYNABOX_KERNEL_PROTOCOL",
+  "DYNABOX_ARCHIVE_REJECTED",
+  "DYNABOX_TASK_INVALID",
+  "DYNABOX_MODEL",
+  "DYNABOX_BUDGET",
+  "DYNABOX_ABORTED",
+  "DYNABOX_INTERNAL",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export interface DynaboxErrorOptions {
   cause?: unknown;
@@ -49,10 +52,10 @@ export class DynaboxError extends Error {
   }
 }
 
-/** The user asked for something that can not work: a bad flag, a missing file. Exit code 2. */
+/** The user asked for something that can not work: a bad flag, a missing file (exit code: by its code, src/cli/exit-codes.ts). */
 export class UserError extends DynaboxError {}
 
-/** The machine is not ready: no Docker engine, an image that failed to build. Exit code 3. */
+/** The machine is not ready: no Docker engine, an image that failed to build (exit code: by its code). */
 export class EnvironmentError extends DynaboxError {}
 
 /** A sandbox or kernel misbehaved at run time. */

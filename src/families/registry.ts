@@ -9,6 +9,7 @@ import { createMlabFamily, mlabFamily, type MlabFamilyOptions } from "./mlab/gra
 import { createResqFamily, resqFamily, type ResqOptions } from "./resq/grader.js";
 import { createSabFamily, sabFamily, type SabOptions } from "./sab/grader.js";
 import { isMlabTaskFolder } from "./mlab/task.js";
+import { figureJudgeFromFlags } from "./sab/judge.js";
 import type { Family, FamilyModule, TaskBase } from "./types.js";
 
 // Each family module is typed by its own task and submission; the registry hands them out
@@ -27,6 +28,12 @@ export interface FamilyOptions {
   mlab?: MlabFamilyOptions;
   resq?: ResqOptions;
   sab?: SabOptions;
+}
+
+/** The family settings `run` takes from its flags: RES-Q's Python policy, the ScienceAgentBench figure judge. */
+export function familyOptionsFromFlags(flags: { pythonMismatch: "error" | "warn"; judgeModel?: string | undefined; baseUrl?: string | undefined; apiKey?: string | undefined }): FamilyOptions {
+  const judge = figureJudgeFromFlags(flags);
+  return { resq: { pythonMismatch: flags.pythonMismatch }, ...(judge ? { sab: { judge } } : {}) };
 }
 
 function familyModules(options: FamilyOptions): Record<Family, AnyFamilyModule> {

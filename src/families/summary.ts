@@ -12,11 +12,38 @@ export interface FamilySummary {
   summaryLine(upstream: Record<string, unknown>): string;
   /** The headline metric of a summary made by `summarize`, in words, for the run table. */
   metricLine(summary: Record<string, unknown>): string;
+  /** Why a verdict with this upstream line did not pass, in a few words from the grader; null when it does not say. */
+  failureLine(upstream: Record<string, unknown>): string | null;
+  /**
+   * The run table over every attempt of `dynabox run --attempts k`, for a family whose upstream
+   * picks one attempt per task by its own rule (sab: best-of-N); absent, a task counts by its best
+   * attempt and `summarize` makes the table.
+   */
+  attemptsTable?(attempts: readonly RunAttempt[]): Record<string, unknown>;
+  /**
+   * Names a best-of-k table's metrics for what they are with k > 1 attempts per task (resq: a task
+   * passes when any attempt passed, so pass@1 is pass@k); absent, the names stay.
+   */
+  labelForAttempts?(table: Record<string, unknown>, attempts: number): Record<string, unknown>;
+}
+
+/** One agent attempt at a task (with its result, if any), as the run table sees it. */
+export interface RunAttempt {
+  id: string;
+  attempt: number;
+  outcome: "passed" | "failed" | "error";
+  cost_usd: number;
+  upstream: Record<string, unknown> | null;
 }
 
 /** The mean over `total` tasks of per-verdict values (tasks without a verdict count 0); null when there are no tasks. */
 export function meanOver(total: number, values: number[]): number | null {
   return total === 0 ? null : values.reduce((sum, value) => sum + value, 0) / total;
+}
+
+/** A non-blank string's first line, trimmed; null for anything else. */
+export function firstLineOf(value: unknown): string | null {
+  return typeof value === "string" && value.trim() !== "" ? value.trim().split("\n")[0]!.trim() : null;
 }
 
 /** A fraction as a percentage with one decimal; "n/a" when absent. */

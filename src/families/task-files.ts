@@ -232,7 +232,8 @@ export function resolvesInside(root: string, target: string): boolean {
 }
 
 /** Puts a task folder's contents under `destination` in a sandbox (see TaskFolder.pack). */
-export async function putTaskDirectory(sandbox: Sandbox, folder: TaskFolder, relative: string, destination: string, options: WalkOptions = {}): Promise<void> {
-  const archive = await folder.pack(relative, options);
-  await sandbox.container.putArchive(archive, { path: destination });
+export async function putTaskDirectory(sandbox: Sandbox, folder: TaskFolder, relative: string, destination: string, options: WalkOptions & { signal?: AbortSignal } = {}): Promise<void> {
+  const { signal, ...walk } = options;
+  const archive = await folder.pack(relative, walk);
+  await sandbox.putPackedArchive(archive, destination, signal);
 }

@@ -1,6 +1,9 @@
 // Why a task did not pass, in a few words: for the terminal line of a finished task, `show`,
 // summary.json, the trajectory's end line and the report. Pure: reads only what it is given.
 
+import { FAMILY_SUMMARIES } from "../families/summaries.js";
+import { FAMILIES, type Family } from "../families/types.js";
+
 export interface ReasonInput {
   family: string;
   outcome: string;
@@ -38,23 +41,9 @@ export function failureReason(input: ReasonInput): string | null {
   return clip([stop, graded].filter((part): part is string => part !== null).join("; ") || "failed");
 }
 
+/** The family's own words on its grader's line (src/families/<family>/summary.ts); the line's error for anything else. */
 function graderReason(family: string, upstream: Record<string, unknown>): string | null {
-  if (family === "resq") {
-    const message = str(upstream.message);
-    return message ? `tests: ${firstLine(message)}` : null;
-  }
-  if (family === "sab") {
-    const log = str(upstream.log_info);
-    if (upstream.valid_program === 0) return `program invalid${log ? `: ${firstLine(log)}` : ""}`;
-    return `program ran, eval failed${log ? `: ${firstLine(log)}` : ""}`;
-  }
-  if (family === "mlab") {
-    const error = str(upstream.error);
-    if (error) return `invalid: ${firstLine(error)}`;
-    const improvement = typeof upstream.improvement === "number" ? upstream.improvement : null;
-    if (improvement !== null) return `improvement ${(improvement * 100).toFixed(1)} % (needs > 10 %)`;
-    return null;
-  }
+  if (isFamily(family)) return FAMILY_SUMMARIES[family].failureLine(upstream);
   const error = str(upstream.error);
   return error ? firstLine(error) : null;
 }
@@ -77,4 +66,8 @@ function firstLine(text: string): string {
 function clip(text: string, limit = 160): string {
   const line = text.replace(/\s+/g, " ").trim();
   return line.length <= limit ? line : `${line.slice(0, limit - 1)}…`;
+}
+
+function isFamily(name: string): name is Family {
+  return (FAMILIES as readonly string[]).includes(name);
 }

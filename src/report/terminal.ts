@@ -3,6 +3,8 @@
 // escape sequences in it can not rewrite the user's terminal.
 
 import { printableLine, printableText } from "../cli/terminal-text.js";
+import { FAMILY_SUMMARIES } from "../families/summaries.js";
+import { FAMILIES, type Family } from "../families/types.js";
 import { formatters } from "./html.js";
 import type { RunView, TaskView } from "./model.js";
 import { passAtK } from "./pass-at-k.js";
@@ -24,14 +26,8 @@ export function renderRunText(run: RunView): string {
   lines.push(`${run.kind}${model}: ${run.tasks.length} task(s) in ${printableLine(run.directory)}`);
   for (const table of run.families) {
     const family = String(table.family);
-    const metric =
-      family === "resq"
-        ? `pass@1 ${formatters.percent(table["pass@1"] as number)}`
-        : family === "sab"
-          ? `SR ${formatters.percent(table.SR as number)}, VER ${formatters.percent(table.VER as number)}`
-          : family === "mlab"
-            ? `success rate ${formatters.percent(table.success_rate as number)}`
-            : "";
+    // The family's own headline (src/families/<family>/summary.ts); nothing for a family this dynabox does not know.
+    const metric = (FAMILIES as readonly string[]).includes(family) ? FAMILY_SUMMARIES[family as Family].metricLine(table) : "";
     const errors = typeof table.errors === "number" ? `, ${table.errors} infrastructure error(s)` : "";
     lines.push(`  ${printableLine(family).padEnd(5)} ${String(table.tasks ?? "").padStart(4)} task(s): ${metric}${errors}`);
   }

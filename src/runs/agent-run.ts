@@ -20,10 +20,9 @@ import { failureReason } from "../report/reason.js";
 import { keepSubmission } from "../report/submission-file.js";
 import { keepVerdict } from "../report/trajectory-verdict.js";
 import { mapConcurrent } from "./concurrency.js";
-import { summarize } from "./evaluate.js";
 import type { RunEventListener } from "./events.js";
 import { classifyFailure, isInfrastructureKind, waitForEngine, type ErrorKind } from "./infrastructure-errors.js";
-import { sabRunTable } from "../families/sab/attempts.js";
+import { FAMILY_SUMMARIES } from "../families/summaries.js";
 import { resumeKey, taskFingerprint } from "./resume-key.js";
 import type { ResultsStore } from "./store.js";
 
@@ -368,9 +367,10 @@ export function familyTables(summaries: readonly TaskRunSummary[]): Record<strin
     // Infrastructure errors are no results: they leave the metrics (and their denominators) alone.
     const withResult = ofFamily.filter((summary) => summary.outcome !== "error");
     const attempts = Math.max(1, ...ofFamily.map((summary) => summary.attempt));
-    if (family === "sab") {
+    const familySummary = FAMILY_SUMMARIES[family];
+    if (familySummary.attemptsTable !== undefined) {
       return {
-        ...sabRunTable(withResult),
+        ...familySummary.attemptsTable(withResult),
         // Tasks with no result: every attempt ended in an error.
         errors: new Set(ofFamily.map((summary) => summary.id)).size - new Set(ofFamily.filter((summary) => summary.outcome !== "error").map((summary) => summary.id)).size,
         tokens: ofFamily.reduce((sum, summary) => sum + summary.tokens, 0),
@@ -390,12 +390,8 @@ export function familyTables(summaries: readonly TaskRunSummary[]): Record<strin
       upstream: summary.upstream ?? {},
       seconds: 0,
     }));
-    const table = summarize(family, verdicts, byTask.size);
-    // A task passes when any of its k attempts passed: with k > 1 that is pass@k, not pass@1.
-    if (family === "resq" && attempts > 1) {
-      table[`pass@${attempts}`] = table["pass@1"];
-      delete table["pass@1"];
-    }
+    const summary = familySummary.summarize(verdicts, byTask.size);
+    const table = familySummary.labelForAttempts?.(summary, attempts) ?? summary;
     return {
       ...table,
       attempts,

@@ -72,7 +72,7 @@ export async function startSandbox(docker: Dockerode, options: SandboxOptions): 
   }
   try {
     const stream = await attachKernelStream(container);
-    const sandbox = new Sandbox(docker, container, stream, limits, options.image);
+    const sandbox = new Sandbox(docker, container, stream, limits, options.image, options.signal);
     await container.start();
     await sandbox.waitReady(options.startTimeoutMs ?? 60_000, options.signal);
     return sandbox;
@@ -136,6 +136,8 @@ export class Sandbox implements AsyncDisposable {
     stream: Duplex,
     readonly limits: SandboxLimits,
     readonly image: string,
+    /** The signal the sandbox was started with: every file copy into or out of it stops on it. */
+    private readonly startSignal?: AbortSignal,
   ) {
     this.kernel = new KernelClient(stream, (reason) => {
       this.kernel.close(reason);
@@ -180,10 +182,11 @@ export class Sandbox implements AsyncDisposable {
     return this.kernel.exec(code, options);
   }
 
-  /** Runs a bash command in the workspace (its own process, not the kernel). */
+  /** Runs a bash command in the workspace (its own process, not the kernel); stops on the call's signal, else the sandbox's own. */
   shell(command: string, options?: ShellOptions): Promise<ShellResult> {
     this.assertUsable();
-    return this.kernel.shell(command, options);
+    const signal = options?.signal ?? this.startSignal;
+    return this.kernel.shell(command, signal ? { ...options, signal } : options);
   }
 
   /** Restarts the kernel: variables and imports are lost, files are kept. */
@@ -197,22 +200,33 @@ export class Sandbox implements AsyncDisposable {
     this.kernel.setHostCall(name, handler);
   }
 
-  /** Writes files (relative paths) under `destination`, owned by the sandbox user. */
-  async putFiles(files: FileEntry[], destination = WORKSPACE): Promise<void> {
+  /**
+   * Writes files (relative paths) under `destination`, owned by the sandbox user. Every copy below
+   * stops on `signal` (else the signal the sandbox was started with), so Ctrl-C never waits for one.
+   */
+  async putFiles(files: FileEntry[], destination = WORKSPACE, signal?: AbortSignal): Promise<void> {
     this.assertUsable();
-    await this.container.putArchive(await packFiles(files), { path: destination });
+    const archive = await packFiles(files);
+    await this.container.putArchive(archive, { path: destination, ...this.abortOption(signal) });
   }
 
   /** Copies a host folder's contents under `destination`. */
-  async putDirectory(hostDirectory: string, destination = WORKSPACE): Promise<void> {
+  async putDirectory(hostDirectory: string, destination = WORKSPACE, signal?: AbortSignal): Promise<void> {
     this.assertUsable();
-    await this.container.putArchive(await packDirectory(hostDirectory), { path: destination });
+    const archive = await packDirectory(hostDirectory);
+    await this.container.putArchive(archive, { path: destination, ...this.abortOption(signal) });
+  }
+
+  /** Puts an archive dynabox packed itself from a task folder (folders and regular files only) under `destination`. */
+  async putPackedArchive(archive: Buffer, destination: string, signal?: AbortSignal): Promise<void> {
+    this.assertUsable();
+    await this.container.putArchive(archive, { path: destination, ...this.abortOption(signal) });
   }
 
   /** A tar stream of `path` inside the container; entries are named after its last component. */
-  async getArchive(path = WORKSPACE): Promise<Readable> {
+  async getArchive(path = WORKSPACE, signal?: AbortSignal): Promise<Readable> {
     this.assertUsable();
-    return (await this.container.getArchive({ path })) as unknown as Readable;
+    return (await this.container.getArchive({ path, ...this.abortOption(signal) })) as unknown as Readable;
   }
 
   /**
@@ -220,15 +234,22 @@ export class Sandbox implements AsyncDisposable {
    * regular files only (links, devices and refused names are reported as skipped), capped.
    * Every process in the sandbox is frozen meanwhile, so the folder can not change under the copy.
    */
-  async copyOut(path: string, hostDirectory: string, limits?: Partial<UnpackLimits>): Promise<UnpackReport> {
+  async copyOut(path: string, hostDirectory: string, limits?: Partial<UnpackLimits>, signal?: AbortSignal): Promise<UnpackReport> {
     this.assertUsable();
-    return this.whileFrozen(() => unpackArchive(() => this.getArchive(path), hostDirectory, { ...limits, stripComponents: 1 }));
+    return this.whileFrozen(() => unpackArchive(() => this.getArchive(path, signal), hostDirectory, { ...limits, stripComponents: 1 }));
   }
 
   /** Reads the regular files under a sandbox folder into memory (capped), processes frozen. */
-  async readFiles(path = WORKSPACE, options: ArchiveOptions = {}): Promise<Map<string, Buffer>> {
+  async readFiles(path = WORKSPACE, options: ArchiveOptions = {}, signal?: AbortSignal): Promise<Map<string, Buffer>> {
     this.assertUsable();
-    return this.whileFrozen(async () => readArchiveFiles(await this.getArchive(path), { stripComponents: 1, ...options }));
+    return this.whileFrozen(async () => readArchiveFiles(await this.getArchive(path, signal), { stripComponents: 1, ...options }));
+  }
+
+  /** The engine call option that stops a copy on the given signal, else on the sandbox's own. */
+  private abortOption(signal: AbortSignal | undefined): { abortSignal?: AbortSignal } {
+    const chosen = signal ?? this.startSignal;
+    chosen?.throwIfAborted();
+    return chosen ? { abortSignal: chosen } : {};
   }
 
   /**
@@ -254,9 +275,9 @@ export class Sandbox implements AsyncDisposable {
   }
 
   /** `snapshot()`, with what was left out (links, FIFOs, devices, refused names). */
-  async snapshotWithReport(limits: Partial<UnpackLimits> = {}): Promise<{ archive: Buffer; report: UnpackReport }> {
+  async snapshotWithReport(limits: Partial<UnpackLimits> = {}, signal?: AbortSignal): Promise<{ archive: Buffer; report: UnpackReport }> {
     this.assertUsable();
-    return this.whileFrozen(async () => canonicalArchive(await this.getArchive(WORKSPACE), { ...limits, stripComponents: 1 }));
+    return this.whileFrozen(async () => canonicalArchive(await this.getArchive(WORKSPACE, signal), { ...limits, stripComponents: 1 }));
   }
 
   /**
@@ -264,11 +285,11 @@ export class Sandbox implements AsyncDisposable {
    * first, whoever made it: the engine's own extraction follows links, so only folders and
    * regular files ever reach it.
    */
-  async restoreSnapshot(archive: Buffer, folder = WORKSPACE, maxEntries = DEFAULT_UNPACK_LIMITS.maxEntries): Promise<void> {
+  async restoreSnapshot(archive: Buffer, folder = WORKSPACE, maxEntries = DEFAULT_UNPACK_LIMITS.maxEntries, signal?: AbortSignal): Promise<void> {
     this.assertUsable();
     // The archive is in memory already: it can not hold more content than its own length.
     const canonical = await canonicalArchive(Readable.from([archive]), { maxBytes: Math.max(DEFAULT_UNPACK_LIMITS.maxBytes, archive.length), maxEntries });
-    await this.container.putArchive(canonical.archive, { path: folder });
+    await this.container.putArchive(canonical.archive, { path: folder, ...this.abortOption(signal) });
   }
 
   /**

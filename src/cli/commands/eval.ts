@@ -1,28 +1,19 @@
 // `dynabox eval`: grade predictions and patches made elsewhere, safely, in the upstream result
 // shapes: RES-Q patches, ScienceAgentBench programs, an MLAgentBench workspace.
 
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
 import { UserError } from "../../errors.js";
-import { createMlabFamily, submissionFromFolder } from "../../families/mlab/grader.js";
-import { findMlabLogRuns, looksLikeMlabLogFolder, mlabRunSubmission } from "../../families/mlab/logs.js";
-import { createResqFamily, type ResqResultLine } from "../../families/resq/grader.js";
-import { resqResultsFileText } from "../../families/resq/results-file.js";
-import { createFigureJudge, type FigureJudge } from "../../families/sab/judge.js";
 import type { SandboxLimits } from "../../sandbox/profile.js";
 import { defaultConcurrency } from "../../runs/concurrency.js";
 import { openSelectedEngines } from "../engine-options.js";
-import { evaluateItems, resultLine, summarizeBatch, type EvalItem } from "../../runs/evaluate.js";
+import { evaluateItems, resultLine, summarizeBatch } from "../../runs/evaluate.js";
 import { reviewFlagLines } from "../review-flags.js";
 import { ResultsStore } from "../../runs/store.js";
 import { checkOutputFolder } from "../../sandbox/copy-out.js";
-import { discoverMlabTasks } from "../../families/mlab/task.js";
-import { checkResqDataset, readResqDatasetJson, type ResqTask } from "../../families/resq/task.js";
-import { matchSubmissions, parseResqSubmissions } from "../../families/resq/submissions.js";
-import type { Family, TaskBase } from "../../families/types.js";
 import { isInfrastructureKind } from "../../runs/infrastructure-errors.js";
 import { CONFIG_FILE_NAMES, findConfigFile, readConfigFile, withConfig } from "../config-file.js";
 import { EXIT_INFRASTRUCTURE_ERRORS, EXIT_ITEM_ERRORS } from "../exit-codes.js";
@@ -30,8 +21,9 @@ import { numberFlag, parseFlags } from "../flags.js";
 import { keepEvalSubmissions } from "../../report/submission-file.js";
 import { writeReportAfterCommand } from "../../report/write.js";
 import { createRenderer } from "../progress.js";
-import { addMlabPrepareOptions, mlabFamilyOptions, mlabPrepareFlagsSchema } from "../../families/mlab/options.js";
-import { planSabEval, writeSabEvalOutputs, type SabEvalPlan } from "../../families/sab/eval-plan.js";
+import { writeWhole, type EvalPlan } from "../../families/eval-plan.js";
+import { EVAL_PLANNERS } from "../../families/eval-planners.js";
+import { addMlabPrepareOptions, mlabPrepareFlagsSchema } from "../../families/mlab/options.js";
 import { printableLine, printableText } from "../terminal-text.js";
 import { addEnvironmentOptions, environmentSettingsFromFlags } from "../environment-options.js";
 import { gradingContext, interruptSignal } from "../shared.js";
@@ -72,169 +64,16 @@ const FLAG_FIXES: Record<string, string> = {
 };
 type Flags = z.infer<typeof flagsSchema>;
 
-interface Plan {
-  family: Family;
-  items: EvalItem[];
-  /** The denominator of the headline metric: every task of the dataset. */
-  total: number;
-  notes: string[];
-  /** ScienceAgentBench: the attempts and their tasks, for the eval logs and best-of-N. */
-  sab?: { plan: SabEvalPlan; judge: FigureJudge | undefined };
-  /** The submissions file's format, when there is one. */
-  format?: string;
-}
-
-async function planSab(flags: Flags): Promise<Plan> {
-  if (flags.judgeModel === undefined && (flags.baseUrl !== undefined || flags.apiKey !== undefined)) {
-    throw new UserError("DYNABOX_USAGE", "--base-url and --api-key are the figure judge's endpoint: give them with --judge-model MODEL");
-  }
-  const judge =
-    flags.judgeModel === undefined
-      ? undefined
-      : createFigureJudge({
-          model: flags.judgeModel,
-          ...(flags.baseUrl !== undefined ? { baseURL: flags.baseUrl } : {}),
-          ...(flags.apiKey !== undefined ? { apiKey: flags.apiKey } : {}),
-        });
-  const plan = await planSabEval(flags.sab!, flags.programs ?? [], {
-    ...(flags.benchmark !== undefined ? { benchmark: flags.benchmark } : {}),
-    ...(flags.timeout !== undefined ? { timeoutSeconds: flags.timeout } : {}),
-    ...(judge ? { judge } : {}),
-  });
-  return { family: "sab", items: plan.items, total: plan.total, notes: plan.notes, sab: { plan, judge } };
-}
-
-async function readText(file: string, what: string): Promise<string> {
-  try {
-    return await readFile(file, "utf8");
-  } catch (error) {
-    throw new UserError("DYNABOX_INVALID_INPUT", `can not read ${what} ${file}: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-async function planResq(dataset: string, submissionsFile: string | undefined, flags: Flags): Promise<Plan> {
-  if (submissionsFile === undefined) {
-    throw new UserError("DYNABOX_USAGE", '--resq needs --submissions FILE (a JSON list of {"id", "patch"} as upstream\'s submit.py reads, or JSONL)');
-  }
-  // Rows that can not be loaded are that item's error; the other rows are graded.
-  const { tasks, rowProblems } = checkResqDataset(dataset, await readResqDatasetJson(dataset));
-  const resqFamily = createResqFamily({
-    pythonMismatch: flags.pythonMismatch,
-    ...(flags.timeout !== undefined ? { testTimeoutSeconds: flags.timeout } : {}),
-  });
-  const parsed = parseResqSubmissions(await readText(submissionsFile, "the submissions file"), submissionsFile);
-  const badRowIds = new Set(rowProblems.flatMap((problem) => (problem.id === null ? [] : [problem.id])));
-  const knownIds = new Set([...tasks.map((task) => task.id), ...badRowIds]);
-  const { accepted, problems } = matchSubmissions(parsed, knownIds, dataset);
-  const byId = new Map<string, ResqTask>(tasks.map((task) => [task.id, task]));
-  const placeholder = (id: string): TaskBase => ({ id, family: "resq", origin: path.resolve(dataset) });
-  // Items in the submissions file's order, whatever became of each entry.
-  const placed: { where: string; item: EvalItem }[] = [];
-  for (const entry of accepted) {
-    const task = byId.get(entry.id);
-    if (task !== undefined) {
-      placed.push({ where: entry.where, item: { task, module: resqFamily, submission: entry.patch, item: "" } });
-      continue;
-    }
-    const rowProblem = rowProblems.find((problem) => problem.id === entry.id);
-    const item: EvalItem = {
-      task: placeholder(entry.id),
-      module: resqFamily,
-      submission: entry.patch,
-      item: "",
-      problem: { code: "DYNABOX_TASK_INVALID", message: `the dataset row can not be loaded: ${rowProblem?.messages.join("; ") ?? "unknown"}` },
-    };
-    placed.push({ where: entry.where, item });
-  }
-  // Bad submission entries are items too (their own error), so nothing is dropped silently.
-  for (const problem of problems) {
-    const item: EvalItem = {
-      task: placeholder(problem.id ?? `(${problem.where})`),
-      module: resqFamily,
-      submission: null,
-      item: problem.where,
-      outsideTotal: true,
-      problem: { code: "DYNABOX_INVALID_INPUT", message: `${submissionsFile}: ${problem.message}` },
-    };
-    placed.push({ where: problem.where, item });
-  }
-  const position = (where: string): number => Number(/\d+$/.exec(where)?.[0] ?? 0);
-  const items = placed.sort((a, b) => position(a.where) - position(b.where)).map((each) => each.item);
-  const submitted = new Set(accepted.map((entry) => entry.id));
-  const notes: string[] = [];
-  const missing = tasks.filter((task) => !submitted.has(task.id)).length;
-  if (missing > 0) notes.push(`${missing} task(s) have no submission and count as not passed`);
-  const unsubmittedBadRows = rowProblems.filter((problem) => problem.id === null || !submitted.has(problem.id));
-  for (const problem of unsubmittedBadRows) notes.push(`a dataset row can not be loaded (no submission for it either): ${problem.messages.join("; ")}`);
-  return { family: "resq", items, total: tasks.length + rowProblems.length - unsubmittedBadRows.length, notes, format: parsed.format };
-}
-
-async function planMlab(taskPath: string, flags: Flags): Promise<Plan> {
-  if ((flags.workspace === undefined) === (flags.logs === undefined)) {
-    throw new UserError("DYNABOX_USAGE", "--mlab needs one of --workspace DIR (a final workspace) or --logs DIR (an upstream MLAgentBench log folder)");
-  }
-  const notes: string[] = [];
-  const options = await mlabFamilyOptions(flags, (message) => notes.push(message));
-  const tasks = await discoverMlabTasks(taskPath, flags.timeout === undefined ? {} : { timeoutSeconds: Math.ceil(flags.timeout) }, options.onWarning);
-  if (tasks.length !== 1) {
-    throw new UserError("DYNABOX_INVALID_INPUT", `--mlab takes one task folder; ${taskPath} holds ${tasks.length} task(s)`);
-  }
-  const task = tasks[0]!;
-  const module = createMlabFamily(options);
-  notes.push(...task.warnings.map((warning) => `${task.id}: ${warning}`));
-  // Assumptions (upstream's settings, defaults) stay with each result line.
-  const warnings = task.warnings.length > 0 ? { warnings: task.warnings } : {};
-  let logs = flags.logs;
-  if (logs === undefined && (await looksLikeMlabLogFolder(flags.workspace!))) {
-    notes.push(`${flags.workspace} is an upstream MLAgentBench log folder (it holds trace.json): grading each run's traces/step_final_files`);
-    logs = flags.workspace;
-  }
-  if (logs === undefined) {
-    const submission = await submissionFromFolder(flags.workspace!);
-    return { family: "mlab", items: [{ task, module, submission, item: "", extra: warnings }], total: 1, notes };
-  }
-  // As upstream's MLAgentBench.eval: every trace.json under the folder is one run, graded on its final snapshot.
-  const runs = await findMlabLogRuns(logs);
-  if (runs.length === 0) {
-    throw new UserError("DYNABOX_INVALID_INPUT", `${logs} holds no upstream run (no trace.json, as in <run>/env_log/trace.json): give the log folder of MLAgentBench runs`);
-  }
-  const items: EvalItem[] = [];
-  for (const run of runs) {
-    items.push({
-      task,
-      module,
-      submission: await mlabRunSubmission(run),
-      item: run.run,
-      extra: { run: run.run, submitted_final_answer: run.submittedFinalAnswer, ...warnings },
-    });
-  }
-  return { family: "mlab", items, total: runs.length, notes };
-}
-
-async function plan(flags: Flags): Promise<Plan> {
-  const chosen = [flags.resq, flags.sab, flags.mlab].filter((value) => value !== undefined).length;
-  if (chosen !== 1) {
+/** The one family flag given picks the family's planner (src/families/<family>/eval-items.ts). */
+async function plan(flags: Flags): Promise<EvalPlan> {
+  const chosen = EVAL_PLANNERS.filter((planner) => flags[planner.flag] !== undefined);
+  if (chosen.length !== 1) {
     throw new UserError(
       "DYNABOX_USAGE",
       "give exactly one of: --resq DATASET.json --submissions FILE.jsonl | --sab ROWS.csv|.jsonl|.json --programs DIR [--programs DIR ...] [--benchmark DIR] | --mlab TASK_DIR --workspace DIR | --mlab TASK_DIR --logs LOG_DIR",
     );
   }
-  if (flags.resq !== undefined) return planResq(flags.resq, flags.submissions, flags);
-  if (flags.sab !== undefined) return planSab(flags);
-  return planMlab(flags.mlab!, flags);
-}
-
-/** The batch counters summarizeBatch adds, kept when a family writes its own summary. */
-function countersOf(summary: Record<string, unknown>): Record<string, unknown> {
-  const keys = ["dataset_tasks", "from_store", "graded_now", "errors", "errored", "warnings", "flagged_for_review", "interrupted"];
-  return Object.fromEntries(keys.filter((key) => key in summary).map((key) => [key, summary[key]]));
-}
-
-/** Writes a file whole or not at all: a reader never sees half a results.jsonl. */
-async function writeWhole(file: string, text: string): Promise<void> {
-  const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, text);
-  await rename(temporary, file);
+  return chosen[0]!.plan(flags);
 }
 
 function graderLimits(flags: Flags): Partial<SandboxLimits> {
@@ -321,20 +160,13 @@ export function registerEvalCommand(program: Command): void {
       let summary = summarizeBatch(work.family, batch, work.total);
       await mkdir(runDirectory, { recursive: true });
       await writeWhole(path.join(runDirectory, "results.jsonl"), lines.map((line) => line + "\n").join(""));
-      // A shard's own outputs stay plain: the SAB eval logs are written over the whole plan, by the merge.
-      if (work.sab && !sharding.shard) {
-        // Positional verdicts: an item error or an interrupted item is "not graded" in the eval logs.
-        const verdicts = batch.byItem.map((result) => result?.verdict ?? undefined);
-        const written = await writeSabEvalOutputs(runDirectory, work.sab.plan, verdicts, work.sab.judge);
-        summary = { ...written.summary, ...countersOf(summary) };
+      // The family's own upstream files beside results.jsonl (sab: eval logs and best-of-N; resq: results.json).
+      if (work.writeOutputs) {
+        const written = await work.writeOutputs(runDirectory, batch, summary, { shard: sharding.shard !== undefined });
+        summary = written.summary;
         for (const note of written.notes) process.stderr.write(`dynabox: ${printableText(note)}\n`);
       }
       await writeWhole(path.join(runDirectory, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
-      if (work.family === "resq") {
-        // Upstream's own results file (scripts/submit.py), for scripts written against it: graded items only.
-        const graded = batch.results.flatMap((result) => (result.verdict === null ? [] : [result.verdict.upstream as unknown as ResqResultLine]));
-        await writeWhole(path.join(runDirectory, "results.json"), resqResultsFileText(graded));
-      }
       if (sharding.shard) writeShardMarker(runDirectory, sharding.shard, { items: items.length, errors: Number(summary.errors ?? 0) });
       if (!sharding.shard) await writeReportAfterCommand(runDirectory, (line) => process.stderr.write(line + "\n"));
       if (flags.json) {

@@ -10,7 +10,6 @@ import { ActionStore, defaultLibraryPath } from "../../actions/store.js";
 import { DEFAULT_AGENT_LIMITS, type AgentLimits } from "../../agent/loop.js";
 import { chooseContextWindow } from "../../agent/context-window.js";
 import { createModelClient } from "../../agent/model-client.js";
-import { createFigureJudge } from "../../families/sab/judge.js";
 import { REPLY_FORMATS } from "../../agent/tool-replies.js";
 import { UserError } from "../../errors.js";
 import { readPricesOption } from "../../agent/pricing.js";
@@ -19,7 +18,7 @@ import { SandboxPool } from "../../sandbox/pool.js";
 import { familyTables, LIBRARY_MODES, runAgentTasks, type TaskRunSummary } from "../../runs/agent-run.js";
 import { defaultConcurrency } from "../../runs/concurrency.js";
 import { ResultsStore } from "../../runs/store.js";
-import { discoverTasks, type DiscoveredTask } from "../../families/registry.js";
+import { discoverTasks, familyOptionsFromFlags, type DiscoveredTask } from "../../families/registry.js";
 import { CONFIG_FILE_NAMES, findConfigFile, readConfigFile, withConfig } from "../config-file.js";
 import { EXIT_INFRASTRUCTURE_ERRORS } from "../exit-codes.js";
 import { assertPathFlag, MAX_TIMER_SECONDS, parseFlags, positiveNumber, wholeNumber } from "../flags.js";
@@ -174,12 +173,7 @@ export async function runCommand(
     maxRetries: flags.maxRetries,
   });
   const discovered = paths.every((entry) => typeof entry === "string")
-    ? await discoverTasks(paths as readonly string[], {
-        resq: { pythonMismatch: flags.pythonMismatch },
-        ...(flags.judgeModel
-          ? { sab: { judge: createFigureJudge({ model: flags.judgeModel, ...(flags.baseUrl ? { baseURL: flags.baseUrl } : {}), ...(flags.apiKey ? { apiKey: flags.apiKey } : {}) }) } }
-          : {}),
-      })
+    ? await discoverTasks(paths as readonly string[], familyOptionsFromFlags(flags))
     : (paths as readonly DiscoveredTask[]);
   const selected = selectTasks(discovered, flags.task);
   const tasks = sharding.shard ? selectShard(selected, sharding.shard) : selected;

@@ -11,6 +11,7 @@ import { WORKSPACE } from "../../sandbox/profile.js";
 import { matchReadOnlyFiles, type MlabTask } from "./task.js";
 import { putTaskDirectory, TaskFolder } from "../task-files.js";
 import { withGraderSandbox, type GradingContext } from "../../grading/context.js";
+import { lastLines } from "../../grading/container-step.js";
 import { ensureTaskImage } from "../../grading/environment.js";
 
 /** Bump when the way tasks are prepared changes, so old cache entries are not reused. */
@@ -84,9 +85,6 @@ async function exists(target: string): Promise<boolean> {
   );
 }
 
-export function tail(text: string, lines = 15): string {
-  return text.trimEnd().split("\n").slice(-lines).join("\n");
-}
 
 /**
  * The image every container of the task runs (prepare, baseline, validation, grading, the agent's
@@ -223,7 +221,7 @@ async function prepareInto(context: GradingContext, task: MlabTask, staging: str
     });
     if (run.exitCode !== 0 || run.timedOut) {
       const why = run.timedOut ? `did not finish within ${task.timeoutSeconds} s` : run.oom ? "ran out of memory" : `exited with ${run.exitCode}`;
-      const output = tail(run.stderr || run.stdout);
+      const output = lastLines(run.stderr || run.stdout);
       const hints = [
         options.network ? null : "it ran without a network: --prepare-network lets prepare.py download its data",
         options.consent || !output.includes("EOFError") ? null : "it asked for input: --prepare-consent answers upstream's consent prompt",

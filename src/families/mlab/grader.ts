@@ -16,13 +16,13 @@ import { discoverMlabTasks, type MlabDirection, type MlabTask } from "./task.js"
 import { putTaskDirectory, TaskFolder } from "../task-files.js";
 import type { FamilyModule, ValidationResult, Verdict } from "../types.js";
 import { withGraderSandbox, type GradingContext } from "../../grading/context.js";
+import { lastLines, runContainerStep, stopwatch } from "../../grading/container-step.js";
 import {
   CACHE_SCHEMA_VERSION,
   MLAB_MAX_ENTRIES,
   mlabTaskImage,
   prepareMlabTask,
   readStarter,
-  tail,
   writeStarter,
   type MlabPrepareOptions,
   type PreparedMlabTask,
@@ -115,16 +115,16 @@ function signalOption(context: GradingContext): { signal?: AbortSignal } {
 
 /** Runs `python3 -u train.py` in a sandbox folder; returns an error text or null. */
 async function runTrain(context: GradingContext, sandbox: Sandbox, folder: string, timeoutSeconds: number): Promise<string | null> {
-  const run = await sandbox.shell("python3 -u train.py", { cwd: folder, timeoutSeconds, ...signalOption(context) });
+  const { run } = await runContainerStep(sandbox, { command: "python3 -u train.py", cwd: folder, timeoutSeconds, ...signalOption(context) });
   if (run.timedOut) return `train.py did not finish within ${timeoutSeconds} s`;
   if (run.oom) return "train.py ran out of memory";
-  if (run.exitCode !== 0) return `train.py exited with ${run.exitCode}: ${tail(run.stderr, 5)}`;
+  if (run.exitCode !== 0) return `train.py exited with ${run.exitCode}: ${lastLines(run.stderr, 5)}`;
   return null;
 }
 
 /** Puts a part of the prepared task (env, scripts) into a sandbox folder, as regular files only. */
-async function putPrepared(sandbox: Sandbox, prepared: PreparedMlabTask, part: "env" | "scripts", destination: string): Promise<void> {
-  await putTaskDirectory(sandbox, await TaskFolder.open(prepared.directory), part, destination);
+async function putPrepared(sandbox: Sandbox, prepared: PreparedMlabTask, part: "env" | "scripts", destination: string, signal?: AbortSignal): Promise<void> {
+  await putTaskDirectory(sandbox, await TaskFolder.open(prepared.directory), part, destination, signal ? { signal } : {});
 }
 
 /**
@@ -152,25 +152,24 @@ async function scoreFolders(
 ): Promise<ScoreOutcome[]> {
   const config: MlabDriverConfig = { submissions: folders, scripts: `${grader}/scripts`, env: `${grader}/env`, read_only: prepared.readOnlyFiles };
   const configName = `config-${randomBytes(4).toString("hex")}.json`;
-  await sandbox.putFiles([{ path: configName, content: JSON.stringify(config) }], `${grader}/driver`);
-  const run = await sandbox.shell(`python3 -I -B ${grader}/driver/driver.py ${grader}/driver/${configName}`, {
+  const { run, marked: line } = await runContainerStep(sandbox, {
+    files: [{ path: configName, content: JSON.stringify(config) }],
+    filesInto: `${grader}/driver`,
+    command: `python3 -I -B ${grader}/driver/driver.py ${grader}/driver/${configName}`,
     cwd: `${grader}/scripts`,
     timeoutSeconds,
+    marker: MLAB_RESULT_MARKER,
     ...signalOption(context),
   });
-  const line = run.stdout
-    .split("\n")
-    .reverse()
-    .find((each) => each.startsWith(MLAB_RESULT_MARKER));
   const failed = (error: string): ScoreOutcome[] => folders.map(() => ({ score: null, error, removed: [] }));
   if (run.timedOut) return failed(`get_score did not finish within ${timeoutSeconds} s`);
-  if (line === undefined) {
+  if (line === null) {
     const why = run.oom ? "ran out of memory" : `exited with ${run.exitCode} without a result`;
-    return failed(`the grader ${why}: ${tail(run.stderr, 5)}`);
+    return failed(`the grader ${why}: ${lastLines(run.stderr, 5)}`);
   }
   let results: z.infer<typeof driverResultSchema>[];
   try {
-    results = z.array(driverResultSchema).length(folders.length).parse(JSON.parse(line.slice(MLAB_RESULT_MARKER.length)));
+    results = z.array(driverResultSchema).length(folders.length).parse(JSON.parse(line));
   } catch (error) {
     return failed(`the grader's result could not be read: ${(error as Error).message}`);
   }
@@ -249,9 +248,9 @@ async function measureStarter(context: GradingContext, task: MlabTask, prepared:
     const folder = `${WORKSPACE}/starter`;
     await sandbox.shell(`mkdir -p ${folder}`);
     await putPrepared(sandbox, prepared, "env", folder);
-    const started = performance.now();
+    const trainElapsed = stopwatch();
     const trainError = await runTrain(context, sandbox, folder, task.timeoutSeconds);
-    const trainSeconds = Math.round(performance.now() - started) / 1000;
+    const trainSeconds = trainElapsed();
     if (trainError !== null) return { score: null, error: trainError, removed: [], trainSeconds };
     const grader = await installGrader(sandbox, prepared);
     return { ...(await scoreFolder(context, sandbox, grader, prepared, folder, task.timeoutSeconds)), trainSeconds };
@@ -305,7 +304,7 @@ export async function mlabBaseline(
  * files the agent left (submission.csv) are graded.
  */
 export async function gradeMlab(context: GradingContext, task: MlabTask, submission: MlabSubmission, options: MlabFamilyOptions = {}): Promise<Verdict> {
-  const started = performance.now();
+  const elapsed = stopwatch();
   const prepared = await prepareMlabTask(context, task, options.prepare);
   const { baseline } = await mlabBaseline(context, task, options);
   const archiveProblem = submission.problem ?? (await submissionArchiveProblem(submission.archive));
@@ -327,7 +326,7 @@ export async function gradeMlab(context: GradingContext, task: MlabTask, submiss
     passed: line.success,
     score: line.error === null ? line.score : null,
     upstream: { ...line },
-    seconds: Math.round(performance.now() - started) / 1000,
+    seconds: elapsed(),
   };
 }
 
@@ -530,10 +529,10 @@ export function createMlabFamily(options: MlabFamilyOptions = {}): FamilyModule<
     describe: describeMlab,
     async setUpWorkspace(context, task, sandbox) {
       const prepared = await prepareMlabTask(context, task, options.prepare);
-      await putPrepared(sandbox, prepared, "env", WORKSPACE);
+      await putPrepared(sandbox, prepared, "env", WORKSPACE, context.signal);
     },
-    async collectSubmission(_context, _task, sandbox) {
-      const { archive, report } = await sandbox.snapshotWithReport({ maxEntries: MLAB_MAX_ENTRIES });
+    async collectSubmission(context, _task, sandbox) {
+      const { archive, report } = await sandbox.snapshotWithReport({ maxEntries: MLAB_MAX_ENTRIES }, context.signal);
       // Docker names entries after the copied folder: "workspace/x".
       return { archive, leftOut: report.skipped.map((entry) => entry.path.replace(/^workspace\//, "")) };
     },

@@ -1,7 +1,7 @@
 // MLAgentBench's headline: the success rate (a run succeeds when it improves the baseline by
 // more than 10 %, as the upstream paper counts it); per task, its score and improvement.
 
-import { meanOver, percent, type FamilySummary } from "../summary.js";
+import { firstLineOf, meanOver, percent, type FamilySummary } from "../summary.js";
 import type { Verdict } from "../types.js";
 
 export const mlabSummary: FamilySummary = {
@@ -10,6 +10,13 @@ export const mlabSummary: FamilySummary = {
   },
   summaryLine(upstream) {
     return upstream.error ? `invalid: ${String(upstream.error).slice(0, 120)}` : `score ${upstream.score}, improvement ${upstream.improvement}`;
+  },
+  failureLine(upstream) {
+    const error = firstLineOf(upstream.error);
+    if (error) return `invalid: ${error}`;
+    const improvement = typeof upstream.improvement === "number" ? upstream.improvement : null;
+    if (improvement !== null) return `improvement ${(improvement * 100).toFixed(1)} % (needs > 10 %)`;
+    return null;
   },
   metricLine(summary) {
     return `success rate ${percent(summary.success_rate)}`;

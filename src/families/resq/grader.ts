@@ -28,6 +28,7 @@ import { ensureTaskImage, SANDBOX_PYTHON_VERSION, type PythonMismatchPolicy, typ
 import { applyPatchCommand, planPatch } from "./patch.js";
 import { resqReviewFlags, resqRunFeedback, runResqTestScript } from "./test-run.js";
 import { testFeedback } from "./test-script.js";
+import { runContainerStep, stopwatch } from "../../grading/container-step.js";
 import { resqSummary } from "./summary.js";
 
 /** Where the repository is, in the agent's sandbox and in the grader's container. */
@@ -126,13 +127,15 @@ export async function resqEnvironmentImage(context: GradingContext, task: ResqTa
 }
 
 /** Puts a clean repository at RESQ_REPOSITORY_PATH with its work tree at base_commit. */
-async function putRepository(sandbox: Sandbox, clean: CleanRepository): Promise<void> {
-  const made = await sandbox.shell(`mkdir -p ${RESQ_REPOSITORY_PATH}`, { timeoutSeconds: 30 });
+async function putRepository(sandbox: Sandbox, clean: CleanRepository, signal: AbortSignal | undefined): Promise<void> {
+  const stop = signal ? { signal } : {};
+  const made = await sandbox.shell(`mkdir -p ${RESQ_REPOSITORY_PATH}`, { timeoutSeconds: 30, ...stop });
   if (made.exitCode !== 0) throw new SandboxError("DYNABOX_SANDBOX_LOST", `could not create ${RESQ_REPOSITORY_PATH}: ${made.stderr}`);
-  await sandbox.putDirectory(clean.directory, RESQ_REPOSITORY_PATH);
+  await sandbox.putDirectory(clean.directory, RESQ_REPOSITORY_PATH, signal);
   const reset = await sandbox.shell(`git reset -q --hard ${clean.baseCommit} && git clean -fdxq`, {
     cwd: RESQ_REPOSITORY_PATH,
     timeoutSeconds: GIT_STEP_SECONDS,
+    ...stop,
   });
   if (reset.exitCode !== 0) {
     throw new InternalError(`could not check out ${clean.baseCommit} in the container: ${reset.stderr.trim() || reset.stdout.trim()}`);
@@ -159,8 +162,7 @@ export async function runResqTest(
   patch: string | null,
   options: ResqOptions = {},
 ): Promise<{ line: ResqResultLine; seconds: number }> {
-  const started = performance.now();
-  const seconds = () => Math.round((performance.now() - started) / 100) / 10;
+  const seconds = stopwatch();
   const timeoutSeconds = options.testTimeoutSeconds ?? RESQ_DEFAULTS.testTimeoutSeconds;
   const feedbackLimit = options.feedbackLimit ?? RESQ_DEFAULTS.feedbackLimit;
   const line = (message: ResqMessage, feedback: string, reviewFlags: string[] = []): ResqResultLine => ({
@@ -174,15 +176,18 @@ export async function runResqTest(
   const clean = await cleanRepositoryFor(context, task);
   const graderOptions: GraderSandboxOptions = { image, ...(options.limits ? { limits: options.limits } : {}) };
   const result = await withGraderSandbox(context, graderOptions, async (sandbox) => {
-    await putRepository(sandbox, clean);
+    await putRepository(sandbox, clean, context.signal);
 
     if (plan?.apply) {
       // Outside the repository, so it is neither patched nor seen by the test as a repo file.
       const patchFile = `.dynabox-grading/${randomBytes(8).toString("hex")}.patch`;
-      await sandbox.putFiles([{ path: patchFile, content: plan.text }], "/workspace");
-      const applied = await sandbox.shell(applyPatchCommand(`/workspace/${patchFile}`), {
+      const { run: applied } = await runContainerStep(sandbox, {
+        files: [{ path: patchFile, content: plan.text }],
+        filesInto: "/workspace",
+        command: applyPatchCommand(`/workspace/${patchFile}`),
         cwd: RESQ_REPOSITORY_PATH,
         timeoutSeconds: GIT_STEP_SECONDS,
+        ...(context.signal ? { signal: context.signal } : {}),
       });
       if (applied.exitCode !== 0) return line("PATCH FAILED", applied.stderr);
     }
@@ -192,6 +197,7 @@ export async function runResqTest(
       timeoutSeconds,
       outputLimitBytes: TEST_OUTPUT_LIMIT,
       taskId: task.id,
+      ...(context.signal ? { signal: context.signal } : {}),
     });
     return line(test.message, resqRunFeedback(test, timeoutSeconds, feedbackLimit), resqReviewFlags(plan?.apply ? plan.text : "", test.report));
   });
@@ -217,7 +223,7 @@ export async function gradeResq(context: GradingContext, task: ResqTask, patch: 
 
 /** Valid when the test fails at base_commit (any message but PASS) and passes with solution_patch. */
 export async function validateResq(context: GradingContext, task: ResqTask, options: ResqOptions = {}): Promise<ValidationResult> {
-  const started = performance.now();
+  const seconds = stopwatch();
   const base = await runResqTest(context, task, null, options);
   const solution = await runResqTest(context, task, task.row.solution_patch, options);
   return {
@@ -225,7 +231,7 @@ export async function validateResq(context: GradingContext, task: ResqTask, opti
     checks: {
       base: base.line.message,
       solution: solution.line.message,
-      seconds: Math.round((performance.now() - started) / 100) / 10,
+      seconds: seconds(),
     },
   };
 }
@@ -249,7 +255,7 @@ export function describeResqTask(task: ResqTask): string {
 
 /** Puts the clean repository (no solution objects, no test script) at /workspace/repo. */
 export async function setUpResqWorkspace(context: GradingContext, task: ResqTask, sandbox: Sandbox): Promise<void> {
-  await putRepository(sandbox, await cleanRepositoryFor(context, task));
+  await putRepository(sandbox, await cleanRepositoryFor(context, task), context.signal);
 }
 
 /**
@@ -261,10 +267,11 @@ export async function setUpResqWorkspace(context: GradingContext, task: ResqTask
 export async function collectResqSubmission(context: GradingContext, task: ResqTask, sandbox: Sandbox): Promise<string> {
   const clean = await cleanRepositoryFor(context, task);
   const work = `/workspace/.dynabox-collect-${randomBytes(8).toString("hex")}`;
+  const stop = context.signal ? { signal: context.signal } : {};
   try {
-    const made = await sandbox.shell(`mkdir -p ${work}/git ${work}/out ${RESQ_REPOSITORY_PATH}`, { timeoutSeconds: 30 });
+    const made = await sandbox.shell(`mkdir -p ${work}/git ${work}/out ${RESQ_REPOSITORY_PATH}`, { timeoutSeconds: 30, ...stop });
     if (made.exitCode !== 0) throw new SandboxError("DYNABOX_SANDBOX_LOST", `could not prepare the diff: ${made.stderr}`);
-    await sandbox.putDirectory(clean.directory, `${work}/git`);
+    await sandbox.putDirectory(clean.directory, `${work}/git`, context.signal);
     const script = [
       "set -e",
       `export GIT_DIR=${work}/git/.git GIT_WORK_TREE=${RESQ_REPOSITORY_PATH} GIT_INDEX_FILE=${work}/index`,
@@ -273,11 +280,11 @@ export async function collectResqSubmission(context: GradingContext, task: ResqT
       "git add -A -- . ':(exclude,glob)**/__pycache__/**' ':(exclude,glob)**/*.pyc'",
       `git diff --cached --binary --no-ext-diff --no-color --no-renames ${clean.baseCommit} > ${work}/out/patch.diff`,
     ].join("\n");
-    const diff = await sandbox.shell(script, { cwd: RESQ_REPOSITORY_PATH, timeoutSeconds: GIT_STEP_SECONDS });
+    const diff = await sandbox.shell(script, { cwd: RESQ_REPOSITORY_PATH, timeoutSeconds: GIT_STEP_SECONDS, ...stop });
     if (diff.exitCode !== 0) {
       throw new SandboxError("DYNABOX_SANDBOX_LOST", `could not take the patch out of the sandbox: ${diff.stderr.trim() || diff.stdout.trim()}`);
     }
-    const files = await sandbox.readFiles(`${work}/out`, { maxBytes: MAX_PATCH_BYTES });
+    const files = await sandbox.readFiles(`${work}/out`, { maxBytes: MAX_PATCH_BYTES }, context.signal);
     return files.get("patch.diff")?.toString("utf8") ?? "";
   } finally {
     if (sandbox.isAlive) await sandbox.shell(`rm -rf ${work}`, { timeoutSeconds: 30 }).catch(() => undefined);

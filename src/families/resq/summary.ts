@@ -1,7 +1,7 @@
 // RES-Q's headline: pass@1 over the tasks, and how many verdicts a person should review first;
 // per task, the upstream message.
 
-import { meanOver, percent, type FamilySummary } from "../summary.js";
+import { firstLineOf, meanOver, percent, type FamilySummary } from "../summary.js";
 import type { Verdict } from "../types.js";
 
 export const resqSummary: FamilySummary = {
@@ -19,10 +19,20 @@ export const resqSummary: FamilySummary = {
   summaryLine(upstream) {
     return String(upstream.message);
   },
+  failureLine(upstream) {
+    const message = firstLineOf(upstream.message);
+    return message ? `tests: ${message}` : null;
+  },
   metricLine(summary) {
     // A run with several attempts per task reports pass@N, the best of its N tries.
     const attempts = Number(summary.attempts ?? 1);
     const passAt = attempts > 1 ? `pass@${attempts}` : "pass@1";
     return `${passAt} ${percent(summary[passAt])}`;
+  },
+  labelForAttempts(table, attempts) {
+    // A task passes when any of its k attempts passed: with k > 1 that is pass@k, not pass@1.
+    if (attempts <= 1) return table;
+    const { "pass@1": passAtOne, ...rest } = table;
+    return { ...rest, [`pass@${attempts}`]: passAtOne };
   },
 };

@@ -16,6 +16,7 @@ import { UserError } from "../../errors.js";
 import type { ShellResult } from "../../sandbox/protocol.js";
 import type { Sandbox } from "../../sandbox/sandbox.js";
 import { reviewPatch } from "./patch-review.js";
+import { runContainerStep, takeMarkedLine } from "../../grading/container-step.js";
 import { insertExitProbe, randomSecret, randomTestFileName, testFeedback } from "./test-script.js";
 
 /** Where the image keeps the launcher (the Dockerfile copies sandbox/ to /opt/dynabox). */
@@ -82,14 +83,16 @@ export function launcherCommand(payload: LauncherPayload, taskId = "?"): string 
 
 /** Finds the observer's report (only a line carrying this run's report key counts) and removes it from stdout. */
 export function parseLauncherReport(stdout: string, reportKey: string): { report: LauncherReport | null; stdout: string } {
-  const tag = `${REPORT_MARKER} ${reportKey} `;
-  const at = stdout.lastIndexOf(tag);
-  if (at < 0) return { report: null, stdout };
-  const end = stdout.indexOf("\n", at);
-  const json = stdout.slice(at + tag.length, end < 0 ? undefined : end);
-  // The observer writes "\n<line>\n"; take back the newline it added before the line.
-  const before = stdout.slice(0, at).replace(/\n$/, "");
-  const cleaned = before + (end < 0 ? "" : stdout.slice(end + 1));
+  return readLauncherReport(takeMarkedLine(stdout, reportMarker(reportKey)));
+}
+
+/** The marker of the observer's report line: only this run's report key makes it. */
+function reportMarker(reportKey: string): string {
+  return `${REPORT_MARKER} ${reportKey} `;
+}
+
+function readLauncherReport({ marked: json, stdout: cleaned }: { marked: string | null; stdout: string }): { report: LauncherReport | null; stdout: string } {
+  if (json === null) return { report: null, stdout: cleaned };
   try {
     const raw = JSON.parse(json) as Record<string, unknown>;
     const strings = (value: unknown) => (Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : []);
@@ -118,15 +121,19 @@ export function judgeLauncherRun(run: Pick<ShellResult, "exitCode" | "timedOut">
 export async function runResqTestScript(
   sandbox: Sandbox,
   testScript: string,
-  options: { cwd: string; timeoutSeconds: number; outputLimitBytes: number; taskId?: string },
+  options: { cwd: string; timeoutSeconds: number; outputLimitBytes: number; taskId?: string; signal?: AbortSignal },
 ): Promise<ResqTestRun> {
   const payload = makeLauncherPayload(testScript);
-  const shell = await sandbox.shell(launcherCommand(payload, options.taskId), {
+  const step = await runContainerStep(sandbox, {
+    command: launcherCommand(payload, options.taskId),
     cwd: options.cwd,
     timeoutSeconds: options.timeoutSeconds,
     outputLimitBytes: options.outputLimitBytes,
+    marker: reportMarker(payload.report_key),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
-  const { report, stdout } = parseLauncherReport(shell.stdout, payload.report_key);
+  const shell = step.run;
+  const { report, stdout } = readLauncherReport(step);
   return { message: judgeLauncherRun(shell, report), stdout, stderr: shell.stderr, report, shell, fileName: payload.file_name };
 }
 

@@ -14,6 +14,7 @@
 // verdict is the same: a run with a non-zero exit_code fails on its exit status anyway.
 
 import { randomBytes, randomUUID } from "node:crypto";
+import { headAndTail } from "../../grading/container-step.js";
 
 /** A line that ends the script successfully, as upstream looks for it (spaces inside allowed). */
 const EXIT_LINE = /\bsys\.exit\(\s*(0|exit_code)\s*\)/;
@@ -80,7 +81,5 @@ export function testFeedback(stdout: string, stderr: string, options: { secret?:
   const limit = options.limit ?? 16 * 1024;
   const joined = [stdout, stderr].filter((part) => part !== "").join(stdout.endsWith("\n") || stdout === "" ? "" : "\n");
   const text = options.secret ? joined.split(options.secret).join("<secret>") : joined;
-  if (text.length <= limit) return text;
-  const half = Math.floor(limit / 2);
-  return `${text.slice(0, half)}\n... [${text.length - 2 * half} characters cut] ...\n${text.slice(text.length - half)}`;
+  return headAndTail(text, limit);
 }

@@ -2,15 +2,10 @@
 // (calculate_metrics.py's evaluate_best_run) over each task's attempts, with the agent's real
 // cost, and which attempt was chosen by which criterion.
 
+import type { RunAttempt } from "../summary.js";
 import { sabMetrics, selectBestAttempt, type SabAttempt, type SelectionCriterion } from "./metrics.js";
 
-export interface SabRunAttempt {
-  id: string;
-  attempt: number;
-  outcome: "passed" | "failed" | "error";
-  cost_usd: number;
-  upstream: Record<string, unknown> | null;
-}
+export type SabRunAttempt = RunAttempt;
 
 function asAttempt(summary: SabRunAttempt): SabAttempt {
   const line = summary.upstream ?? {};

@@ -21,6 +21,7 @@ import { discoverSabTasks, sabPaths, type SabTask } from "./task.js";
 import { putTaskDirectory, TaskFolder } from "../task-files.js";
 import type { FamilyModule, ValidationResult, Verdict } from "../types.js";
 import { withGraderSandbox, type GraderSandboxOptions, type GradingContext } from "../../grading/context.js";
+import { runContainerStep, stopwatch } from "../../grading/container-step.js";
 import { missingImports, sabEnvironmentFor } from "./environment.js";
 import {
   DRIVER_PATH,
@@ -120,7 +121,7 @@ export async function gradeSabProgram(
   submission: SabSubmission,
   options: SabOptions = {},
 ): Promise<{ line: SabResultLine; seconds: number }> {
-  const started = performance.now();
+  const elapsed = stopwatch();
   const timeoutSeconds = options.timeoutSeconds ?? SAB_DEFAULTS.timeoutSeconds;
   const evalTimeoutSeconds = options.evalTimeoutSeconds ?? SAB_DEFAULTS.evalTimeoutSeconds;
   const maxBytes = options.maxOutputBytes ?? SAB_DEFAULTS.maxOutputBytes;
@@ -136,7 +137,7 @@ export async function gradeSabProgram(
       log_info: notes.length > 0 ? `${logInfo}\n[dynabox environment] ${notes.join("; ")}` : logInfo,
       program: submission.fileName,
     },
-    seconds: (performance.now() - started) / 1000,
+    seconds: elapsed(),
   });
   const signal = context.signal;
   const shellOptions = { cwd: WORKSPACE, ...(signal ? { signal } : {}) };
@@ -149,11 +150,15 @@ export async function gradeSabProgram(
     const folders = [paths.datasetPath, "pred_programs", "pred_results", output.folder].map(shellQuote).join(" ");
     await mustSucceed(sandbox.shell(`mkdir -p ${folders}`, shellOptions), "prepare the task root");
     await putBenchmarkDirectory(sandbox, task, paths.datasetDirectory, `${WORKSPACE}/${paths.datasetPath}`);
-    await sandbox.putFiles([{ path: paths.programPath, content: submission.source }], WORKSPACE);
     // Upstream keeps benchmark/ read-only. The program owns these files and could undo this;
     // that does not matter, since nothing but the output folder leaves this container.
     await mustSucceed(sandbox.shell("chmod -R a-w benchmark", shellOptions), "make benchmark/ read-only");
-    const result = await sandbox.shell(programCommand(task), { ...shellOptions, timeoutSeconds });
+    const { run: result } = await runContainerStep(sandbox, {
+      files: [{ path: paths.programPath, content: submission.source }],
+      command: programCommand(task),
+      ...shellOptions,
+      timeoutSeconds,
+    });
     const ranCleanly = result.exitCode === 0 && !result.timedOut && !result.oom && !result.startError;
     const outputs = ranCleanly ? await readProgramOutputs(sandbox, output.folder, maxBytes) : new Map<string, Buffer>();
     return { result, outputs };
@@ -206,7 +211,7 @@ export async function gradeSabProgram(
         program: submission.fileName,
         not_judged: true,
       },
-      seconds: (performance.now() - started) / 1000,
+      seconds: elapsed(),
     };
   }
   const result = evaluated.tooManyJudgements
@@ -235,7 +240,8 @@ async function runEvalWithJudge(
 ): Promise<{ run: ShellResult; notJudged: boolean; tooManyJudgements: boolean; judgements: number }> {
   const answers: Record<string, FigureJudgement> = {};
   for (let judgements = 0; ; judgements += 1) {
-    const run = await sandbox.shell(evalCommand(task), {
+    const { run } = await runContainerStep(sandbox, {
+      command: evalCommand(task),
       ...settings.shellOptions,
       timeoutSeconds: settings.evalTimeoutSeconds,
       env: { [MARKER_VARIABLE]: settings.marker },
@@ -278,9 +284,9 @@ function notStarted(what: string, reason: string): SandboxError {
 }
 
 /** Puts a folder of benchmark/ into a container, refusing links that lead out of benchmark/. */
-async function putBenchmarkDirectory(sandbox: Sandbox, task: SabTask, hostDirectory: string, destination: string): Promise<void> {
+async function putBenchmarkDirectory(sandbox: Sandbox, task: SabTask, hostDirectory: string, destination: string, signal?: AbortSignal): Promise<void> {
   const benchmark = await TaskFolder.open(task.benchmarkDirectory);
-  await putTaskDirectory(sandbox, benchmark, path.relative(task.benchmarkDirectory, hostDirectory), destination);
+  await putTaskDirectory(sandbox, benchmark, path.relative(task.benchmarkDirectory, hostDirectory), destination, signal ? { signal } : {});
 }
 
 async function mustSucceed(pending: Promise<ShellResult>, what: string): Promise<void> {
@@ -336,24 +342,24 @@ export function describeSabTask(task: SabTask, options: SabOptions = {}): string
 }
 
 /** Puts only the task's dataset folder into an agent's workspace (never gold or eval files). */
-export async function setUpSabWorkspace(task: SabTask, sandbox: Sandbox): Promise<void> {
+export async function setUpSabWorkspace(task: SabTask, sandbox: Sandbox, signal?: AbortSignal): Promise<void> {
   const paths = sabPaths(task);
   const folders = [paths.datasetPath, "pred_programs", "pred_results", outputLocation(task.row.output_fname).folder].map(shellQuote).join(" ");
-  const made = await sandbox.shell(`mkdir -p ${folders}`, { cwd: WORKSPACE });
+  const made = await sandbox.shell(`mkdir -p ${folders}`, { cwd: WORKSPACE, ...(signal ? { signal } : {}) });
   if (made.exitCode !== 0) {
     throw new SandboxError("DYNABOX_SANDBOX_LOST", `could not prepare the agent's workspace: ${made.startError ?? made.stderr}`, { retryable: true });
   }
-  await putBenchmarkDirectory(sandbox, task, paths.datasetDirectory, `${WORKSPACE}/${paths.datasetPath}`);
+  await putBenchmarkDirectory(sandbox, task, paths.datasetDirectory, `${WORKSPACE}/${paths.datasetPath}`, signal);
   // A hint, as upstream's read-only benchmark/; the agent owns the files and may undo it.
-  await sandbox.shell(`chmod -R a-w ${shellQuote(paths.datasetPath)}`, { cwd: WORKSPACE });
+  await sandbox.shell(`chmod -R a-w ${shellQuote(paths.datasetPath)}`, { cwd: WORKSPACE, ...(signal ? { signal } : {}) });
 }
 
 /** Reads pred_programs/pred_<gold_program_name>; missing (or not a regular file) gives an empty program. */
-export async function collectSabSubmission(task: SabTask, sandbox: Sandbox): Promise<SabSubmission> {
+export async function collectSabSubmission(task: SabTask, sandbox: Sandbox, signal?: AbortSignal): Promise<SabSubmission> {
   const paths = sabPaths(task);
   const fileName = paths.programPath.slice("pred_programs/".length);
   try {
-    const files = await sandbox.readFiles(`${WORKSPACE}/${paths.programPath}`, { maxBytes: MAX_PROGRAM_BYTES, stripComponents: 0 });
+    const files = await sandbox.readFiles(`${WORKSPACE}/${paths.programPath}`, { maxBytes: MAX_PROGRAM_BYTES, stripComponents: 0 }, signal);
     const content = files.get(fileName);
     return { fileName, source: content ? content.toString("utf8") : "" };
   } catch (error) {
@@ -366,7 +372,7 @@ export async function collectSabSubmission(task: SabTask, sandbox: Sandbox): Pro
 
 /** The bundled task's proof of validity: the gold program passes, an empty program is invalid. */
 export async function validateSabTask(context: GradingContext, task: SabTask, options: SabOptions = {}): Promise<ValidationResult> {
-  const started = performance.now();
+  const elapsed = stopwatch();
   const paths = sabPaths(task);
   const fileName = paths.programPath.slice("pred_programs/".length);
   const gold = await gradeSabProgram(context, task, { fileName: task.row.gold_program_name, source: await (await TaskFolder.open(task.benchmarkDirectory)).readText(path.relative(task.benchmarkDirectory, paths.goldProgram)) }, options);
@@ -380,7 +386,7 @@ export async function validateSabTask(context: GradingContext, task: SabTask, op
       gold: gold.line,
       empty: empty.line,
       ...(gold.line.not_judged === true ? { figure_judged: false } : {}),
-      seconds: (performance.now() - started) / 1000,
+      seconds: elapsed(),
     },
   };
 }
@@ -396,8 +402,8 @@ export function createSabFamily(options: SabOptions = {}): FamilyModule<SabTask,
       return toVerdict(task, line, seconds);
     },
     describe: (task) => describeSabTask(task, options),
-    setUpWorkspace: (_context, task, sandbox) => setUpSabWorkspace(task, sandbox),
-    collectSubmission: (_context, task, sandbox) => collectSabSubmission(task, sandbox),
+    setUpWorkspace: (context, task, sandbox) => setUpSabWorkspace(task, sandbox, context.signal),
+    collectSubmission: (context, task, sandbox) => collectSabSubmission(task, sandbox, context.signal),
   };
 }
 

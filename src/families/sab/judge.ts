@@ -117,6 +117,16 @@ def score_figure(pred_fig, gold_fig):
     raise JudgementRequired(key)
 `;
 
+/** The judge the command-line flags ask for (--judge-model, with --base-url and --api-key); none without --judge-model. */
+export function figureJudgeFromFlags(flags: { judgeModel?: string | undefined; baseUrl?: string | undefined; apiKey?: string | undefined }): FigureJudge | undefined {
+  if (flags.judgeModel === undefined) return undefined;
+  return createFigureJudge({
+    model: flags.judgeModel,
+    ...(flags.baseUrl ? { baseURL: flags.baseUrl } : {}),
+    ...(flags.apiKey ? { apiKey: flags.apiKey } : {}),
+  });
+}
+
 /** A judge that calls an OpenAI-compatible chat endpoint with upstream's request. */
 export function createFigureJudge(options: FigureJudgeOptions): FigureJudge {
   if (!options.model.trim()) throw new UserError("DYNABOX_USAGE", "--judge-model needs a model name, e.g. --judge-model gpt-4o-2024-05-13 (upstream's judge)");

@@ -3,6 +3,7 @@
 // them out in containers.
 
 import type { ShellResult } from "../../sandbox/protocol.js";
+import { lastCharacters, takeMarkedLine } from "../../grading/container-step.js";
 import { sabPaths, type SabTask } from "./task.js";
 
 /** Most characters of a program's stderr or an eval's traceback kept in log_info. */
@@ -45,7 +46,7 @@ export function shellQuote(value: string): string {
 }
 
 function tail(text: string, characters = LOG_TAIL_CHARACTERS): string {
-  return text.length > characters ? `...${text.slice(-characters)}` : text;
+  return lastCharacters(text, characters);
 }
 
 /** The folder of output_fname that is carried from the program's container to the eval's. */
@@ -89,13 +90,10 @@ export function parseEvalOutput(run: Pick<ShellResult, "stdout" | "stderr" | "ex
   success: 0 | 1;
   logInfo: string;
 } {
-  const line = run.stdout
-    .split("\n")
-    .reverse()
-    .find((each) => each.startsWith(marker));
-  if (line !== undefined) {
+  const line = takeMarkedLine(run.stdout, marker).marked;
+  if (line !== null) {
     try {
-      const payload = JSON.parse(line.slice(marker.length)) as { ok?: boolean; success?: number; log_info?: string; error?: string };
+      const payload = JSON.parse(line) as { ok?: boolean; success?: number; log_info?: string; error?: string };
       if (payload.ok === true) return { success: payload.success === 1 ? 1 : 0, logInfo: String(payload.log_info ?? "") };
       return { success: 0, logInfo: `the eval script failed:\n${payload.error ?? ""}`.trimEnd() };
     } catch {
