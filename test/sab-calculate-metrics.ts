@@ -28,10 +28,10 @@ function loadJsonLines(text: string, file: string): Record<string, unknown>[] {
   });
 }
 
-function item(row: Record<string, unknown> | undefined, key: string, where: string): unknown {
+function item(row: object | undefined, key: string, where: string): unknown {
   if (row === undefined) throw new PythonError(`IndexError: list index out of range (${where})`);
   if (typeof row !== "object" || row === null || !(key in row)) throw new PythonError(`KeyError: '${key}' (${where})`);
-  return row[key];
+  return (row as Record<string, unknown>)[key];
 }
 
 function numeric(value: unknown, operation: string): number {
@@ -59,14 +59,14 @@ export interface CalculatedMetrics {
   selected: number[];
 }
 
-export function calculateMetrics(runLogs: Record<string, unknown>[][], evalLogs: Record<string, unknown>[][]): CalculatedMetrics {
+export function calculateMetrics(runLogs: Record<string, unknown>[][], evalLogs: ReadonlyArray<ReadonlyArray<object>>): CalculatedMetrics {
   const selected: number[] = [];
   const tasks = runLogs[0]?.length ?? 0;
   for (let task = 0; task < tasks; task += 1) {
     const all = evalLogs.map((log, run) => {
       const row = log[task];
       if (row === undefined) throw new PythonError(`IndexError: list index out of range (eval log ${run}, task ${task})`);
-      return { ...row };
+      return { ...row } as Record<string, unknown>;
     });
     all.forEach((row, run) => {
       row.cost = item(runLogs[run]?.[task], "cost", `run log ${run}, task ${task}`);

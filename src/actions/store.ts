@@ -166,31 +166,17 @@ export class ActionStore implements Disposable {
 
   /** Records the functions a step defined, as candidates of its task in `runId`. */
   recordCandidates(runId: string, candidates: readonly ActionCandidate[]): StoredAction[] {
-    const insert = this.database.prepare(
-      `INSERT INTO actions (name, version, status, is_async, signature, docstring, source, imports, dependencies,
-         free_names, normal_hash, run_id, task_id, step, created_at)
-       VALUES (?, NULL, 'candidate', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-    );
+    const insert = this.database.prepare(insertActionSql(["version", "status"]));
     const createdAt = new Date().toISOString();
     return this.database
       .transaction(() =>
         candidates.map((candidate) =>
           toAction(
-            insert.get(
-              candidate.name,
-              candidate.isAsync ? 1 : 0,
-              candidate.signature,
-              candidate.docstring,
-              candidate.source,
-              JSON.stringify(candidate.imports),
-              JSON.stringify(candidate.dependencies),
-              JSON.stringify(candidate.freeNames),
-              candidate.normalHash,
-              runId,
-              candidate.origin.taskId,
-              candidate.origin.step,
-              createdAt,
-            ),
+            insert.get({
+              ...commonColumns({ ...candidate, runId, taskId: candidate.origin.taskId, step: candidate.origin.step, createdAt }),
+              version: null,
+              status: "candidate",
+            }),
           ),
         ),
       )
@@ -221,9 +207,7 @@ export class ActionStore implements Disposable {
         const deleteRow = this.database.prepare("DELETE FROM actions WHERE id = ?");
         for (const row of rows) if (lastByName.get(row.name) !== row) deleteRow.run(row.id);
         const now = new Date().toISOString();
-        const addOrigin = this.database.prepare(
-          "INSERT OR IGNORE INTO action_origins (action_id, run_id, task_id, step, recorded_at) VALUES (?, ?, ?, ?, ?)",
-        );
+        const addOrigin = this.database.prepare(INSERT_ORIGIN_SQL);
         for (const candidate of lastByName.values()) {
           const latest = this.get(candidate.name);
           if (latest !== undefined && latest.normalHash === candidate.normalHash) {
@@ -390,33 +374,15 @@ export class ActionStore implements Disposable {
   insertImported(action: Omit<LibraryAction, "id" | "version">, origins: readonly ActionOriginRecord[]): LibraryAction {
     return this.transaction(() => {
       const version = (this.get(action.name)?.version ?? 0) + 1;
-      const row = this.database
-        .prepare(
-          `INSERT INTO actions (name, version, status, is_async, signature, docstring, source, imports, dependencies,
-             free_names, normal_hash, run_id, task_id, step, created_at, promoted_at, uses, successes, failures)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-        )
-        .get(
-          action.name,
-          version,
-          action.status === "retired" ? "retired" : "promoted",
-          action.isAsync ? 1 : 0,
-          action.signature,
-          action.docstring,
-          action.source,
-          JSON.stringify(action.imports),
-          JSON.stringify(action.dependencies),
-          JSON.stringify(action.freeNames),
-          action.normalHash,
-          action.runId,
-          action.taskId,
-          action.step,
-          action.createdAt,
-          action.promotedAt ?? new Date().toISOString(),
-          action.uses,
-          action.successes,
-          action.failures,
-        );
+      const row = this.database.prepare(insertActionSql(["version", "status", "promoted_at", "uses", "successes", "failures"])).get({
+        ...commonColumns(action),
+        version,
+        status: action.status === "retired" ? "retired" : "promoted",
+        promoted_at: action.promotedAt ?? new Date().toISOString(),
+        uses: action.uses,
+        successes: action.successes,
+        failures: action.failures,
+      });
       const stored = toAction(row) as LibraryAction;
       this.addOrigins(stored.id, origins);
       return stored;
@@ -425,9 +391,7 @@ export class ActionStore implements Disposable {
 
   /** Records tasks whose passing code contained this action; returns how many were new. */
   addOrigins(actionId: number, origins: readonly ActionOriginRecord[]): number {
-    const insert = this.database.prepare(
-      "INSERT OR IGNORE INTO action_origins (action_id, run_id, task_id, step, recorded_at) VALUES (?, ?, ?, ?, ?)",
-    );
+    const insert = this.database.prepare(INSERT_ORIGIN_SQL);
     return this.transaction(() => origins.reduce((added, origin) => added + insert.run(actionId, origin.runId, origin.taskId, origin.step, origin.recordedAt).changes, 0));
   }
 
@@ -479,6 +443,39 @@ export class ActionStore implements Disposable {
     const row = this.database.prepare("SELECT * FROM actions WHERE id = ?").get(id);
     return row === undefined ? undefined : toAction(row);
   }
+}
+
+/** A task whose passing code contained an action; a second record of the same one is ignored. */
+const INSERT_ORIGIN_SQL = "INSERT OR IGNORE INTO action_origins (action_id, run_id, task_id, step, recorded_at) VALUES (?, ?, ?, ?, ?)";
+
+/** The columns every inserted actions row binds, a new candidate's and an imported action's alike. */
+const COMMON_COLUMNS = ["name", "is_async", "signature", "docstring", "source", "imports", "dependencies", "free_names", "normal_hash", "run_id", "task_id", "step", "created_at"] as const;
+
+/** What those columns are written from. */
+type CommonFields = Omit<ActionCandidate, "origin"> & Pick<StoredAction, "runId" | "taskId" | "step" | "createdAt">;
+
+function commonColumns(action: CommonFields): Record<(typeof COMMON_COLUMNS)[number], string | number> {
+  return {
+    name: action.name,
+    is_async: action.isAsync ? 1 : 0,
+    signature: action.signature,
+    docstring: action.docstring,
+    source: action.source,
+    imports: JSON.stringify(action.imports),
+    dependencies: JSON.stringify(action.dependencies),
+    free_names: JSON.stringify(action.freeNames),
+    normal_hash: action.normalHash,
+    run_id: action.runId,
+    task_id: action.taskId,
+    step: action.step,
+    created_at: action.createdAt,
+  };
+}
+
+/** An INSERT of an actions row binding the common columns and `extra` by name, returning the row. */
+function insertActionSql(extra: readonly string[]): string {
+  const columns = [...COMMON_COLUMNS, ...extra];
+  return `INSERT INTO actions (${columns.join(", ")}) VALUES (${columns.map((column) => `@${column}`).join(", ")}) RETURNING *`;
 }
 
 function toAction(raw: unknown): StoredAction {

@@ -5,6 +5,7 @@ import { statSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { UserError } from "../errors.js";
+import { assertOutsideSystemTrees, notAFolderError } from "../sandbox/output-paths.js";
 
 /** "workspaceSize" -> "--workspace-size". */
 export function flagName(key: string): string {
@@ -46,24 +47,19 @@ export function positiveNumber(): z.ZodType<number, string | number> {
   return z.union([z.number(), numberFlag]).pipe(z.number().positive().max(MAX_TIMER_SECONDS));
 }
 
-/** Kernel and device file systems: a folder there never holds results, and writing may hang. */
-const SYSTEM_TREES = ["/proc", "/sys", "/dev"];
-
 /**
  * Checks a path flag before anything is written: it must not be under /proc, /sys or /dev, and
  * what exists there must be of the kind asked (`folder` or `file`). A mistake exits 2 in one line.
  */
 export function assertPathFlag(key: string, value: string, kind: "folder" | "file"): void {
   const resolved = path.resolve(value);
-  if (SYSTEM_TREES.some((tree) => resolved === tree || resolved.startsWith(`${tree}/`))) {
-    throw new UserError("DYNABOX_USAGE", `${flagName(key)}: ${value} is on a system file system (${resolved.split("/")[1] ? `/${resolved.split("/")[1]}` : resolved}); give a ${kind} in your own space`);
-  }
+  assertOutsideSystemTrees(flagName(key), value, [resolved], kind);
   let stats;
   try {
     stats = statSync(resolved);
   } catch {
     return; // made when needed
   }
-  if (kind === "folder" && !stats.isDirectory()) throw new UserError("DYNABOX_USAGE", `${flagName(key)}: ${value} is not a folder; give a folder (it is made when missing)`);
+  if (kind === "folder" && !stats.isDirectory()) throw notAFolderError(flagName(key), value);
   if (kind === "file" && stats.isDirectory()) throw new UserError("DYNABOX_USAGE", `${flagName(key)}: ${value} is a folder; give a file path`);
 }

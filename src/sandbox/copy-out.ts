@@ -16,6 +16,7 @@ import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
 import { SandboxError, UserError } from "../errors.js";
 import { ArchivePlanner, DEFAULT_UNPACK_LIMITS, type PlannedEntry } from "./archive-plan.js";
+import { assertOutsideSystemTrees, notAFolderError } from "./output-paths.js";
 import type { ArchiveOptions, UnpackReport } from "./archive.js";
 
 /** An archive that can be read twice: bytes in memory, or a function that opens it again. */
@@ -27,9 +28,6 @@ const ZEROS = Buffer.alloc(HOLE_CHUNK);
 async function openSource(source: ArchiveSource): Promise<Readable> {
   return Buffer.isBuffer(source) ? Readable.from([source]) : source();
 }
-
-/** Trees of the host that hold no ordinary files: writing there hangs, fails oddly, or worse. */
-const SPECIAL_TREES = ["/proc", "/sys", "/dev"];
 
 /**
  * Where an output folder really is (links in its existing part resolved) and whether it exists;
@@ -45,15 +43,9 @@ export async function checkOutputFolder(folder: string, what: string): Promise<{
     existing = path.dirname(existing);
   }
   const real = path.join(await realpath(existing), ...missing);
-  for (const special of SPECIAL_TREES) {
-    if ([real, absolute].some((candidate) => candidate === special || candidate.startsWith(`${special}/`))) {
-      throw new UserError("DYNABOX_USAGE", `${what} ${folder} is under ${special}, which holds no ordinary files; give a folder on a normal disk`);
-    }
-  }
+  assertOutsideSystemTrees(what, folder, [real, absolute], "folder");
   const exists = missing.length === 0;
-  if (exists && !(await lstat(real)).isDirectory()) {
-    throw new UserError("DYNABOX_USAGE", `${what} ${folder} exists and is not a folder; give the path of a folder`);
-  }
+  if (exists && !(await lstat(real)).isDirectory()) throw notAFolderError(what, folder);
   return { real, exists };
 }
 

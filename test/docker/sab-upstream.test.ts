@@ -14,6 +14,7 @@ import { createFigureJudge } from "../../src/families/sab/judge.js";
 import { createSabFamily, gradeSabProgram, readProgramOutputs } from "../../src/families/sab/grader.js";
 import { SAB_FIELDS, loadSabTasks } from "../../src/families/sab/task.js";
 import { startScriptedOpenAIServer, type ChatCompletionRequestBody } from "../../src/testing/scripted-openai-server.js";
+import { parquetBytes } from "../parquet-writer.js";
 import { calculateMetricsFromFiles } from "../sab-calculate-metrics.js";
 import { temporaryFolders } from "../temporary-folders.js";
 import { docker, image, sandbox } from "./sandbox-fixture.js";
@@ -79,7 +80,13 @@ function toCsv(rows: Record<string, unknown>[]): string {
   return [SAB_FIELDS.join(","), ...rows.map((row) => SAB_FIELDS.map((field) => quote(row[field])).join(","))].join("\n") + "\n";
 }
 
-/** Two bundled tasks plus the figure task, as CSV and JSONL, with benchmark/ beside them. */
+/** The fields of a fixture row the test reads back. */
+interface FixtureRow {
+  instance_id: string;
+  gold_program_name: string;
+}
+
+/** Two bundled tasks plus the figure task, as CSV, JSONL and parquet, with benchmark/ beside them. */
 async function fixture(): Promise<{ directory: string; rows: Record<string, unknown>[] }> {
   const directory = await scratch();
   const benchmark = path.join(directory, "benchmark");
@@ -93,6 +100,7 @@ async function fixture(): Promise<{ directory: string; rows: Record<string, unkn
   const rows = [bundled[0]!, bundled[2]!, FIGURE_ROW];
   await writeFile(path.join(directory, "ScienceAgentBench.csv"), toCsv(rows));
   await writeFile(path.join(directory, "rows.jsonl"), rows.map((row) => JSON.stringify(row)).join("\n") + "\n");
+  await writeFile(path.join(directory, "validation-00000-of-00001.parquet"), parquetBytes(rows, SAB_FIELDS, "snappy"));
   return { directory, rows };
 }
 
@@ -119,7 +127,7 @@ function dynabox(args: string[], env: Record<string, string> = {}) {
 describe("ScienceAgentBench from upstream's files", () => {
   it("grades ScienceAgentBench.csv as the JSONL rows, two attempts best-of-2, and writes eval logs calculate_metrics reads", async () => {
     const { directory, rows } = await fixture();
-    const [first, second] = rows as [Record<string, string>, Record<string, string>, Record<string, string>];
+    const [first, second] = rows.slice(0, 2).map((row) => ({ instance_id: String(row.instance_id), gold_program_name: String(row.gold_program_name) })) as [FixtureRow, FixtureRow];
     const attemptOne = await programFolder(directory, "attempt-1", {
       [`pred_${first.gold_program_name}`]: await gold(first.gold_program_name),
       [`pred_${second.gold_program_name}`]: "raise SystemExit('gave up')\n",
@@ -136,10 +144,14 @@ describe("ScienceAgentBench from upstream's files", () => {
     const jsonlRun = path.join(directory, "jsonl-run");
     const jsonl = await dynabox(["--sab", path.join(directory, "rows.jsonl"), "--programs", attemptOne, "--run-dir", jsonlRun, "--concurrency", "2"]);
     expect(jsonl.exitCode, jsonl.stderr).toBe(0);
+    const parquetRun = path.join(directory, "parquet-run");
+    const parquet = await dynabox(["--sab", path.join(directory, "validation-00000-of-00001.parquet"), "--programs", attemptOne, "--run-dir", parquetRun, "--concurrency", "2"]);
+    expect(parquet.exitCode, parquet.stderr).toBe(0);
 
-    // The same rows from CSV and from JSONL grade the same.
+    // The same rows from CSV, JSONL and the hub's parquet grade the same.
     const csvLines = await jsonLines(path.join(csvRun, "results.jsonl"));
     const jsonlLines = await jsonLines(path.join(jsonlRun, "results.jsonl"));
+    expect(await jsonLines(path.join(parquetRun, "results.jsonl"))).toEqual(jsonlLines);
     expect(csvLines).toHaveLength(6);
     expect(csvLines.slice(0, 3).map(({ attempt: _attempt, ...line }) => line)).toEqual(jsonlLines);
     expect(jsonlLines.map((line) => [line.valid_program, line.success_rate])).toEqual([

@@ -156,8 +156,8 @@ describe("copy-out to a host folder", () => {
     await writeFile(path.join(parent, "used", "kept.txt"), "mine");
     await expect(checkCopyOutDestination(path.join(parent, "used"))).rejects.toThrow(/not empty; give a new or empty folder/);
     await expect(checkCopyOutDestination(path.join(parent, "file"))).rejects.toThrow(/not a folder/);
-    await expect(checkCopyOutDestination("/proc/self/cwd/x")).rejects.toThrow(/under \/proc/);
-    await expect(checkCopyOutDestination("/dev/shm/x")).rejects.toThrow(/under \/dev/);
+    await expect(checkCopyOutDestination("/proc/self/cwd/x")).rejects.toThrow(/^copy-out folder: \/proc\/self\/cwd\/x is under \/proc, which holds no ordinary files/);
+    await expect(checkCopyOutDestination("/dev/shm/x")).rejects.toThrow(/^copy-out folder: \/dev\/shm\/x is under \/dev, which holds no ordinary files/);
     await mkdir(path.join(parent, "empty"));
     await expect(checkCopyOutDestination(path.join(parent, "empty"))).resolves.toBe(path.join(parent, "empty"));
     expect(await readFile(path.join(parent, "used", "kept.txt"), "utf8")).toBe("mine");

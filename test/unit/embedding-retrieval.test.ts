@@ -10,6 +10,7 @@ import { ActionStore } from "../../src/actions/store.js";
 import type { ActionCandidate } from "../../src/actions/types.js";
 import { createModelClient } from "../../src/agent/model-client.js";
 import { hashedEmbedding, startScriptedOpenAIServer } from "../../src/testing/scripted-openai-server.js";
+import { noExtraction } from "../no-extraction.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -46,7 +47,7 @@ describe("retrieval with an embedding model", () => {
     ]);
     store.promote("run-1", "earlier");
     const model = createModelClient({ model: "scripted", baseURL: server.url, apiKey: "x" });
-    const library = new TaskLibrary(store, { runId: "run-2", taskId: "later", embedder: model.embedder("test-embedding") });
+    const library = new TaskLibrary(store, { runId: "run-2", taskId: "later", extractor: noExtraction, embedder: model.embedder("test-embedding") });
     const { offered } = await library.retrieve("measurements spreadsheet", 1);
     expect(offered.map((each) => each.name)).toEqual(["load_table"]);
     expect(server.embeddingRequests.length).toBeGreaterThan(0);

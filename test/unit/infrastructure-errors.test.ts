@@ -50,7 +50,7 @@ describe("the command line's usage errors", () => {
   });
 
   it("a path of the wrong kind or under /proc is one usage line naming the flag", () => {
-    expect(() => assertPathFlag("runDir", "/proc/self/run", "folder")).toThrow(/^--run-dir: \/proc\/self\/run is on a system file system/);
+    expect(() => assertPathFlag("runDir", "/proc/self/run", "folder")).toThrow(/^--run-dir: \/proc\/self\/run is under \/proc, which holds no ordinary files; give a folder on a normal disk$/);
     expect(() => assertPathFlag("runDir", "package.json", "folder")).toThrow(/^--run-dir: package.json is not a folder/);
     expect(() => assertPathFlag("library", "src", "file")).toThrow(/^--library: src is a folder/);
     expect(() => assertPathFlag("runDir", "no/such/folder/yet", "folder")).not.toThrow();

@@ -1,5 +1,5 @@
 // ScienceAgentBench rows as upstream ships them: ScienceAgentBench.csv (quoted fields with commas,
-// quotes and line breaks), the hub viewer's JSON, null cells, and benchmark/ folders whose task
+// quotes and line breaks), the hub viewer's JSON, the dataset card's parquet, null cells, and benchmark/ folders whose task
 // files are links that leave the benchmark.
 
 import { cp, mkdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { DynaboxError } from "../../src/errors.js";
 import { splitRows } from "../../src/families/sab/rows.js";
 import { SAB_FIELDS, discoverSabTasks, loadSabTasks, outputPathProblem } from "../../src/families/sab/task.js";
+import { parquetBytes, type ParquetCompression } from "../parquet-writer.js";
 import { temporaryFolders } from "../temporary-folders.js";
 
 const BUNDLED = fileURLToPath(new URL("../../tasks/sab/", import.meta.url));
@@ -110,9 +111,74 @@ describe("JSON rows from the hub", () => {
     expect(tasks.every((task) => task.row.domain_knowledge === "")).toBe(true);
   });
 
-  it("refuses parquet with a conversion command", () => {
-    const { problems } = splitRows("verified-00000-of-00001.parquet", "");
-    expect(problems[0]).toMatch(/Parquet is not read.*read_parquet/);
+});
+
+// The dataset card's files (`validation-00000-of-00001.parquet`), written here by parquet-wasm
+// (arrow-rs), not by hyparquet, the reader under test.
+describe("the dataset card's parquet", () => {
+  async function parquetFixture(rows: Record<string, unknown>[], compression: ParquetCompression, columns: readonly string[] = SAB_FIELDS) {
+    const directory = await scratch();
+    await cp(path.join(BUNDLED, "benchmark"), path.join(directory, "benchmark"), { recursive: true });
+    const file = path.join(directory, "validation-00000-of-00001.parquet");
+    await writeFile(file, parquetBytes(rows, columns, compression));
+    return { directory, file };
+  }
+
+  for (const compression of ["snappy", "uncompressed", "gzip", "brotli"] as const) {
+    it(`reads ${compression} pages as the same rows as the JSONL, int64 ids as strings`, async () => {
+      const rows = await bundledRows();
+      const { directory, file } = await parquetFixture(rows, compression);
+      await writeFile(path.join(directory, "rows.jsonl"), rows.map((row) => JSON.stringify(row)).join("\n") + "\n");
+      const fromParquet = await loadSabTasks(file);
+      const fromJsonl = await loadSabTasks(path.join(directory, "rows.jsonl"));
+      expect(fromParquet.map((task) => task.row)).toEqual(fromJsonl.map((task) => task.row));
+      expect(fromParquet.map((task) => task.id)).toEqual(rows.map((row) => String(row.instance_id)));
+      expect(fromParquet[0]!.origin).toBe(`${file} row 1`);
+      // discover (what eval, run and validate call) takes the file too.
+      expect(await discoverSabTasks(file)).toHaveLength(rows.length);
+    });
+  }
+
+  it("reads null cells in the nullable metadata columns as empty, as the hub's domain_knowledge", async () => {
+    const rows = (await bundledRows()).map((row) => ({ ...row, domain_knowledge: null, dataset_preview: null }));
+    const { file } = await parquetFixture(rows, "snappy");
+    const tasks = await loadSabTasks(file);
+    expect(tasks.map((task) => task.row.domain_knowledge)).toEqual(rows.map(() => ""));
+    expect(tasks.map((task) => task.row.dataset_preview)).toEqual(rows.map(() => ""));
+  });
+
+  it("names the row and field of a null where a value is required", async () => {
+    const rows = await bundledRows();
+    rows[1] = { ...rows[1], eval_script_name: null };
+    const { file } = await parquetFixture(rows, "snappy");
+    const error = await loadError(file);
+    expect(error.message).toMatch(/row 2\b.*eval_script_name/);
+  });
+
+  it("names a missing column as a missing field", async () => {
+    const rows = await bundledRows();
+    const { file } = await parquetFixture(rows, "snappy", SAB_FIELDS.filter((field) => field !== "output_fname"));
+    const error = await loadError(file);
+    expect(error.message).toMatch(/row 1\b.*output_fname/);
+  });
+
+  it("refuses a file that is not parquet, naming the file and the way to convert it", async () => {
+    const directory = await scratch();
+    const file = path.join(directory, "validation-00000-of-00001.parquet");
+    await writeFile(file, "instance_id,domain\n1,x\n");
+    const error = await loadError(file);
+    expect(error.code).toBe("DYNABOX_TASK_INVALID");
+    expect(error.message).toContain(`${file} can not be read as parquet`);
+    expect(error.message).toMatch(/Fix: use the dataset's ScienceAgentBench\.csv, or convert.*read_parquet/);
+  });
+
+  it("refuses a codec hyparquet and node:zlib can not decode, naming the file and the way to convert it", async () => {
+    const rows = await bundledRows();
+    const { file } = await parquetFixture(rows, "lz4_raw");
+    const error = await loadError(file);
+    expect(error.message).toContain(`${file} can not be read as parquet`);
+    expect(error.message).toMatch(/LZ4_RAW/);
+    expect(error.message).toMatch(/Fix: .*read_parquet/);
   });
 });
 

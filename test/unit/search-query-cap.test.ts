@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { normalHash } from "../../src/actions/normalize.js";
 import { SEARCH_QUERY_LIMIT, TaskLibrary } from "../../src/actions/promote.js";
 import { ActionStore } from "../../src/actions/store.js";
+import { noExtraction } from "../no-extraction.js";
 
 describe("search_actions queries from the sandbox", () => {
   it("searches only the first characters of an oversized query", async () => {
@@ -24,7 +25,7 @@ describe("search_actions queries from the sandbox", () => {
       },
     ]);
     store.promote("run", "seed");
-    const search = new TaskLibrary(store, { runId: "run", taskId: "t" }).searchHandler();
+    const search = new TaskLibrary(store, { runId: "run", taskId: "t", extractor: noExtraction }).searchHandler();
     expect((await search({ query: "slugify" })).map((hit) => hit.name)).toEqual(["slugify"]);
     const padded = "-".repeat(SEARCH_QUERY_LIMIT) + " slugify";
     expect(await search({ query: padded })).toEqual([]);

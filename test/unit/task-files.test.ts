@@ -43,7 +43,7 @@ async function tarEntries(archive: Buffer): Promise<Array<{ name: string; type: 
   const extract = tar.extract();
   extract.on("entry", (header, body, next) => {
     const chunks: Buffer[] = [];
-    body.on("data", (chunk: Buffer) => chunks.push(chunk));
+    body.on("data", (chunk: unknown) => chunks.push(Buffer.from(chunk as Uint8Array)));
     body.on("end", () => {
       entries.push({ name: header.name, type: header.type ?? "file", content: Buffer.concat(chunks).toString() });
       next();

@@ -3,10 +3,12 @@
 //   - `ScienceAgentBench.csv` (upstream's `benchmark/ScienceAgentBench.csv` and the Hugging Face
 //     "validation" config): a real CSV with quoted fields holding commas, quotes and newlines;
 //   - JSONL (one object per line), and a JSON list of objects;
-//   - the JSON that the Hugging Face dataset viewer serves (`{"rows": [{"row": {...}}, ...]}`).
-// Parquet (the hub's "verified" split) is not read: see docs/sab.md for why and how to convert it.
+//   - the JSON that the Hugging Face dataset viewer serves (`{"rows": [{"row": {...}}, ...]}`);
+//   - the dataset card's parquet files (read in parquet-rows.ts).
 
+import { readFile } from "node:fs/promises";
 import { CsvError, parse } from "csv-parse/sync";
+import { readParquetRows } from "./parquet-rows.js";
 
 export interface RawRow {
   /** Where the row is, for messages: "line 3" (JSONL), "row 3" (JSON), "row 3 (lines 4-9)" (CSV). */
@@ -26,7 +28,16 @@ export function rowFileFormat(file: string): RowFileFormat | undefined {
   return undefined;
 }
 
-/** Splits a rows file into raw rows, or lists what is wrong with its syntax. */
+/**
+ * Reads a rows file of any format into raw rows, or lists what is wrong with its syntax. Throws only
+ * when the file can not be read at all (missing, unreadable).
+ */
+export async function readRows(file: string): Promise<{ rows: RawRow[]; problems: string[] }> {
+  if (rowFileFormat(file) === "parquet") return readParquetRows(file);
+  return splitRows(file, await readFile(file, "utf8"));
+}
+
+/** Splits the text of a rows file (CSV, JSON or JSONL) into raw rows, or lists what is wrong with its syntax. */
 export function splitRows(file: string, text: string): { rows: RawRow[]; problems: string[] } {
   switch (rowFileFormat(file)) {
     case "csv":
@@ -34,13 +45,8 @@ export function splitRows(file: string, text: string): { rows: RawRow[]; problem
     case "json":
       return splitJson(text);
     case "parquet":
-      return {
-        rows: [],
-        problems: [
-          "Parquet is not read by dynabox (no parquet reader is bundled). Fix: use the dataset's ScienceAgentBench.csv, or convert it: " +
-            `python3 -c "import pandas; pandas.read_parquet('IN.parquet').to_json('OUT.jsonl', orient='records', lines=True, force_ascii=False)"`,
-        ],
-      };
+      // Binary: its text means nothing. readRows reads it.
+      return { rows: [], problems: ["a parquet file is binary and can not be split as text. Fix: read it with readRows"] };
     default:
       return splitJsonLines(text);
   }

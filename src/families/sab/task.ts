@@ -3,11 +3,11 @@
 // Everything is checked before anything is returned: a bad file gives one error that names the
 // file, the line or row, the field, what was expected and the fix; nothing is half-loaded.
 
-import { readFile, realpath, stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { UserError } from "../../errors.js";
-import { rowFileFormat, splitRows, type RawRow } from "./rows.js";
+import { readRows, rowFileFormat, type RawRow } from "./rows.js";
 import { TaskFolder } from "../task-files.js";
 import type { TaskBase } from "../types.js";
 
@@ -219,19 +219,19 @@ async function defaultBenchmarkDirectory(rowsFile: string): Promise<string> {
   return isBenchmark ? own : beside;
 }
 
-/** Loads every task of a rows file (.csv, .jsonl or a .json list), checking the benchmark/ files too. */
+/** Loads every task of a rows file (.csv, .jsonl, a .json list or .parquet), checking the benchmark/ files too. */
 export async function loadSabTasks(file: string, options: LoadSabOptions = {}): Promise<SabTask[]> {
   const origin = path.resolve(file);
-  let text: string;
+  let split: { rows: RawRow[]; problems: string[] };
   try {
-    text = await readFile(origin, "utf8");
+    split = await readRows(origin);
   } catch (error) {
     throw new UserError("DYNABOX_TASK_INVALID", `can not read the ScienceAgentBench rows file ${origin}: ${(error as Error).message}`, {
       cause: error,
     });
   }
   const benchmarkDirectory = path.resolve(options.benchmarkDirectory ?? (await defaultBenchmarkDirectory(origin)));
-  const { rows, problems } = splitRows(origin, text);
+  const { rows, problems } = split;
   const tasks: SabTask[] = [];
   const lines = new Map<SabTask, string>();
   const seen = new Map<string, string>();
@@ -346,13 +346,13 @@ async function linksLeavingBenchmark(task: SabTask, where: string, realBenchmark
 
 /** Whether a rows file looks like ScienceAgentBench rather than another family's dataset. */
 async function looksLikeSab(file: string): Promise<boolean> {
-  let text: string;
+  let split: { rows: RawRow[]; problems: string[] };
   try {
-    text = await readFile(file, "utf8");
+    split = await readRows(file);
   } catch {
     return true; // let the loader report it
   }
-  const { rows, problems } = splitRows(file, text);
+  const { rows, problems } = split;
   const first = rows[0]?.value;
   if (problems.length > 0 || first === undefined) return true;
   if (typeof first !== "object" || first === null) return true;
@@ -363,7 +363,7 @@ async function looksLikeSab(file: string): Promise<boolean> {
 export const SAB_ROWS_FILES = ["tasks.jsonl", "tasks.json", "ScienceAgentBench.csv"];
 
 /**
- * Tasks at `target`: a .csv/.jsonl/.json rows file (benchmark/ beside it, or the rows file inside
+ * Tasks at `target`: a .csv/.jsonl/.json/.parquet rows file (benchmark/ beside it, or the rows file inside
  * benchmark/ as upstream keeps it), or a folder holding tasks.jsonl, tasks.json or
  * ScienceAgentBench.csv with benchmark/ beside it, or upstream's checkout root holding
  * benchmark/ScienceAgentBench.csv. [] when the path holds no SAB tasks; an error when it does
@@ -373,7 +373,7 @@ export async function discoverSabTasks(target: string): Promise<SabTask[]> {
   const kind = await kindOf(target);
   if (kind === "file") {
     const format = rowFileFormat(target);
-    if (format === undefined || format === "parquet") return [];
+    if (format === undefined) return [];
     return (await looksLikeSab(target)) ? loadSabTasks(target) : [];
   }
   if (kind !== "directory") return [];
