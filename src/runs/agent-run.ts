@@ -332,6 +332,8 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
       seconds_spent: (performance.now() - started) / 1000,
       // Grading was retried already: running the agent again would not help it.
       ...(error instanceof GradingFailed ? { retries: Math.max(0, options.infrastructureRetries ?? 2) } : {}),
+      // A runtime the engine lacks (gVisor, the NVIDIA toolkit for --gpus) does not appear by retrying.
+      ...(failure.code === "DYNABOX_RUNTIME_MISSING" ? { retries: 0 } : {}),
     };
   }
 }

@@ -110,6 +110,8 @@ describe("--gpus with dynabox run (the agent's sandbox)", () => {
       expect(result.exitCode, result.stderr).toBe(3);
       expect(`${result.stdout}\n${result.stderr}`).toMatch(NVIDIA);
       expect(server.requests.length).toBe(0);
+      // A missing runtime is not retried (it would not appear by waiting).
+      expect(result.stdout).not.toContain('"type":"task-retry"');
     } finally {
       await server.close();
     }
