@@ -8,7 +8,7 @@
 //     transformers==4.46.3 (applied here to a program that needs one of them);
 //   - qsprpred: papyrus-scaffold-visualizer from git (its main branch) and kaleido, and nothing
 //     else; otherwise scvi -> scvi-tools;
-//   - oggm adds salem, tables, geopandas, and is pinned oggm<=1.6.1;
+//   - biopsykit adds mne; oggm adds salem, tables, geopandas, and is pinned oggm<=1.6.1;
 //   - scanpy adds scikit-misc and leidenalg;
 //   - iris -> scitools-iris;
 //   - pymatgen<=2024.5.1; a "benchmark" import is dropped;
@@ -103,6 +103,7 @@ export function sabRequirementsFor(missingModules: readonly string[]): SabRequir
     lines = lines.filter((line) => !line.includes("scvi"));
     lines.push("scvi-tools");
   }
+  if (text().includes("biopsykit")) lines.push("mne");
   if (text().includes("oggm")) lines.push("salem", "tables", "geopandas");
   if (text().includes("scanpy")) lines.push("scikit-misc", "leidenalg");
   if (text().includes("iris")) {

@@ -77,7 +77,13 @@ export async function sabBaseImage(context: GradingContext): Promise<SabBase> {
   return base;
 }
 
+/** `DYNABOX_SAB_PYTHON=sandbox`: keep ScienceAgentBench on the sandbox image (no 3.10 build), still with the warning. */
+export const SAB_PYTHON_VARIABLE = "DYNABOX_SAB_PYTHON";
+
 async function decide(context: GradingContext): Promise<SabBase> {
+  if ((process.env[SAB_PYTHON_VARIABLE] ?? "").trim().toLowerCase() === "sandbox") {
+    return { image: context.sandboxImage, python: SANDBOX_PYTHON_VERSION, warning: sabPythonWarning(`${SAB_PYTHON_VARIABLE}=sandbox asks for the sandbox image`) };
+  }
   // Progress only: the warning is reported to each task by sabBaseImage.
   const quiet: GradingContext = { ...context, onWarning: () => {} };
   let image: string;

@@ -9,6 +9,7 @@ describe("SAB requirements from imports", () => {
     expect(sabRequirementsFor(["sklearn", "cv2", "PIL"]).requirements).toBe("scikit-learn\nopencv-python\nPillow\n");
     expect(sabRequirementsFor(["scvi"]).requirements).toBe("scvi-tools\n");
     expect(sabRequirementsFor(["iris"]).requirements).toBe("scitools-iris\n");
+    expect(sabRequirementsFor(["biopsykit"]).requirements).toBe("biopsykit\nmne\n");
     expect(sabRequirementsFor(["oggm"]).requirements).toBe("oggm<=1.6.1\nsalem\ntables\ngeopandas\n");
     expect(sabRequirementsFor(["scanpy"]).requirements).toBe("scanpy\nscikit-misc\nleidenalg\n");
     expect(sabRequirementsFor(["pymatgen"]).requirements).toBe("pymatgen<=2024.5.1\n");

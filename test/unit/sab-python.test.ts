@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from "vitest";
 import { parseRequirements } from "../../src/environments/requirements.js";
-import { SAB_BASE_STACK, SAB_UPSTREAM_PYTHON, sabPythonWarning } from "../../src/environments/sab-python.js";
+import { SAB_BASE_STACK, SAB_UPSTREAM_PYTHON, sabBaseImage, sabPythonWarning } from "../../src/environments/sab-python.js";
 import { planTaskImage } from "../../src/grading/environment.js";
 
 describe("ScienceAgentBench's Python", () => {
@@ -21,5 +21,21 @@ describe("ScienceAgentBench's Python", () => {
     expect(warning).toContain("because no registry answers");
     expect(warning).toMatch(/docker save python:3\.10-slim .* docker load -i/);
     expect(warning).toMatch(/reach a registry/);
+  });
+
+  it("DYNABOX_SAB_PYTHON=sandbox keeps the sandbox image, with the warning on every task (never silently)", async () => {
+    const saved = process.env.DYNABOX_SAB_PYTHON;
+    process.env.DYNABOX_SAB_PYTHON = "sandbox";
+    try {
+      const warnings: string[] = [];
+      const context = { docker: {} as never, sandboxImage: "dynabox-sandbox:test", cacheDirectory: "/c", onWarning: (warning: string) => warnings.push(warning) };
+      expect(await sabBaseImage(context)).toMatchObject({ image: "dynabox-sandbox:test", python: "3.11" });
+      await sabBaseImage(context);
+      expect(warnings).toHaveLength(2);
+      expect(warnings[0]).toMatch(/ran on Python 3\.11 .*because DYNABOX_SAB_PYTHON=sandbox asks for the sandbox image/);
+    } finally {
+      if (saved === undefined) delete process.env.DYNABOX_SAB_PYTHON;
+      else process.env.DYNABOX_SAB_PYTHON = saved;
+    }
   });
 });
