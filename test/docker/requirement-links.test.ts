@@ -156,3 +156,26 @@ describe("git and find-links requirement lines from task files", () => {
     }
   });
 });
+
+describe("a RES-Q row whose requirements_txt carries a git line and a find-links page", () => {
+  it("grades as upstream would, with both packages importable by the row's test", async () => {
+    const { resqFamily } = await import("../../src/families/resq/grader.js");
+    const { bundledTask, bundledTasks, resqContext, withRow } = await import("./resq-helpers.js");
+    const base = bundledTask(await bundledTasks(), "1_0");
+    const task = withRow(base, {
+      requirements_txt: `dynabox-gitdemo @ ${gitUrl}@v1.0\n-f ${served.url}/wheels/repo.html\ndynabox-linkdemo==1.0\n`,
+      test_script:
+        "import dynabox_gitdemo, dynabox_linkdemo\nassert (dynabox_gitdemo.ORIGIN, dynabox_linkdemo.ORIGIN) == ('git', 'find-links')\n" + base.row.test_script,
+    });
+    const resq = { ...(await resqContext()), environment: { pipIndexUrl: index.url } };
+    try {
+      const verdict = await resqFamily.grade(resq, task, task.row.solution_patch);
+      expect(verdict.upstream).toMatchObject({ success: true, message: "PASS" });
+      const image = await resqFamily.agentImage!(resq, task);
+      expect(image).toMatch(/^dynabox-env:/);
+      made.push(image);
+    } finally {
+      await resq.dispose();
+    }
+  }, 300_000);
+});
