@@ -43,7 +43,10 @@ export interface GradingContext {
  * user's --gpus becomes `taskDevices`; a task that needs a GPU while --gpus is not given gets the
  * warning (through onWarning: set that first). Runners call this once per task they grade or run.
  */
-export function contextForTask<T extends GradingContext>(context: T, task: { id: string; gpu?: boolean | number | undefined }): T {
+export function contextForTask<T extends GradingContext>(
+  context: T,
+  task: { id: string; gpu?: boolean | number | undefined },
+): T & { taskDevices: DeviceRequest[] } {
   const need = gpuNeed(task.gpu, parseGpuScope(context.environment?.gpusFor));
   const plan = planGpus(task.id, need, parseGpus(context.environment?.gpus));
   if (plan.warning !== undefined) reportWarning(context, plan.warning);
