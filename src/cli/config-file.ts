@@ -26,6 +26,7 @@ const environmentFields = {
     wheelhouse: z.string().describe("--wheelhouse: a folder of wheels for task environments"),
     allowDebianSubstitutes: z.boolean().describe("--allow-debian-substitutes: Debian packages where no index answers"),
     gpus: z.string().describe("--gpus: all, a count, or device ids, for tasks that declare a GPU"),
+    gpusFor: z.enum(["declared", "all"]).describe("--gpus-for: which tasks get the --gpus devices (declared, or all)"),
 };
 
 export const runConfigSchema = z

@@ -17,7 +17,8 @@ export function addEnvironmentOptions(command: Command, options: { verbose?: boo
     .option("--pip-extra-index-url <url>", "another index pip may use (repeatable; or PIP_EXTRA_INDEX_URL)", (value: string, previous: string[] = []) => [...previous, value])
     .option("--wheelhouse <dir>", "a folder of wheels to install Python requirements from (alone: no index is asked)")
     .option("--allow-debian-substitutes", "when no package index answers, install Debian's python3-* packages instead (their versions, not the pins; each listed in the result)")
-    .option("--gpus <gpus>", "GPUs for tasks that declare one: all, a count (2) or device ids (0,1); needs the NVIDIA container toolkit");
+    .option("--gpus <gpus>", "GPUs for tasks that declare one: all, a count (2) or device ids (0,1); needs the NVIDIA container toolkit")
+    .option("--gpus-for <tasks>", "which tasks get the --gpus devices: declared (those whose task declares a GPU; default) or all (every task, e.g. RES-Q and ScienceAgentBench rows, which declare none)");
 }
 
 /** The settings from a command's raw flags, over the process environment. */
@@ -32,5 +33,6 @@ export function environmentSettingsFromFlags(raw: unknown): EnvironmentSettings 
     allowDebianSubstitutes: flags.allowDebianSubstitutes === true ? true : undefined,
     verbose: flags.verbose === true ? true : undefined,
     gpus: text(flags.gpus),
+    gpusFor: text(flags.gpusFor) as EnvironmentSettings["gpusFor"],
   });
 }

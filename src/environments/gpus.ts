@@ -12,6 +12,10 @@
 // A task that does not declare a GPU gets none whatever --gpus says (a GPU is a shared device; a
 // task that does not need one should not hold it). A task that declares one while --gpus is not
 // given runs without, with a warning that says how to give it.
+//
+// Who declares: an MLAgentBench task.json `"gpu": true` (or a number of GPUs). RES-Q and
+// ScienceAgentBench rows have no such field upstream, so `--gpus-for all` counts every task of the
+// run as declaring one GPU (`declared`, the default, keeps to what tasks say).
 
 import { UserError } from "../errors.js";
 
@@ -65,6 +69,22 @@ export function deviceRequests(setting: GpuSetting): DeviceRequest[] {
 export interface GpuPlan {
   deviceRequests: DeviceRequest[];
   warning?: string;
+}
+
+export const GPU_SCOPES = ["declared", "all"] as const;
+/** `--gpus-for`: which tasks get the --gpus devices. */
+export type GpuScope = (typeof GPU_SCOPES)[number];
+
+export function parseGpuScope(text: string | undefined): GpuScope {
+  const value = (text ?? "declared").trim();
+  if ((GPU_SCOPES as readonly string[]).includes(value)) return value as GpuScope;
+  throw new UserError("DYNABOX_USAGE", `--gpus-for ${value}: expected declared (tasks that declare a GPU; the default) or all (every task of the run)`);
+}
+
+/** A task's GPU need under the scope: what it declares, or one GPU for every task with --gpus-for all. */
+export function gpuNeed(declared: boolean | number | undefined, scope: GpuScope): boolean | number | undefined {
+  const needs = declared === true || (typeof declared === "number" && declared > 0);
+  return needs ? declared : scope === "all" ? true : undefined;
 }
 
 /** What a task's containers get: its declared need (true, or a number of GPUs) against the user's --gpus. */

@@ -10,7 +10,9 @@ import path from "node:path";
 import { UserError } from "../errors.js";
 import { wheelhouseFiles, type IndexSource } from "./package-source.js";
 import { ENVIRONMENT_FOLDER, layerTag, PACKAGES_LAYER_REPOSITORY, readContextFile, type LayerBuild } from "./layers.js";
-import { canonicalRequirements, type Requirement } from "./requirements.js";
+import { canonicalRequirements, isLoopbackUrl, NO_LINKS, type Requirement, type RequirementLinks } from "./requirements.js";
+
+export { isLoopbackUrl } from "./requirements.js";
 
 const WHEELHOUSE_IN_IMAGE = "/tmp/dynabox-wheelhouse";
 
@@ -30,22 +32,14 @@ export function pipSourceArguments(source: IndexSource): string[] {
   return args;
 }
 
-/** True for a URL on this machine's loopback (the only indexes that need the host's network). */
-export function isLoopbackUrl(url: string): boolean {
-  try {
-    const host = new URL(url).hostname;
-    return host === "localhost" || host === "[::1]" || host === "::1" || /^127\./.test(host);
-  } catch {
-    return false;
-  }
-}
-
 export interface PackagesLayerOptions {
   /**
    * Wheels only (pip --only-binary :all:): for requirements named by a program (ScienceAgentBench
    * imports), so that no package's setup.py runs in a build because of what a program imported.
    */
   binaryOnly?: boolean;
+  /** The task's own --find-links pages and --extra-index-url indexes (requirements file lines). */
+  links?: RequirementLinks;
 }
 
 export function packagesLayerDockerfile(parent: string, source: IndexSource, options: PackagesLayerOptions = {}): string {
@@ -77,11 +71,20 @@ export function packagesLayerBuild(
   source: IndexSource,
   options: PackagesLayerOptions = {},
 ): LayerBuild {
-  const text = canonicalRequirements(requirements);
+  const links = options.links ?? NO_LINKS;
+  // The task's links and git or archive references are lines of the requirements file: in the hash.
+  const text = canonicalRequirements(requirements, links);
   const dockerfile = packagesLayerDockerfile(parent, source, options);
-  // The host's network only for an index on the host's loopback; any other index is reached from
-  // Docker's bridge, where a package's install code can not reach services on the host's loopback.
-  const loopback = [source.indexUrl, ...source.extraIndexUrls].some((url) => url !== undefined && isLoopbackUrl(url));
+  // The host's network only for an index (the user's, or a page or repository the task's file names)
+  // on the host's loopback; anything else is reached from Docker's bridge, where a package's
+  // install code can not reach services on the host's loopback.
+  const loopback = [
+    source.indexUrl,
+    ...source.extraIndexUrls,
+    ...links.findLinks,
+    ...links.extraIndexUrls,
+    ...requirements.map((requirement) => requirement.url),
+  ].some((url) => url !== undefined && isLoopbackUrl(url));
   const wheelhouseFiles = source.wheelhouse !== undefined ? wheelhouseContents(source.wheelhouse) : [];
   return {
     tag: layerTag(PACKAGES_LAYER_REPOSITORY, parent, [dockerfile, text, source.identity]),
@@ -115,8 +118,19 @@ export function explainPipFailure(output: readonly string[], requirements: reado
     if (match) unmet.push({ requirement: match[1] ?? "", versions: (match[2] ?? "").trim() });
   }
   const conflict = output.find((line) => /ResolutionImpossible|conflicting dependencies/.test(line));
-  if (unmet.length === 0 && conflict === undefined) return undefined;
   const where = source.description;
+  // A git reference that could not be cloned or checked out: git's own words, and the line.
+  const gitProblem = output.find((line) => /fatal: |did not match any file\(s\) known to git|Cannot find command 'git'|unable to access '/.test(line));
+  if (gitProblem !== undefined && unmet.length === 0) {
+    const references = requirements.filter((each) => each.url !== undefined && each.url.startsWith("git+"));
+    return new UserError(
+      "DYNABOX_TASK_INVALID",
+      `the task's git requirement${references.length > 1 ? "s" : ""} ${references.map((each) => `"${each.line}"`).join(", ")} could not be fetched: ${gitProblem.trim()}. ` +
+        "Check the repository URL and the ref (a branch, tag or commit it has), and that the build can reach it",
+      { details: { git: gitProblem.trim() } },
+    );
+  }
+  if (unmet.length === 0 && conflict === undefined) return undefined;
   if (unmet.length > 0) {
     const named = unmet.map(({ requirement, versions }) => {
       const written = requirements.find((each) => requirement.toLowerCase().replace(/[-_.]+/g, "-").startsWith(each.name));

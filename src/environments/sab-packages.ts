@@ -6,13 +6,16 @@
 //   - base stack pins: numpy<2.0, scipy<1.14.0, matplotlib<3.8.0, torch<=2.3.0, tensorflow<=2.17.0,
 //     rdkit<=2023.09.5, tf_keras<=2.17.0, httpx==0.27.2, openai==1.54.4, code_bert_score==0.4.1,
 //     transformers==4.46.3 (applied here to a program that needs one of them);
-//   - qsprpred: packages from git (papyrus-scaffold-visualizer, kaleido), which can not come from an
-//     index: named as not installable; otherwise scvi -> scvi-tools;
-//   - oggm adds salem, tables, geopandas, and is pinned oggm<=1.6.1;
+//   - qsprpred: papyrus-scaffold-visualizer from git (its main branch) and kaleido, and nothing
+//     else; otherwise scvi -> scvi-tools;
+//   - biopsykit adds mne; oggm adds salem, tables, geopandas, and is pinned oggm<=1.6.1;
 //   - scanpy adds scikit-misc and leidenalg;
 //   - iris -> scitools-iris;
 //   - pymatgen<=2024.5.1; a "benchmark" import is dropped;
-//   - deepchem wants dgl from dgl's own wheel page, DeepPurpose descriptastorus from git: named.
+//   - deepchem adds dgl from dgl's wheel page (torch-2.3/cu121), DeepPurpose adds descriptastorus
+//     from git. These git and page URLs are fixed here, as upstream has them; a program only
+//     chooses whether they apply (by importing), never what they are. They need the build to reach
+//     github.com and data.dgl.ai; where it can not, the build's error is noted in the verdict's log.
 // Upstream matches these by substring on the extracted list (grep -q); so does this.
 //
 // Only names reach the build: each module name is checked to be a Python identifier, and the
@@ -71,8 +74,15 @@ export const SAB_BASE_PINS: Readonly<Record<string, string>> = {
   transformers: "==4.46.3",
 };
 
+/** Upstream's sources that are no index (config_conda_env.py): git repositories and a wheel page. */
+export const SAB_GIT_AND_PAGE_SOURCES = {
+  papyrusScaffoldVisualizer: "papyrus-scaffold-visualizer @ git+https://github.com/martin-sicho/papyrus-scaffold-visualizer.git@main",
+  descriptastorus: "descriptastorus @ git+https://github.com/bp-kelley/descriptastorus",
+  dglPage: "https://data.dgl.ai/wheels/torch-2.3/cu121/repo.html",
+} as const;
+
 export interface SabRequirements {
-  /** requirements.txt text for pip ("" when nothing is needed). */
+  /** requirements.txt text for pip ("" when nothing is needed); may hold git references and a --find-links line. */
   requirements: string;
   /** What upstream would install some other way (git, a wheel page), which no index can give. */
   notInstallable: string[];
@@ -87,11 +97,13 @@ export function sabRequirementsFor(missingModules: readonly string[]): SabRequir
   const text = (): string => lines.join("\n");
   const notInstallable: string[] = [];
   if (text().includes("qsprpred")) {
-    notInstallable.push("papyrus-scaffold-visualizer and kaleido (upstream installs them from git for qsprpred)");
+    // Upstream installs these two, and returns before anything else (qsprpred itself included).
+    return { requirements: `${SAB_GIT_AND_PAGE_SOURCES.papyrusScaffoldVisualizer}\nkaleido\n`, notInstallable };
   } else if (text().includes("scvi")) {
     lines = lines.filter((line) => !line.includes("scvi"));
     lines.push("scvi-tools");
   }
+  if (text().includes("biopsykit")) lines.push("mne");
   if (text().includes("oggm")) lines.push("salem", "tables", "geopandas");
   if (text().includes("scanpy")) lines.push("scikit-misc", "leidenalg");
   if (text().includes("iris")) {
@@ -105,8 +117,8 @@ export function sabRequirementsFor(missingModules: readonly string[]): SabRequir
       const pin = SAB_BASE_PINS[normalizeProjectName(line)];
       return pin !== undefined && /^[A-Za-z0-9._-]+$/.test(line) ? `${line}${pin}` : line;
     });
-  if (text().includes("deepchem")) notInstallable.push("dgl (upstream installs it from dgl's wheel page for deepchem)");
-  if (text().includes("DeepPurpose")) notInstallable.push("descriptastorus (upstream installs it from git for DeepPurpose)");
+  if (text().includes("deepchem")) lines.push(`--find-links ${SAB_GIT_AND_PAGE_SOURCES.dglPage}`, "dgl");
+  if (text().includes("DeepPurpose")) lines.push(SAB_GIT_AND_PAGE_SOURCES.descriptastorus);
   const unique = [...new Set(lines)];
   return { requirements: unique.length > 0 ? unique.join("\n") + "\n" : "", notInstallable };
 }

@@ -5,7 +5,7 @@
 import { statSync } from "node:fs";
 import path from "node:path";
 import { UserError } from "../errors.js";
-import { parseGpus } from "./gpus.js";
+import { parseGpus, parseGpuScope, type GpuScope } from "./gpus.js";
 
 export const PYPI_INDEX_URL = "https://pypi.org/simple";
 
@@ -24,6 +24,8 @@ export interface EnvironmentSettings {
   buildTimeoutSeconds?: number | undefined;
   /** `--gpus all|N|<device ids>` for tasks that declare a GPU (src/environments/gpus.ts). */
   gpus?: string | undefined;
+  /** `--gpus-for declared|all`: only tasks that declare a GPU (default), or every task of the run. */
+  gpusFor?: GpuScope | undefined;
 }
 
 const TRUE_WORDS = new Set(["1", "true", "yes", "on"]);
@@ -61,6 +63,10 @@ export function resolveEnvironmentSettings(flags: EnvironmentSettings, env: Node
     settings.wheelhouse = folder;
   }
   if (settings.gpus !== undefined) parseGpus(settings.gpus);
+  if (settings.gpusFor !== undefined) settings.gpusFor = parseGpuScope(settings.gpusFor);
+  if (settings.gpusFor === "all" && settings.gpus === undefined) {
+    throw new UserError("DYNABOX_USAGE", "--gpus-for all gives every task the --gpus devices, but --gpus was not given: add --gpus all (or a count, or device ids)");
+  }
   return settings;
 }
 

@@ -17,6 +17,12 @@ export interface TaskBase {
   origin: string;
   /** Things the user should know about the task as loaded (assumed settings...): runners show, keep and count them. */
   warnings?: string[];
+  /**
+   * The task needs a GPU (true) or that many GPUs: its agent and grader containers get the user's
+   * --gpus devices (src/environments/gpus.ts). An mlab task.json says so; RES-Q and SAB rows have
+   * no such field upstream (`--gpus-for all` then counts every task as needing one).
+   */
+  gpu?: boolean | number;
 }
 
 /** What a grader says about one piece of work. */

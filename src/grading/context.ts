@@ -2,7 +2,7 @@
 // opts in for benchmark code), disposed after.
 
 import type Dockerode from "dockerode";
-import { parseGpus, planGpus } from "../environments/gpus.js";
+import { gpuNeed, parseGpus, parseGpuScope, planGpus, type DeviceRequest } from "../environments/gpus.js";
 import type { EnvironmentSettings } from "../environments/settings.js";
 import { startSandbox, type Sandbox, type SandboxOptions } from "../sandbox/sandbox.js";
 
@@ -31,6 +31,26 @@ export interface GradingContext {
    * builds report; PIP_INDEX_URL and friends from the process environment when absent.
    */
   environment?: EnvironmentSettings;
+  /**
+   * The GPUs (Docker DeviceRequests) of the task being graded, set by contextForTask: every grader
+   * container of the task gets them, and so does the agent's sandbox.
+   */
+  taskDevices?: DeviceRequest[];
+}
+
+/**
+ * The context for one task: its GPU need (task.gpu, or every task with --gpus-for all) against the
+ * user's --gpus becomes `taskDevices`; a task that needs a GPU while --gpus is not given gets the
+ * warning (through onWarning: set that first). Runners call this once per task they grade or run.
+ */
+export function contextForTask<T extends GradingContext>(
+  context: T,
+  task: { id: string; gpu?: boolean | number | undefined },
+): T & { taskDevices: DeviceRequest[] } {
+  const need = gpuNeed(task.gpu, parseGpuScope(context.environment?.gpusFor));
+  const plan = planGpus(task.id, need, parseGpus(context.environment?.gpus));
+  if (plan.warning !== undefined) reportWarning(context, plan.warning);
+  return { ...context, taskDevices: plan.deviceRequests };
 }
 
 /** Reports a warning to onWarning, or as a "warning: ..." progress line when there is none. */
@@ -49,8 +69,17 @@ export interface GraderSandboxOptions {
    * MLAgentBench prepare.py that downloads its data; never for a submission or an agent's code.
    */
   network?: boolean;
-  /** The task declares a GPU (true, or how many): it gets the user's --gpus (context.environment.gpus). */
+  /**
+   * The task declares a GPU (true, or how many): it gets the user's --gpus (context.environment.gpus).
+   * Absent: the context's taskDevices (contextForTask).
+   */
   gpu?: boolean | number;
+}
+
+function graderDevices(context: GradingContext, options: GraderSandboxOptions): { deviceRequests?: DeviceRequest[] } {
+  const devices =
+    options.gpu !== undefined ? planGpus("the task", options.gpu, parseGpus(context.environment?.gpus)).deviceRequests : (context.taskDevices ?? []);
+  return devices.length > 0 ? { deviceRequests: devices } : {};
 }
 
 /**
@@ -68,7 +97,7 @@ export async function withGraderSandbox<T>(
     role: "grader",
     ...(options.limits || context.graderLimits ? { limits: { ...options.limits, ...context.graderLimits } } : {}),
     ...(options.env ? { env: options.env } : {}),
-    ...(options.gpu ? { deviceRequests: planGpus("the task", options.gpu, parseGpus(context.environment?.gpus)).deviceRequests } : {}),
+    ...graderDevices(context, options),
     ...(context.runId ? { runId: context.runId } : {}),
     ...(context.signal ? { signal: context.signal } : {}),
   });

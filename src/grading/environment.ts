@@ -6,7 +6,8 @@
 // - An empty spec gives the sandbox image itself: no build.
 // - Python requirements are installed by pip, with their pins, from the index the user chose
 //   (src/environments/: a Python layer with a venv, then a packages layer per requirements set and
-//   index). A pin the index can not meet is an error naming it and the index.
+//   index). A pin the index can not meet is an error naming it and the index. A task's git and
+//   archive references and its --find-links / --extra-index-url lines are installed too.
 // - When no index answers, requirements become Debian packages only if the user allowed it
 //   (allowDebianSubstitutes); each substitution is a warning in the result.
 // - Debian packages and Dockerfile lines go in a last "task" layer, installed as root; the image
@@ -22,7 +23,7 @@ import { ensureLayer, layerTag, pythonLayerBuild, type LayerContext } from "../e
 import { indexSource, noIndexError, probeIndex } from "../environments/package-source.js";
 import { packagesLayerBuild } from "../environments/pip-layer.js";
 import { ensurePythonSandbox, parseRequestedPython } from "../environments/python-images.js";
-import { parseRequirements, type Requirement } from "../environments/requirements.js";
+import { parseRequirements, type Requirement, type RequirementLinks } from "../environments/requirements.js";
 import { environmentSettingsFromEnvironment } from "../environments/settings.js";
 import { imageExists } from "../sandbox/docker.js";
 import { reportWarning, type GradingContext } from "./context.js";
@@ -52,6 +53,8 @@ export interface TaskEnvironmentSpec {
 export interface TaskImagePlan {
   /** The Python requirements for pip. */
   requirements: Requirement[];
+  /** The requirements file's own --find-links pages and --extra-index-url indexes. */
+  links: RequirementLinks;
   /** Sorted, unique: the spec's Debian packages. */
   debianPackages: string[];
   dockerfileSnippet: string;
@@ -69,7 +72,7 @@ const DEBIAN_PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
  * (editable installs, URLs, nested requirement files, bad Debian package names).
  */
 export function planTaskImage(spec: TaskEnvironmentSpec): TaskImagePlan {
-  const { requirements, warnings } = parseRequirements(spec.pythonRequirements ?? "");
+  const { requirements, warnings, findLinks, extraIndexUrls } = parseRequirements(spec.pythonRequirements ?? "");
   const bad = (spec.debianPackages ?? []).filter((name) => !DEBIAN_PACKAGE_NAME.test(name));
   if (bad.length > 0) {
     const problems = bad.map((name) => `"${name}" is not a Debian package name`);
@@ -84,6 +87,7 @@ export function planTaskImage(spec: TaskEnvironmentSpec): TaskImagePlan {
   }
   return {
     requirements,
+    links: { findLinks, extraIndexUrls },
     debianPackages,
     dockerfileSnippet,
     python: wanted.kind === "any" || wanted.version === SANDBOX_PYTHON_VERSION ? "" : python,
@@ -158,7 +162,7 @@ export async function ensureTaskImage(
   if (plan.requirements.length > 0) {
     const source = indexSource(settings);
     const python = pythonLayerBuild(image);
-    const packages = packagesLayerBuild(python.tag, plan.requirements, source, { binaryOnly: spec.binaryOnly === true });
+    const packages = packagesLayerBuild(python.tag, plan.requirements, source, { binaryOnly: spec.binaryOnly === true, links: plan.links });
     // A layer already built needs no index: reuse is a lookup, with no network.
     const problem = (await imageExists(context.docker, packages.tag))
       ? undefined

@@ -12,7 +12,7 @@ import { runAgent, type AgentLimits, type AgentOutcome } from "../agent/loop.js"
 import type { ReplyFormatChoice } from "../agent/tool-replies.js";
 import { ModelError, type ModelClient } from "../agent/model-client.js";
 import { EnvironmentError, isAbortError, SandboxError } from "../errors.js";
-import type { GradingContext } from "../grading/context.js";
+import { contextForTask, type GradingContext } from "../grading/context.js";
 import type { SandboxPool } from "../sandbox/pool.js";
 import type { DiscoveredTask } from "../families/registry.js";
 import type { Family, Verdict } from "../families/types.js";
@@ -176,14 +176,15 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
   if (retry === 0) onEvent?.({ type: "task-start", family: task.family, taskId: task.id });
   const progress = (message: string): void => onEvent?.({ type: "task-progress", family: task.family, taskId: task.id, message });
   const warnings: string[] = [];
-  const taskContext: GradingContext = {
+  // The task's GPUs (contextForTask): its agent sandbox and every grader container get the same.
+  const taskContext: GradingContext = contextForTask({
     ...context,
     onProgress: progress,
     onWarning: (message) => {
       if (!warnings.includes(message)) warnings.push(message);
       onEvent?.({ type: "task-warning", family: task.family, taskId: task.id, message });
     },
-  };
+  }, task);
   const libraryMode = options.libraryMode ?? "on";
   const library =
     options.library && extractor && libraryMode !== "off"
@@ -203,7 +204,13 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
   try {
     progress("starting its sandbox");
     const image = module.agentImage ? await module.agentImage(taskContext, task) : context.sandboxImage;
-    const sandbox = await options.pool.acquire({ image, runId: context.runId, role: "agent", ...(context.signal ? { signal: context.signal } : {}) });
+    const sandbox = await options.pool.acquire({
+      image,
+      runId: context.runId,
+      role: "agent",
+      ...(taskContext.taskDevices && taskContext.taskDevices.length > 0 ? { deviceRequests: taskContext.taskDevices } : {}),
+      ...(context.signal ? { signal: context.signal } : {}),
+    });
     const sandboxStarted = performance.now();
     let submission: unknown;
     try {
@@ -324,6 +331,8 @@ async function runOne({ discovered, attempt }: Attempt, options: AgentRunOptions
       seconds_spent: (performance.now() - started) / 1000,
       // Grading was retried already: running the agent again would not help it.
       ...(error instanceof GradingFailed ? { retries: Math.max(0, options.infrastructureRetries ?? 2) } : {}),
+      // A runtime the engine lacks (gVisor, the NVIDIA toolkit for --gpus) does not appear by retrying.
+      ...(failure.code === "DYNABOX_RUNTIME_MISSING" ? { retries: 0 } : {}),
     };
   }
 }

@@ -11,7 +11,7 @@
 
 import { DynaboxError, isAbortError } from "../errors.js";
 import type { EnginePool } from "../engines/pool.js";
-import type { GradingContext } from "../grading/context.js";
+import { contextForTask, type GradingContext } from "../grading/context.js";
 import type { AnyFamilyModule } from "../families/registry.js";
 import { FAMILY_SUMMARIES } from "../families/summaries.js";
 import type { Family, TaskBase, Verdict } from "../families/types.js";
@@ -143,7 +143,7 @@ async function evaluateOne(item: EvalItem, options: EvalOptions): Promise<EvalRe
       onEvent?.({ type: "task-warning", family: task.family, taskId: task.id, message: warning });
     };
     for (const warning of task.warnings ?? []) addWarning(warning);
-    const itemContext: GradingContext = {
+    const itemContext: GradingContext = contextForTask({
       ...context,
       onProgress: (message: string) => {
         // Family code that has no onWarning yet reports warnings as progress lines.
@@ -151,7 +151,7 @@ async function evaluateOne(item: EvalItem, options: EvalOptions): Promise<EvalRe
         else onEvent?.({ type: "task-progress", family: task.family, taskId: task.id, message });
       },
       onWarning: addWarning,
-    };
+    }, task);
     const graded: Verdict = options.engines
       ? await options.engines.run((engine) => module.grade({ ...itemContext, docker: engine.docker }, task, submission))
       : await module.grade(itemContext, task, submission);

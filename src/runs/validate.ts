@@ -2,7 +2,7 @@
 // one row per task in the run's results store. A rerun skips a task only when its content, the
 // grader version and the settings are those of the stored row (resume-key.ts), unless forced.
 
-import type { GradingContext } from "../grading/context.js";
+import { contextForTask, type GradingContext } from "../grading/context.js";
 import type { DiscoveredTask } from "../families/registry.js";
 import type { Family } from "../families/types.js";
 import { mapConcurrent } from "./concurrency.js";
@@ -51,11 +51,14 @@ export async function validateTasks(tasks: readonly DiscoveredTask[], options: V
       let checks: Record<string, unknown>;
       try {
         const result = await module.validate(
-          {
-            ...context,
-            onProgress: (message) => onEvent?.({ type: "task-progress", family: task.family, taskId: task.id, message }),
-            onWarning: (message) => onEvent?.({ type: "task-warning", family: task.family, taskId: task.id, message }),
-          },
+          contextForTask(
+            {
+              ...context,
+              onProgress: (message) => onEvent?.({ type: "task-progress", family: task.family, taskId: task.id, message }),
+              onWarning: (message) => onEvent?.({ type: "task-warning", family: task.family, taskId: task.id, message }),
+            },
+            task,
+          ),
           task,
         );
         valid = result.valid;

@@ -21,8 +21,9 @@ interface Slot {
 
 /** Sandboxes are interchangeable when everything they were created with is the same. */
 export function poolKey(options: StartOptions): string {
-  const { image, limits, network, env, runtime, runId, role } = options;
-  return JSON.stringify([image, limits ?? {}, network ?? false, env ?? {}, runtime ?? "", runId ?? "", role ?? ""]);
+  const { image, limits, network, env, runtime, runId, role, deviceRequests } = options;
+  // The GPUs too: a sandbox started without them must never be handed to a task that needs them, nor the reverse.
+  return JSON.stringify([image, limits ?? {}, network ?? false, env ?? {}, runtime ?? "", runId ?? "", role ?? "", deviceRequests ?? []]);
 }
 
 export class SandboxPool implements AsyncDisposable {

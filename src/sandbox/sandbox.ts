@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import { Readable, type Duplex } from "node:stream";
 import { finished } from "node:stream/promises";
 import type Dockerode from "dockerode";
-import { SandboxError, isAbortError } from "../errors.js";
+import { DynaboxError, EnvironmentError, SandboxError, isAbortError } from "../errors.js";
 import {
   DEFAULT_UNPACK_LIMITS,
   canonicalArchive,
@@ -110,9 +110,20 @@ async function attachKernelStream(container: Dockerode.Container): Promise<Duple
   });
 }
 
-function startError(image: string, error: unknown): SandboxError {
+function startError(image: string, error: unknown): DynaboxError {
   const status = (error as { statusCode?: number }).statusCode;
   const message = error instanceof Error ? error.message : String(error);
+  // GPUs asked for (--gpus) on an engine without the NVIDIA runtime hook: dockerd says
+  // 'could not select device driver "nvidia" with capabilities: [[gpu]]'. The machine's to fix.
+  if (/could not select device driver|nvidia-container|unknown or invalid runtime name: nvidia/i.test(message)) {
+    return new EnvironmentError(
+      "DYNABOX_RUNTIME_MISSING",
+      `the task's containers need GPUs (--gpus), but this Docker engine can not give them (${message.trim()}). ` +
+        "Install the NVIDIA driver and the NVIDIA container toolkit (nvidia-container-toolkit; then nvidia-ctk runtime configure --runtime=docker " +
+        "and restart dockerd; see docs/images.md), or run without --gpus (such tasks then run on the CPU with a warning)",
+      { cause: error, details: { image } },
+    );
+  }
   if (status === 404) {
     return new SandboxError(
       "DYNABOX_IMAGE_MISSING",

@@ -81,6 +81,14 @@ describe("package sources", () => {
     expect(packagesLayerBuild("dynabox-python:1", one, indexSource({})).networkMode).toBeUndefined();
     // Wheels only for requirements a program named.
     expect(packagesLayerBuild("dynabox-python:1", one, source, { binaryOnly: true }).dockerfile).toContain("--only-binary :all:");
+    // The task's own links are in the hash, and one on loopback gives the build the host's network.
+    const remote = indexSource({ pipIndexUrl: "https://mirror.example/simple" });
+    const linked = packagesLayerBuild("dynabox-python:1", one, remote, { links: { findLinks: ["https://data.dgl.ai/wheels/repo.html"], extraIndexUrls: [] } });
+    expect(linked.tag).not.toBe(packagesLayerBuild("dynabox-python:1", one, remote).tag);
+    expect(linked.networkMode).toBeUndefined();
+    expect(packagesLayerBuild("dynabox-python:1", one, remote, { links: { findLinks: ["http://127.0.0.1:8/repo.html"], extraIndexUrls: [] } }).networkMode).toBe("host");
+    const gitLocal = parseRequirements("pkg @ git+http://127.0.0.1:9/r.git@v1\n").requirements;
+    expect(packagesLayerBuild("dynabox-python:1", gitLocal, remote).networkMode).toBe("host");
     expect(build.dockerfile).not.toContain("--only-binary");
     expect(pinnedVersion(one[0]!)).toBe("1.26.4");
     expect(pinnedVersion(one[1]!)).toBeUndefined();

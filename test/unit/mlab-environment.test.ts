@@ -118,8 +118,8 @@ describe("task.json environment: loading", () => {
     expect(badName.code).toBe("DYNABOX_TASK_INVALID");
     expect(badName.message).toContain("scripts/task.json field environment:");
     expect(badName.message).toContain('"jq; rm -rf /" is not a Debian package name');
-    const url = await loadError(await makeTask({ direction: "higher", environment: { python_requirements: "pkg @ https://x/y.whl\n" } }));
-    expect(url.message).toMatch(/a requirement by URL or path bypasses the package index/);
+    const url = await loadError(await makeTask({ direction: "higher", environment: { python_requirements: "pkg @ file:///srv/y.whl\n" } }));
+    expect(url.message).toMatch(/"pkg @ file:\/\/\/srv\/y\.whl": only git\+https, https/);
   });
 
   it("names an unknown field inside environment and what is allowed", async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { canonicalRequirements } from "../../src/environments/requirements.js";
 import {
   checkPythonVersion,
   debianPackageFor,
@@ -32,16 +33,46 @@ describe("task environment plans", () => {
     expect(debianPackageFor("some.Package")).toBe("python3-some-package");
   });
 
-  it("refuses what would bypass the user's index, naming it; ignores the task's index options", () => {
+  it("refuses what pip can not fetch in a build or what would read the build's secrets, naming it; ignores the task's main index", () => {
     expect(() => planTaskImage({ pythonRequirements: "-e .\n" })).toThrow(/"-e \.": editable installs/);
     expect(() => planTaskImage({ pythonRequirements: "-r other.txt\n" })).toThrow(/nested requirement/);
-    expect(() => planTaskImage({ pythonRequirements: "pkg @ https://x/y.whl" })).toThrow(/bypasses the package index/);
-    expect(() => planTaskImage({ pythonRequirements: "git+https://github.com/o/r" })).toThrow(/bypasses the package index/);
-    expect(() => planTaskImage({ pythonRequirements: "./local-folder" })).toThrow(/bypasses the package index/);
+    expect(() => planTaskImage({ pythonRequirements: "./local-folder" })).toThrow(/a local path or a URL of a kind pip can not fetch/);
+    expect(() => planTaskImage({ pythonRequirements: "pkg @ file:///etc/passwd" })).toThrow(/only git\+https, https/);
+    expect(() => planTaskImage({ pythonRequirements: "pkg @ git+ssh://git@github.com/o/r" })).toThrow(/only git\+https, https/);
+    expect(() => planTaskImage({ pythonRequirements: "pkg @ git+http://github.com/o/r" })).toThrow(/plain http off this machine's loopback/);
+    expect(() => planTaskImage({ pythonRequirements: "pkg @ https://${PIP_INDEX_URL}/x.whl" })).toThrow(/\$/);
+    expect(() => planTaskImage({ pythonRequirements: "-f https://user:pw@example.com/repo.html" })).toThrow(/credentials/);
+    expect(() => planTaskImage({ pythonRequirements: "--find-links ../wheels" })).toThrow(/it is not a URL/);
     expect(() => planTaskImage({ pythonRequirements: "pkg==1; rm -rf /" })).not.toThrow(); // a marker: pip judges it, no shell sees it
     expect(() => planTaskImage({ pythonRequirements: "pkg $(reboot)" })).toThrow(/not a requirement this reader understands/);
     expect(() => planTaskImage({ debianPackages: ["bad name; rm -rf /"] })).toThrow(/not a Debian package name/);
     expect(planTaskImage({ pythonRequirements: "--index-url https://pypi.org/simple\n" }).warnings[0]).toMatch(/is ignored: the package index is chosen by the user/);
+  });
+
+  it("keeps git and archive references and the file's find-links and extra index lines, in the canonical text", () => {
+    const plan = planTaskImage({
+      pythonRequirements: [
+        "descriptastorus @ git+https://github.com/bp-kelley/descriptastorus@86eedc2",
+        "git+https://github.com/o/some_tool.git@v1#egg=some-tool",
+        "wheelpkg @ https://example.com/wheelpkg-1.0-py3-none-any.whl ; python_version >= '3.8'",
+        "-f https://data.dgl.ai/wheels/repo.html",
+        "--extra-index-url=https://download.pytorch.org/whl/cpu",
+        "dgl",
+      ].join("\n"),
+    });
+    expect(plan.requirements.map((each) => [each.name, each.url ?? "", each.marker])).toEqual([
+      ["descriptastorus", "git+https://github.com/bp-kelley/descriptastorus@86eedc2", ""],
+      ["some-tool", "git+https://github.com/o/some_tool.git@v1", ""],
+      ["wheelpkg", "https://example.com/wheelpkg-1.0-py3-none-any.whl", "python_version >= '3.8'"],
+      ["dgl", "", ""],
+    ]);
+    expect(plan.links).toEqual({ findLinks: ["https://data.dgl.ai/wheels/repo.html"], extraIndexUrls: ["https://download.pytorch.org/whl/cpu"] });
+    expect(plan.empty).toBe(false);
+    expect(canonicalRequirements(plan.requirements, plan.links).split("\n").slice(0, 3)).toEqual([
+      "--find-links https://data.dgl.ai/wheels/repo.html",
+      "--extra-index-url https://download.pytorch.org/whl/cpu",
+      "descriptastorus @ git+https://github.com/bp-kelley/descriptastorus@86eedc2",
+    ]);
   });
 
   it("builds the task layer as root on its parent and ends as the sandbox user", () => {

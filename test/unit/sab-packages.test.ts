@@ -1,6 +1,7 @@
 // ScienceAgentBench: imports to requirements with upstream's remaps. No Docker.
 
 import { describe, expect, it } from "vitest";
+import { parseRequirements } from "../../src/environments/requirements.js";
 import { sabRequirementsFor } from "../../src/environments/sab-packages.js";
 
 describe("SAB requirements from imports", () => {
@@ -8,6 +9,7 @@ describe("SAB requirements from imports", () => {
     expect(sabRequirementsFor(["sklearn", "cv2", "PIL"]).requirements).toBe("scikit-learn\nopencv-python\nPillow\n");
     expect(sabRequirementsFor(["scvi"]).requirements).toBe("scvi-tools\n");
     expect(sabRequirementsFor(["iris"]).requirements).toBe("scitools-iris\n");
+    expect(sabRequirementsFor(["biopsykit"]).requirements).toBe("biopsykit\nmne\n");
     expect(sabRequirementsFor(["oggm"]).requirements).toBe("oggm<=1.6.1\nsalem\ntables\ngeopandas\n");
     expect(sabRequirementsFor(["scanpy"]).requirements).toBe("scanpy\nscikit-misc\nleidenalg\n");
     expect(sabRequirementsFor(["pymatgen"]).requirements).toBe("pymatgen<=2024.5.1\n");
@@ -16,10 +18,18 @@ describe("SAB requirements from imports", () => {
     expect(sabRequirementsFor([]).requirements).toBe("");
   });
 
-  it("names what upstream installs from git or a wheel page, which no index gives", () => {
-    expect(sabRequirementsFor(["qsprpred"]).notInstallable.join()).toMatch(/papyrus-scaffold-visualizer/);
-    expect(sabRequirementsFor(["deepchem"]).notInstallable.join()).toMatch(/dgl/);
-    expect(sabRequirementsFor(["DeepPurpose"]).notInstallable.join()).toMatch(/descriptastorus/);
+  it("installs what upstream takes from git or a wheel page, with upstream's URLs, as lines pip reads", () => {
+    expect(sabRequirementsFor(["qsprpred", "numpy"]).requirements).toBe(
+      "papyrus-scaffold-visualizer @ git+https://github.com/martin-sicho/papyrus-scaffold-visualizer.git@main\nkaleido\n",
+    );
+    expect(sabRequirementsFor(["deepchem"]).requirements).toBe("deepchem\n--find-links https://data.dgl.ai/wheels/torch-2.3/cu121/repo.html\ndgl\n");
+    expect(sabRequirementsFor(["DeepPurpose"]).requirements).toBe("DeepPurpose\ndescriptastorus @ git+https://github.com/bp-kelley/descriptastorus\n");
+    for (const modules of [["qsprpred"], ["deepchem"], ["DeepPurpose"]]) {
+      expect(sabRequirementsFor(modules).notInstallable).toEqual([]);
+      const parsed = parseRequirements(sabRequirementsFor(modules).requirements);
+      expect(parsed.requirements.length).toBeGreaterThan(0);
+    }
+    expect(parseRequirements(sabRequirementsFor(["deepchem"]).requirements).findLinks).toEqual(["https://data.dgl.ai/wheels/torch-2.3/cu121/repo.html"]);
   });
 
   it("lets only identifiers through (a module name never becomes a pip option or a path)", () => {

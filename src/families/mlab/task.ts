@@ -42,6 +42,11 @@ export const mlabTaskJsonSchema = z.strictObject({
   timeout_seconds: z.number().int().positive().default(DEFAULT_MLAB_TIMEOUT_SECONDS),
   /** Extra Debian packages, Python requirements or Dockerfile lines; absent: the sandbox image. */
   environment: mlabEnvironmentJsonSchema.optional(),
+  /**
+   * The task needs a GPU (true) or that many (a number): its containers get the user's --gpus
+   * devices. Without --gpus it runs on the CPU with a warning.
+   */
+  gpu: z.union([z.boolean(), z.number().int().min(0).max(256)]).optional(),
 });
 export type MlabTaskJson = z.infer<typeof mlabTaskJsonSchema>;
 
@@ -122,7 +127,7 @@ function describeIssues(error: z.ZodError): string[] {
   return error.issues.map((issue) => {
     const field = issue.path.length > 0 ? issue.path.join(".") : "(top level)";
     if (issue.code === "unrecognized_keys") {
-      const allowed = issue.path[0] === "environment" ? "debian_packages, python_requirements, python, dockerfile" : "direction, baseline, timeout_seconds, environment";
+      const allowed = issue.path[0] === "environment" ? "debian_packages, python_requirements, python, dockerfile" : "direction, baseline, timeout_seconds, environment, gpu";
       const where = issue.path.length > 0 ? `in ${issue.path.join(".")} ` : "";
       return `unknown field(s) ${where}${issue.keys.join(", ")}: remove them (allowed: ${allowed})`;
     }
@@ -298,6 +303,7 @@ export async function loadMlabTask(folder: string, overrides: MlabOverrides = {}
       baseline: given.baseline !== undefined ? given.baseline : settings.baseline,
       timeout_seconds: given.timeoutSeconds ?? settings.timeout_seconds,
       ...(settings.environment !== undefined ? { environment: settings.environment } : {}),
+      ...(settings.gpu !== undefined ? { gpu: settings.gpu } : {}),
     };
   }
 
@@ -321,6 +327,7 @@ export async function loadMlabTask(folder: string, overrides: MlabOverrides = {}
     baseline: settings.baseline,
     timeoutSeconds: settings.timeout_seconds,
     environment,
+    ...(settings.gpu !== undefined && settings.gpu !== false && settings.gpu !== 0 ? { gpu: settings.gpu } : {}),
     readOnlyPatterns,
     hasPrepareScript,
     hasStarter,

@@ -47,9 +47,12 @@ export interface SabEnvironment {
 export async function sabEnvironmentFor(context: GradingContext, taskId: string, missing: readonly string[]): Promise<SabEnvironment> {
   const { requirements, notInstallable } = sabRequirementsFor(missing);
   const notes = notInstallable.map((what) => `not installed: ${what}`);
-  let lines = parseRequirements(requirements).requirements;
+  const parsed = parseRequirements(requirements);
+  // Upstream's wheel page for dgl (deepchem) stays with whatever lines remain.
+  const pages = parsed.findLinks.map((url) => `--find-links ${url}`);
+  let lines = parsed.requirements;
   for (let attempt = 0; lines.length > 0 && attempt < 2; attempt += 1) {
-    const text = lines.map((line) => line.line).join("\n") + "\n";
+    const text = [...pages, ...lines.map((line) => line.line)].join("\n") + "\n";
     try {
       const image = await ensureTaskImage(context, { pythonRequirements: text, binaryOnly: true });
       return { image, notes: record(context, taskId, notes) };

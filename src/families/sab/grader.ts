@@ -22,6 +22,7 @@ import { putTaskDirectory, TaskFolder } from "../task-files.js";
 import type { FamilyModule, ValidationResult, Verdict } from "../types.js";
 import { withGraderSandbox, type GraderSandboxOptions, type GradingContext } from "../../grading/context.js";
 import { runContainerStep, stopwatch } from "../../grading/container-step.js";
+import { sabBaseImage } from "../../environments/sab-python.js";
 import { missingImports, sabEnvironmentFor } from "./environment.js";
 import {
   DRIVER_PATH,
@@ -122,6 +123,8 @@ export async function gradeSabProgram(
   options: SabOptions = {},
 ): Promise<{ line: SabResultLine; seconds: number }> {
   const elapsed = stopwatch();
+  // Upstream's Python 3.10 when it can be had, else the sandbox image with a warning (sab-python.ts).
+  context = { ...context, sandboxImage: (await sabBaseImage(context)).image };
   const timeoutSeconds = options.timeoutSeconds ?? SAB_DEFAULTS.timeoutSeconds;
   const evalTimeoutSeconds = options.evalTimeoutSeconds ?? SAB_DEFAULTS.evalTimeoutSeconds;
   const maxBytes = options.maxOutputBytes ?? SAB_DEFAULTS.maxOutputBytes;
@@ -402,6 +405,8 @@ export function createSabFamily(options: SabOptions = {}): FamilyModule<SabTask,
       return toVerdict(task, line, seconds);
     },
     describe: (task) => describeSabTask(task, options),
+    // The agent works on the Python its program will be graded on.
+    agentImage: async (context) => (await sabBaseImage(context)).image,
     setUpWorkspace: (context, task, sandbox) => setUpSabWorkspace(task, sandbox, context.signal),
     collectSubmission: (context, task, sandbox) => collectSabSubmission(task, sandbox, context.signal),
   };
