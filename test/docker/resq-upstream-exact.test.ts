@@ -34,8 +34,12 @@ async function upstreamApply(task: ResqTask, patch: string): Promise<{ applied: 
     // Upstream's filter drops every line that starts with "index " (no binary parts here).
     const filtered = patch.split(/(?<=\n)/).filter((line) => !line.startsWith("index ")).join("");
     await writeFile(path.join(work, "temp.patch"), filtered);
-    const result = await execa("git", ["-C", repository, "apply", "--reject", "--whitespace=fix", "-v", "../temp.patch"], { reject: false });
-    return { applied: result.exitCode === 0, stderr: result.stderr === "" ? "" : result.stderr + "\n" };
+    // Upstream keeps git's bytes (`stderr.decode()`): no final newline stripped, CRs kept.
+    const result = await execa("git", ["-C", repository, "apply", "--reject", "--whitespace=fix", "-v", "../temp.patch"], {
+      reject: false,
+      stripFinalNewline: false,
+    });
+    return { applied: result.exitCode === 0, stderr: result.stderr };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -89,5 +93,26 @@ describe("RES-Q patch text as upstream", () => {
       expect(verdict.upstream).toEqual({ id: "2_0", success: false, message: "PATCH FAILED", test_suite_feedback: reference.stderr });
       expect(reference.stderr).toMatch(/error: /);
     }
+  });
+
+  it("git's whitespace warnings name the patch file as upstream's ../temp.patch (a CRLF patch)", async () => {
+    // An editor or a Windows agent saves the patch with CRLF line ends: every added line then ends
+    // in whitespace, git warns per line naming the file, and the context no longer matches.
+    const task = bundledTask(tasks, "0_0");
+    const newFile = "diff --git a/NOTES.txt b/NOTES.txt\nnew file mode 100644\n--- /dev/null\n+++ b/NOTES.txt\n@@ -0,0 +1,2 @@\n+one\n+two\n";
+    const crlf = (task.row.solution_patch + newFile).replace(/\n/g, "\r\n");
+    const verdict = await resqFamily.grade(context, task, crlf);
+    const reference = await upstreamApply(task, crlf);
+    expect(reference.applied).toBe(false);
+    expect(reference.stderr).toMatch(/^\.\.\/temp\.patch:\d+: trailing whitespace\.\r?\n/m);
+    expect(verdict.upstream).toEqual({ id: "0_0", success: false, message: "PATCH FAILED", test_suite_feedback: reference.stderr });
+  });
+
+  it("a patch with trailing whitespace on its added lines is fixed by git and passes, as upstream", async () => {
+    const task = bundledTask(tasks, "0_0");
+    const spaced = task.row.solution_patch.replace(/^(\+(?!\+\+).*\S)$/gm, "$1  \t");
+    expect(spaced).not.toBe(task.row.solution_patch);
+    expect((await upstreamApply(task, spaced)).applied).toBe(true);
+    expect((await resqFamily.grade(context, task, spaced)).upstream).toEqual({ id: "0_0", success: true, message: "PASS", test_suite_feedback: "" });
   });
 });

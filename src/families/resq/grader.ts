@@ -17,6 +17,7 @@
 // by reading the script, nor reach the solution through git (it is not in the container).
 
 import { randomBytes } from "node:crypto";
+import path from "node:path";
 import { InternalError, SandboxError, UserError } from "../../errors.js";
 import type { Sandbox } from "../../sandbox/sandbox.js";
 import { RepositoryCache, type CleanRepository } from "./repo-cache.js";
@@ -67,6 +68,9 @@ export const RESQ_DEFAULTS = {
   feedbackLimit: 16 * 1024,
   buildTimeoutSeconds: 900,
 } as const;
+
+/** The patch file's name beside the repository, as upstream names it. */
+const UPSTREAM_PATCH_FILE = "temp.patch";
 
 /** Seconds allowed for git steps (reset, apply, diff) in a container. */
 const GIT_STEP_SECONDS = 120;
@@ -177,10 +181,12 @@ export async function runResqTest(
     await putRepository(sandbox, clean);
 
     if (plan?.apply) {
-      // Outside the repository, so it is neither patched nor seen by the test as a repo file.
-      const patchFile = `.dynabox-grading/${randomBytes(8).toString("hex")}.patch`;
-      await sandbox.putFiles([{ path: patchFile, content: plan.text }], "/workspace");
-      const applied = await sandbox.shell(applyPatchCommand(`/workspace/${patchFile}`), {
+      // Upstream's place and name (resq/git/utils.py aapply_patch: `<repo>/../temp.patch`, given
+      // to git as `../temp.patch`): git names the file in its whitespace warnings, so the
+      // feedback is upstream's byte for byte. Outside the repository, and removed after the
+      // apply as upstream does, so the test never sees it.
+      await sandbox.putFiles([{ path: UPSTREAM_PATCH_FILE, content: plan.text }], path.posix.dirname(RESQ_REPOSITORY_PATH));
+      const applied = await sandbox.shell(`${applyPatchCommand(`../${UPSTREAM_PATCH_FILE}`)}; status=$?; rm -f ../${UPSTREAM_PATCH_FILE}; exit $status`, {
         cwd: RESQ_REPOSITORY_PATH,
         timeoutSeconds: GIT_STEP_SECONDS,
       });
