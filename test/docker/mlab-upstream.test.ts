@@ -215,6 +215,31 @@ describe("MLAgentBench as upstream ships it", () => {
     expect(resultLines(asWorkspace.stdout).map((line) => line.score)).toEqual([3]);
   });
 
+  it("a run whose trace.json is not JSON is left out as upstream's run_eval does (`except: continue`), named, not scored", async () => {
+    const root = await scratch();
+    const task = path.join(root, "vectorization");
+    await writeTree(task, VECTORIZATION_TASK);
+    const logs = path.join(root, "logs");
+    await writeTree(logs, {
+      "0001/env_log/trace.json": JSON.stringify({ steps: [{ action: { name: "Final Answer" } }] }),
+      "0001/env_log/traces/step_final_files/submission.csv": "3.0\n",
+      // Killed while writing its trace: upstream gives this run no result, whatever its snapshot holds.
+      "0002/env_log/trace.json": '{"steps": [{"action": {"na',
+      "0002/env_log/traces/step_final_files/submission.csv": "3.0\n",
+    });
+    const runDirectory = path.join(root, "run");
+    const graded = await runCli(["eval", "--mlab", task, "--logs", logs, "--run-dir", runDirectory, "--json"], path.join(root, "cache"));
+    expect(graded.exitCode, graded.stderr).toBe(4);
+    const lines = resultLines(graded.stdout);
+    expect(lines.map((line) => [line.run, line.score ?? null, line.code ?? null])).toEqual([
+      ["0001/env_log", 3, null],
+      ["0002/env_log", null, "DYNABOX_INVALID_INPUT"],
+    ]);
+    expect(lines[1]!.not_graded).toMatch(/^0002\/env_log\/trace\.json is not valid JSON .*upstream's MLAgentBench\.eval skips such a run/);
+    const summary = JSON.parse(await readFile(path.join(runDirectory, "summary.json"), "utf8")) as Record<string, unknown>;
+    expect([summary.tasks, summary.success_rate, summary.errors]).toEqual([1, 1, 1]);
+  });
+
   it("prepare.py gets a network, an answer to its consent prompt and Kaggle credentials only when asked; grading stays offline", async () => {
     const root = await scratch();
     const task = path.join(root, "kaggle-like");
