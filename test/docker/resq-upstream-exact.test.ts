@@ -115,4 +115,19 @@ describe("RES-Q patch text as upstream", () => {
     expect((await upstreamApply(task, spaced)).applied).toBe(true);
     expect((await resqFamily.grade(context, task, spaced)).upstream).toEqual({ id: "0_0", success: true, message: "PASS", test_suite_feedback: "" });
   });
+
+  it("a test script with no sys.exit(0) / sys.exit(exit_code) line never passes, as upstream's secret is never printed; a comment naming it is where upstream prints", async () => {
+    const task = bundledTask(tasks, "0_0");
+    const script = task.row.test_script;
+    expect(script).toContain("sys.exit(exit_code)\n");
+    // Ends with `raise SystemExit(exit_code)`: exit status 0 for the gold patch, but no line for upstream's print.
+    const noExitLine = withRow(task, { test_script: script.replace("sys.exit(exit_code)\n", "raise SystemExit(exit_code)\n") });
+    const gold = await resqFamily.grade(context, noExitLine, task.row.solution_patch);
+    expect(gold.upstream).toMatchObject({ success: false, message: "FAIL" });
+    expect(gold.upstream.test_suite_feedback).toContain("[the test script has no line with sys.exit(0) or sys.exit(exit_code), where upstream prints its secret, so, as upstream, no run of it can pass]");
+    // The same with a comment that names the exit: upstream prints its secret at the comment.
+    const commented = withRow(task, { test_script: "# the script ends like sys.exit(exit_code)\n" + noExitLine.row.test_script });
+    expect((await resqFamily.grade(context, commented, task.row.solution_patch)).upstream).toEqual({ id: "0_0", success: true, message: "PASS", test_suite_feedback: "" });
+    expect((await resqFamily.grade(context, commented, "")).upstream.message).toBe("PATCH FAILED");
+  });
 });
