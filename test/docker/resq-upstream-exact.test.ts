@@ -125,6 +125,11 @@ describe("RES-Q patch text as upstream", () => {
     const gold = await resqFamily.grade(context, noExitLine, task.row.solution_patch);
     expect(gold.upstream).toMatchObject({ success: false, message: "FAIL" });
     expect(gold.upstream.test_suite_feedback).toContain("[the test script has no line with sys.exit(0) or sys.exit(exit_code), where upstream prints its secret, so, as upstream, no run of it can pass]");
+    // Such a task can not be graded by upstream; validate says so, and why, in words.
+    const validation = await resqFamily.validate(context, noExitLine);
+    expect(validation.valid).toBe(false);
+    expect(validation.checks).toMatchObject({ base: "FAIL", solution: "FAIL" });
+    expect((validation.checks as { problems: string[] }).problems).toEqual([expect.stringMatching(/^solution_patch gives FAIL: [^]*no line with sys\.exit\(0\) or sys\.exit\(exit_code\)/)]);
     // The same with a comment that names the exit: upstream prints its secret at the comment.
     const commented = withRow(task, { test_script: "# the script ends like sys.exit(exit_code)\n" + noExitLine.row.test_script });
     expect((await resqFamily.grade(context, commented, task.row.solution_patch)).upstream).toEqual({ id: "0_0", success: true, message: "PASS", test_suite_feedback: "" });

@@ -226,12 +226,21 @@ export async function validateResq(context: GradingContext, task: ResqTask, opti
   const started = performance.now();
   const base = await runResqTest(context, task, null, options);
   const solution = await runResqTest(context, task, task.row.solution_patch, options);
+  // Why a task is not valid, in words: the messages alone do not say what to fix.
+  const problems: string[] = [];
+  if (base.line.message === "PASS") problems.push("test_script passes at base_commit with no patch, so it can not tell a solution from no work");
+  if (solution.line.message !== "PASS") {
+    const feedback = solution.line.test_suite_feedback.trimEnd();
+    const shown = feedback.length > 600 ? `...${feedback.slice(-600)}` : feedback;
+    problems.push(`solution_patch gives ${solution.line.message}${shown === "" ? "" : `: ${shown}`}`);
+  }
   return {
-    valid: base.line.message !== "PASS" && solution.line.message === "PASS",
+    valid: problems.length === 0,
     checks: {
       base: base.line.message,
       solution: solution.line.message,
       seconds: Math.round((performance.now() - started) / 100) / 10,
+      ...(problems.length > 0 ? { problems } : {}),
     },
   };
 }
