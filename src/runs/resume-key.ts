@@ -17,8 +17,10 @@ import type { Family, TaskBase } from "../families/types.js";
  * Bump a family's number whenever its grading rules change in a way that can change a verdict or
  * its text: stored results of the older rules are then graded again.
  * resq 2: upstream's patch handling ("Empty patch", no newline added, PASS feedback "").
+ * resq 3: the patch file is `../temp.patch`, as upstream names it in git's whitespace warnings.
+ * resq 4: a test script with no exit line upstream prints its secret at can not pass (as upstream).
  */
-export const GRADER_VERSIONS: Record<Family, number> = { mlab: 1, sab: 1, resq: 2 };
+export const GRADER_VERSIONS: Record<Family, number> = { mlab: 1, sab: 1, resq: 4 };
 
 /** The version of the key's own recipe (what goes into the hash and how). */
 const RECIPE_VERSION = 1;

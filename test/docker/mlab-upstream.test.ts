@@ -176,9 +176,10 @@ describe("MLAgentBench as upstream ships it", () => {
     // Importable, but nothing shows a submission can be scored (skeleton starter, no solution/): not valid either.
     await writeFile(path.join(task, "scripts", "eval.py"), "import os\n\ndef get_score(submission_folder='../env'):\n    return float(open(os.path.join(submission_folder, 'submission.csv')).read())\n");
     const unproven = await runCli(["validate", task, "--json", "--run-dir", path.join(root, "validate-2")], path.join(root, "cache"));
-    const [second] = JSON.parse(unproven.stdout) as { valid: boolean; checks: { problems: string[] } }[];
+    const [second] = JSON.parse(unproven.stdout) as { valid: boolean; checks: { problems: string[]; warnings: string[] } }[];
     expect(second!.valid).toBe(false);
     expect(second!.checks.problems.join("\n")).toContain("no reference submission could be scored");
+    expect(second!.checks.warnings).toContain("solution/ is missing: validate can not prove the task is solvable");
     // With solution/ it is.
     await writeTree(task, { "solution/train.py": "open('submission.csv', 'w').write('0.9')\n" });
     const proven = await runCli(["validate", task, "--json", "--run-dir", path.join(root, "validate-3")], path.join(root, "cache"));
@@ -209,10 +210,37 @@ describe("MLAgentBench as upstream ships it", () => {
       ["vectorization/0003/env_log", -1, false, false],
     ]);
     expect(lines[2]!.error).toContain("no traces/step_final_files");
+    // validate's warning about solution/ (upstream's tasks have none) is not on every graded run.
+    expect(JSON.stringify(lines.map((line) => line.warnings ?? []))).not.toContain("solution/");
     expect((await readFile(path.join(runDirectory, "results.jsonl"), "utf8")).trim().split("\n")).toHaveLength(3);
     // --workspace given a log folder is recognised as one.
     const asWorkspace = await runCli(["eval", "--mlab", task, "--workspace", path.join(logs, "vectorization", "0001"), "--run-dir", path.join(root, "run-2"), "--json"], path.join(root, "cache"));
     expect(resultLines(asWorkspace.stdout).map((line) => line.score)).toEqual([3]);
+  });
+
+  it("a run whose trace.json is not JSON is left out as upstream's run_eval does (`except: continue`), named, not scored", async () => {
+    const root = await scratch();
+    const task = path.join(root, "vectorization");
+    await writeTree(task, VECTORIZATION_TASK);
+    const logs = path.join(root, "logs");
+    await writeTree(logs, {
+      "0001/env_log/trace.json": JSON.stringify({ steps: [{ action: { name: "Final Answer" } }] }),
+      "0001/env_log/traces/step_final_files/submission.csv": "3.0\n",
+      // Killed while writing its trace: upstream gives this run no result, whatever its snapshot holds.
+      "0002/env_log/trace.json": '{"steps": [{"action": {"na',
+      "0002/env_log/traces/step_final_files/submission.csv": "3.0\n",
+    });
+    const runDirectory = path.join(root, "run");
+    const graded = await runCli(["eval", "--mlab", task, "--logs", logs, "--run-dir", runDirectory, "--json"], path.join(root, "cache"));
+    expect(graded.exitCode, graded.stderr).toBe(4);
+    const lines = resultLines(graded.stdout);
+    expect(lines.map((line) => [line.run, line.score ?? null, line.code ?? null])).toEqual([
+      ["0001/env_log", 3, null],
+      ["0002/env_log", null, "DYNABOX_INVALID_INPUT"],
+    ]);
+    expect(lines[1]!.not_graded).toMatch(/^0002\/env_log\/trace\.json is not valid JSON .*upstream's MLAgentBench\.eval skips such a run/);
+    const summary = JSON.parse(await readFile(path.join(runDirectory, "summary.json"), "utf8")) as Record<string, unknown>;
+    expect([summary.tasks, summary.success_rate, summary.errors]).toEqual([1, 1, 1]);
   });
 
   it("prepare.py gets a network, an answer to its consent prompt and Kaggle credentials only when asked; grading stays offline", async () => {

@@ -37,6 +37,22 @@ describe("RES-Q submissions files", () => {
     expect(codeOf(() => parseResqSubmissions("", "subs.jsonl"))).toBe("DYNABOX_INVALID_INPUT");
   });
 
+  it("refuses one JSON object that is not a submission (an id-to-patch mapping, a wrapper) with the shape to give", () => {
+    // Upstream's submit.py iterates the object's keys and stops ("'str' object has no attribute 'get'").
+    for (const text of ['{"0_0": "diff --git a/x b/x\\n", "1_0": ""}', '{\n  "submissions": [{"id": "0_0", "patch": ""}]\n}\n']) {
+      let message = "";
+      try {
+        parseResqSubmissions(text, "subs.json");
+      } catch (error) {
+        expect(DynaboxError.isInstance(error) && error.code).toBe("DYNABOX_INVALID_INPUT");
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/^subs\.json is one JSON object \(keys "(0_0|submissions)".*not a list of submissions; upstream's scripts\/submit\.py reads a JSON list/);
+    }
+    // One entry on one line is still JSON Lines with one submission.
+    expect(parseResqSubmissions('{"id": "0_0", "patch": ""}', "subs.jsonl").entries).toEqual([{ id: "0_0", patch: "", where: "line 1" }]);
+  });
+
   it("grades the first entry of an id; unknown ids and second entries are problems naming both places", () => {
     const parsed = parseResqSubmissions(JSON.stringify([{ id: "0_0", patch: "a" }, { id: "9_9", patch: "" }, { id: "0_0", patch: "b" }]), "subs.json");
     const { accepted, problems } = matchSubmissions(parsed, new Set(["0_0", "1_0"]), "dataset.json");

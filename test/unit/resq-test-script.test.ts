@@ -41,15 +41,22 @@ describe("insertExitProbe", () => {
     expect(result.script.split("\n")[3]).toBe(`    ${PROBE}`);
   });
 
-  it("appends the probe at the end, at top level, when there is no such line, and says on which line", () => {
-    expect(insertExitProbe("import sys\nprint('hi')\n")).toEqual({
-      script: `import sys\nprint('hi')\n${PROBE}\n`,
-      probeLine: 3,
-      beforeExitLine: false,
-    });
-    expect(insertExitProbe("print('no newline')")).toMatchObject({ script: `print('no newline')\n${PROBE}\n`, probeLine: 2 });
-    expect(insertExitProbe("")).toMatchObject({ script: `${PROBE}\n`, probeLine: 1 });
+  it("inserts no probe when upstream's insert_secret finds no line: as upstream, such a test can never pass", () => {
+    for (const script of ["import sys\nprint('hi')\n", "print('no newline')", "", "import sys\nsys.exit( 0 )\n", "sys.exit(main())\n"]) {
+      expect(insertExitProbe(script)).toEqual({ script, probeLine: 0, beforeExitLine: false });
+    }
+    // insertAtExit itself (any statement) still appends when asked.
     expect(insertAtExit("a\r\nb\r\n", "X")).toMatchObject({ script: "a\r\nb\r\nX\r\n", probeLine: 3 });
+  });
+
+  it("puts the probe at a comment naming the exit, unguarded, when no code line exits (upstream prints its secret there)", () => {
+    const script = ["import sys", "# ends with sys.exit(exit_code) below", "ok = check()", "sys.exit(main())", ""].join("\n");
+    expect(insertExitProbe(script)).toEqual({
+      script: ["import sys", PROBE, "# ends with sys.exit(exit_code) below", "ok = check()", "sys.exit(main())", ""].join("\n"),
+      probeLine: 2,
+      beforeExitLine: true,
+    });
+    expect(insertExitProbe("def f():\r\n    # sys.exit(0)\r\n    pass\r\n").script).toBe(`def f():\r\n    ${PROBE}\r\n    # sys.exit(0)\r\n    pass\r\n`);
   });
 
   it("keeps CRLF line endings", () => {

@@ -1,7 +1,7 @@
 // `dynabox eval --sab` without containers: the items planned for several program folders, and the
 // files written from verdicts (eval logs per attempt, the summary with best-of-N).
 
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -11,6 +11,7 @@ import { calculateMetricsFromFiles } from "../sab-calculate-metrics.js";
 import { temporaryFolders } from "../temporary-folders.js";
 
 const BUNDLED_ROWS = fileURLToPath(new URL("../../tasks/sab/tasks.jsonl", import.meta.url));
+const BUNDLED_BENCHMARK = fileURLToPath(new URL("../../tasks/sab/benchmark", import.meta.url));
 const scratch = temporaryFolders("dynabox-sab-eval-");
 
 function verdict(taskId: string, line: Record<string, unknown>): Verdict {
@@ -33,6 +34,25 @@ describe("planSabEval", () => {
     expect(plan.items[0]!.submission).toEqual({ fileName: "pred_toxcls_model.py", source: "print(1)\n" });
     expect(plan.notes).toContain(`pred_unrelated.py matches no task and was not graded (attempt 2, ${second})`);
     expect(plan.notes.filter((note) => note.includes("is missing"))).toHaveLength(7);
+  });
+
+  it("gives a program to every row that names it: rows sharing a gold_program_name each get pred_<name>, as upstream runs it per row", async () => {
+    const directory = await scratch();
+    await cp(path.join(BUNDLED_BENCHMARK), path.join(directory, "benchmark"), { recursive: true });
+    const [row] = (await readFile(BUNDLED_ROWS, "utf8")).trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+    // The same program graded by two evals (a second eval of the same output).
+    const rows = [row, { ...row, instance_id: "1b" }];
+    await writeFile(path.join(directory, "rows.jsonl"), rows.map((each) => JSON.stringify(each)).join("\n") + "\n");
+    const programs = path.join(directory, "programs");
+    await mkdir(programs);
+    const fileName = `pred_${String(row!.gold_program_name)}`;
+    await writeFile(path.join(programs, fileName), "print(1)\n");
+    const plan = await planSabEval(path.join(directory, "rows.jsonl"), [programs], {});
+    expect(plan.items.map((item) => [item.task.id, item.submission])).toEqual([
+      [String(row!.instance_id), { fileName, source: "print(1)\n" }],
+      ["1b", { fileName, source: "print(1)\n" }],
+    ]);
+    expect(plan.notes).toEqual([]);
   });
 
   it("needs --programs, and names an unreadable folder with the fix", async () => {

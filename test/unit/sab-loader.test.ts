@@ -98,7 +98,8 @@ describe("loadSabTasks", () => {
     expect(error.message).toContain(file);
     expect(error.message).toMatch(/line 2, field "eval_script_name": expected a string, got nothing \(the field is missing\)\. Fix: add "eval_script_name"/);
     expect(error.message).toMatch(/line 3, field "gold_program_name": expected a string, got 42\. Fix: set "gold_program_name"/);
-    expect(error.message).toMatch(/line 4, field "extra": not an upstream field\. Fix: remove it/);
+    // Another column is ignored, as upstream ignores it: line 4 is not a problem.
+    expect(error.message).not.toMatch(/line 4/);
     expect(error.details).toMatchObject({ file });
   });
 

@@ -85,14 +85,16 @@ describe("ScienceAgentBench.csv", () => {
     expect(error.message).toMatch(/Fix: set "eval_script_name"/);
   });
 
-  it("refuses a column that is not an upstream field, naming it", async () => {
+  it("ignores a column that is not an upstream field (pandas' Unnamed: 0), as upstream's datasets CSV reader does", async () => {
     const directory = await scratch();
     await cp(path.join(BUNDLED, "benchmark"), path.join(directory, "benchmark"), { recursive: true });
     const rows = await bundledRows();
     const csv = toCsv(rows).replace(/^instance_id,/, "Unnamed: 0,instance_id,").replace(/\r\n"/g, '\r\n"0","');
+    expect(csv).toContain("Unnamed: 0");
     await writeFile(path.join(directory, "rows.csv"), csv);
-    const error = await loadError(path.join(directory, "rows.csv"));
-    expect(error.message).toMatch(/field "Unnamed: 0": not an upstream field. Fix: remove it/);
+    const tasks = await loadSabTasks(path.join(directory, "rows.csv"));
+    expect(tasks.map((task) => task.row)).toEqual(rows.map((row) => ({ ...row, instance_id: String(row.instance_id) })));
+    expect(tasks.every((task) => !("Unnamed: 0" in task.row))).toBe(true);
   });
 });
 

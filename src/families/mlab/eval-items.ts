@@ -52,6 +52,7 @@ async function planMlab(taskPath: string, flags: EvalFlags): Promise<EvalPlan> {
       submission: await mlabRunSubmission(run),
       item: run.run,
       extra: { run: run.run, submitted_final_answer: run.submittedFinalAnswer, ...warnings },
+      ...(run.skippedByUpstream === null ? {} : { problem: { code: "DYNABOX_INVALID_INPUT", message: run.skippedByUpstream } }),
     });
   }
   return { family: "mlab", items, total: runs.length, notes };

@@ -12,7 +12,7 @@ import { UserError } from "../../errors.js";
 import { packDirectory, safeRelativePath } from "../../sandbox/archive.js";
 import { WORKSPACE } from "../../sandbox/profile.js";
 import type { Sandbox } from "../../sandbox/sandbox.js";
-import { discoverMlabTasks, type MlabDirection, type MlabTask } from "./task.js";
+import { discoverMlabTasks, MLAB_SOLUTION_MISSING, type MlabDirection, type MlabTask } from "./task.js";
 import { putTaskDirectory, TaskFolder } from "../task-files.js";
 import type { FamilyModule, ValidationResult, Verdict } from "../types.js";
 import { withGraderSandbox, type GradingContext } from "../../grading/context.js";
@@ -475,7 +475,7 @@ export async function validateMlab(context: GradingContext, task: MlabTask, opti
     );
   }
   if (validationWarnings.length > 0) checks.validation_warnings = validationWarnings;
-  checks.warnings = task.warnings;
+  checks.warnings = task.hasSolution ? task.warnings : [...task.warnings, MLAB_SOLUTION_MISSING];
   checks.problems = problems;
   checks.seconds = Math.round(performance.now() - started) / 1000;
   checks.step_seconds = steps;

@@ -16,6 +16,12 @@ export interface MlabLogRun {
   finalFiles: string | null;
   /** Upstream's submitted_final_answer: a step whose action is "Final Answer"; null when trace.json can not be read. */
   submittedFinalAnswer: boolean | null;
+  /**
+   * Why upstream would leave the run out, or null: MLAgentBench/eval.py `run_eval` does
+   * `json.load` of trace.json under a bare `except: continue`, so a run whose trace.json is not
+   * JSON (a run killed while writing it) gets no result at all.
+   */
+  skippedByUpstream: string | null;
 }
 
 /** Folders never holding runs; walked past to keep a large log tree cheap. */
@@ -38,6 +44,21 @@ function submittedFinalAnswer(text: string): boolean | null {
   }
 }
 
+function traceProblem(text: string | null, where: string): string | null {
+  const why = text === null ? "can not be read" : isJson(text) ? null : "is not valid JSON (the run may have been stopped while writing it)";
+  if (why === null) return null;
+  return `${where} ${why}; upstream's MLAgentBench.eval skips such a run (no result), so it is not graded. Fix the file to grade the run`;
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Every run under an upstream log folder, sorted by path. Links are not followed. */
 export async function findMlabLogRuns(logFolder: string): Promise<MlabLogRun[]> {
   const root = path.resolve(logFolder);
@@ -49,10 +70,13 @@ export async function findMlabLogRuns(logFolder: string): Promise<MlabLogRun[]> 
     const entries = await readdir(folder, { withFileTypes: true });
     if (entries.some((entry) => entry.isFile() && entry.name === "trace.json")) {
       const finalFiles = path.join(folder, "traces", "step_final_files");
+      const run = path.relative(root, folder).split(path.sep).join("/") || ".";
+      const trace = await readFile(path.join(folder, "trace.json"), "utf8").catch(() => null);
       runs.push({
-        run: path.relative(root, folder).split(path.sep).join("/") || ".",
+        run,
         finalFiles: (await isDirectory(finalFiles)) ? finalFiles : null,
-        submittedFinalAnswer: submittedFinalAnswer(await readFile(path.join(folder, "trace.json"), "utf8").catch(() => "")),
+        submittedFinalAnswer: submittedFinalAnswer(trace ?? ""),
+        skippedByUpstream: traceProblem(trace, `${run}/trace.json`),
       });
     }
     for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {

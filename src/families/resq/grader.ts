@@ -17,6 +17,7 @@
 // by reading the script, nor reach the solution through git (it is not in the container).
 
 import { randomBytes } from "node:crypto";
+import path from "node:path";
 import { InternalError, SandboxError, UserError } from "../../errors.js";
 import type { Sandbox } from "../../sandbox/sandbox.js";
 import { RepositoryCache, type CleanRepository } from "./repo-cache.js";
@@ -68,6 +69,9 @@ export const RESQ_DEFAULTS = {
   feedbackLimit: 16 * 1024,
   buildTimeoutSeconds: 900,
 } as const;
+
+/** The patch file's name beside the repository, as upstream names it. */
+const UPSTREAM_PATCH_FILE = "temp.patch";
 
 /** Seconds allowed for git steps (reset, apply, diff) in a container. */
 const GIT_STEP_SECONDS = 120;
@@ -179,12 +183,14 @@ export async function runResqTest(
     await putRepository(sandbox, clean, context.signal);
 
     if (plan?.apply) {
-      // Outside the repository, so it is neither patched nor seen by the test as a repo file.
-      const patchFile = `.dynabox-grading/${randomBytes(8).toString("hex")}.patch`;
+      // Upstream's place and name (resq/git/utils.py aapply_patch: `<repo>/../temp.patch`, given
+      // to git as `../temp.patch`): git names the file in its whitespace warnings, so the
+      // feedback is upstream's byte for byte. Outside the repository, and removed after the
+      // apply as upstream does, so the test never sees it.
       const { run: applied } = await runContainerStep(sandbox, {
-        files: [{ path: patchFile, content: plan.text }],
-        filesInto: "/workspace",
-        command: applyPatchCommand(`/workspace/${patchFile}`),
+        files: [{ path: UPSTREAM_PATCH_FILE, content: plan.text }],
+        filesInto: path.posix.dirname(RESQ_REPOSITORY_PATH),
+        command: `${applyPatchCommand(`../${UPSTREAM_PATCH_FILE}`)}; status=$?; rm -f ../${UPSTREAM_PATCH_FILE}; exit $status`,
         cwd: RESQ_REPOSITORY_PATH,
         timeoutSeconds: GIT_STEP_SECONDS,
         ...(context.signal ? { signal: context.signal } : {}),
@@ -226,12 +232,21 @@ export async function validateResq(context: GradingContext, task: ResqTask, opti
   const seconds = stopwatch();
   const base = await runResqTest(context, task, null, options);
   const solution = await runResqTest(context, task, task.row.solution_patch, options);
+  // Why a task is not valid, in words: the messages alone do not say what to fix.
+  const problems: string[] = [];
+  if (base.line.message === "PASS") problems.push("test_script passes at base_commit with no patch, so it can not tell a solution from no work");
+  if (solution.line.message !== "PASS") {
+    const feedback = solution.line.test_suite_feedback.trimEnd();
+    const shown = feedback.length > 600 ? `...${feedback.slice(-600)}` : feedback;
+    problems.push(`solution_patch gives ${solution.line.message}${shown === "" ? "" : `: ${shown}`}`);
+  }
   return {
-    valid: base.line.message !== "PASS" && solution.line.message === "PASS",
+    valid: problems.length === 0,
     checks: {
       base: base.line.message,
       solution: solution.line.message,
       seconds: seconds(),
+      ...(problems.length > 0 ? { problems } : {}),
     },
   };
 }

@@ -50,6 +50,30 @@ function isEntry(value: ResqSubmissionEntry | ResqSubmissionProblem): value is R
 }
 
 /**
+ * A file that is one JSON object but not one submission, such as `{"<task id>": "<patch>"}` or
+ * `{"submissions": [...]}`. Upstream's submit.py iterates whatever json.load gives, so it stops on
+ * such a file ("'str' object has no attribute 'get'"); read as JSON Lines it would only say that
+ * line 1 has no "id". Say what the file is and the shape to give instead.
+ */
+function refuseWholeObject(body: string, file: string): void {
+  let whole: unknown;
+  try {
+    whole = JSON.parse(body);
+  } catch {
+    return;
+  }
+  if (whole === null || typeof whole !== "object" || Array.isArray(whole)) return;
+  const keys = Object.keys(whole);
+  if (keys.includes("id") || keys.includes("patch")) return;
+  const shown = keys.slice(0, 3).map((key) => JSON.stringify(key)).join(", ");
+  throw new UserError(
+    "DYNABOX_INVALID_INPUT",
+    `${file} is one JSON object (keys ${shown || "none"}), not a list of submissions; upstream's scripts/submit.py reads a JSON list [{"id": "<task id>", "patch": "<unified diff>"}, ...] (dynabox also reads one such object a line). ` +
+      `A mapping of task id to patch converts with: python3 -c 'import json,sys; print(json.dumps([{"id": k, "patch": v} for k, v in json.load(open(sys.argv[1])).items()]))' FILE > submissions.json`,
+  );
+}
+
+/**
  * Parses a submissions file: a JSON list when its first non-blank character is "[", JSON Lines
  * otherwise. A file that is neither (no entry at all could be read) throws a UserError.
  */
@@ -74,6 +98,7 @@ export function parseResqSubmissions(text: string, file: string): ParsedSubmissi
     });
     return { format: "json-list", entries, problems };
   }
+  refuseWholeObject(body, file);
   let jsonLines = 0;
   body.split("\n").forEach((line, index) => {
     if (line.trim() === "") return;

@@ -56,6 +56,8 @@ export interface ResqTestRun {
   report: LauncherReport | null;
   shell: ShellResult;
   fileName: string;
+  /** The probe's line; 0 when the script has no exit line upstream would print its secret at. */
+  probeLine: number;
 }
 
 export function makeLauncherPayload(testScript: string): LauncherPayload {
@@ -134,7 +136,7 @@ export async function runResqTestScript(
   });
   const shell = step.run;
   const { report, stdout } = readLauncherReport(step);
-  return { message: judgeLauncherRun(shell, report), stdout, stderr: shell.stderr, report, shell, fileName: payload.file_name };
+  return { message: judgeLauncherRun(shell, report), stdout, stderr: shell.stderr, report, shell, fileName: payload.file_name, probeLine: payload.probe_line };
 }
 
 /** test_suite_feedback: the test's output, then what dynabox has to add about the run. */
@@ -146,7 +148,9 @@ export function resqRunFeedback(test: ResqTestRun, timeoutSeconds: number, limit
   else if (test.shell.oom) notes.push("the test ran out of memory");
   else if (test.report === null) notes.push("the grader's observer gave no report (it was killed, or the output was lost), so the run does not count");
   else if (test.report.forged.length > 0) notes.push(`the run forged the grader's proof: ${test.report.forged.join("; ")}`);
-  else if (test.report.exitCode === 0 && !test.report.reached) notes.push("the test exited with status 0 without reaching its own exit line");
+  else if (test.report.exitCode === 0 && test.probeLine === 0) {
+    notes.push("the test script has no line with sys.exit(0) or sys.exit(exit_code), where upstream prints its secret, so, as upstream, no run of it can pass");
+  } else if (test.report.exitCode === 0 && !test.report.reached) notes.push("the test exited with status 0 without reaching its own exit line");
   else if (test.report.exitCode === CHANNEL_LOST_STATUS && !test.report.reached) {
     notes.push(`the test process ended with status ${CHANNEL_LOST_STATUS}: the grader's channel was closed or replaced (file descriptors the test did not open must stay open)`);
   }

@@ -37,10 +37,18 @@ export function randomTestFileName(): string {
 
 export interface ProbeInsertion {
   script: string;
-  /** 1-based line number of the inserted probe (the launcher checks the event comes from it). */
+  /** 1-based line number of the inserted probe (the launcher checks the event comes from it); 0: none. */
   probeLine: number;
-  /** Whether the script had an exit line; without one the probe is appended at the end. */
+  /** Whether the script had an exit line; without one no probe is inserted (see insertExitProbe). */
   beforeExitLine: boolean;
+}
+
+/**
+ * Upstream's own test (resq/testbeds/utils.py insert_secret): the first line, comment or not,
+ * that holds the text `sys.exit(0)` or `sys.exit(exit_code)`; -1 when none does.
+ */
+export function upstreamSecretLine(script: string): number {
+  return script.split("\n").findIndex((line) => line.includes("sys.exit(0)") || line.includes("sys.exit(exit_code)"));
 }
 
 /**
@@ -68,9 +76,25 @@ export function insertAtExit(script: string, statement: string): ProbeInsertion 
   return { script: body + statement + newline, probeLine, beforeExitLine: false };
 }
 
-/** The script with the exit probe in place (see EXIT_PROBE). */
+/**
+ * The script with the exit probe in place (see EXIT_PROBE), so that it passes exactly when
+ * upstream's would print its secret:
+ * - upstream finds no line (insert_secret then inserts nothing, and the run can never pass):
+ *   no probe either, the script unchanged;
+ * - otherwise the probe goes before the first code line that exits (insertAtExit, the hardened
+ *   place), or, when only a comment names the exit (upstream inserts its print there), before
+ *   that comment, unguarded, as upstream's print.
+ */
 export function insertExitProbe(script: string): ProbeInsertion {
-  return insertAtExit(script, EXIT_PROBE);
+  const upstreamLine = upstreamSecretLine(script);
+  if (upstreamLine < 0) return { script, probeLine: 0, beforeExitLine: false };
+  const hardened = insertAtExit(script, EXIT_PROBE);
+  if (hardened.beforeExitLine) return hardened;
+  const lines = script.split("\n");
+  const line = lines[upstreamLine]!;
+  const indent = line.slice(0, line.length - line.trimStart().length);
+  lines.splice(upstreamLine, 0, `${indent}${EXIT_PROBE}${line.endsWith("\r") ? "\r" : ""}`);
+  return { script: lines.join("\n"), probeLine: upstreamLine + 1, beforeExitLine: true };
 }
 
 /**

@@ -55,12 +55,15 @@ export async function planSabEval(rows: string, programFolders: readonly string[
       }),
     );
     const where = several ? ` (attempt ${attempt}, ${folder})` : "";
+    // Rows may share a gold_program_name; upstream runs pred_<name> for each of them, so a
+    // program is matched by every row that names it, not only by the first.
+    const matched = new Set<string>();
     for (const task of tasks) {
       const fileName = path.basename(sabPaths(task).programPath);
       let source = "";
       if (available.has(fileName)) {
         source = await readProgram(path.join(folder, fileName));
-        available.delete(fileName);
+        matched.add(fileName);
       } else {
         notes.push(`${fileName} is missing${where}: task ${task.id} is graded as an empty program`);
       }
@@ -72,7 +75,7 @@ export async function planSabEval(rows: string, programFolders: readonly string[
         extra: several ? { program: fileName, attempt } : { program: fileName },
       });
     }
-    for (const extra of available) if (extra.endsWith(".py")) notes.push(`${extra} matches no task and was not graded${where}`);
+    for (const extra of available) if (extra.endsWith(".py") && !matched.has(extra)) notes.push(`${extra} matches no task and was not graded${where}`);
   }
   return { items, total: tasks.length, notes, taskIds: tasks.map((task) => task.id), programFolders: [...programFolders] };
 }
