@@ -3,7 +3,8 @@
 # exec root, pidfile and unix socket under FOLDER, inside its own network namespace (entered with
 # nsenter --net, not `ip netns exec`, which remounts /sys and hides the cgroup mounts), without
 # bridge, iptables or TLS. The host's engine is never touched.
-#   sudo bash scripts/extra-dockerd.sh start NAME FOLDER   # prints the socket path when it answers
+#   sudo bash scripts/extra-dockerd.sh start NAME FOLDER [DOCKERD-ARGUMENT...]
+#        prints the socket path when it answers; the arguments go to dockerd (e.g. --insecure-registry)
 #   sudo bash scripts/extra-dockerd.sh stop NAME FOLDER    # stops it, unmounts, removes namespace and FOLDER
 # Idempotent: start on a running engine only prints its socket; stop on a stopped one only cleans.
 set -euo pipefail
@@ -12,6 +13,7 @@ log() { printf 'extra-dockerd: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 action="${1:-}"; name="${2:-}"; folder="${3:-}"
+extra=("${@:4}")
 [ -n "$action" ] && [ -n "$name" ] && [ -n "$folder" ] || die "usage: $0 start|stop NAME FOLDER"
 [[ "$name" =~ ^[a-z0-9-]{1,20}$ ]] || die "NAME must be 1-20 of a-z, 0-9, -"
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, dockerd): sudo bash $0 $*"
@@ -32,7 +34,7 @@ start)
   nohup nsenter --net="/var/run/netns/$namespace" dockerd \
     --data-root "$folder/data" --exec-root "$folder/exec" --pidfile "$pidfile" \
     -H "unix://$socket" --tls=false --bridge=none --iptables=false --ip-masq=false --ip-forward=false \
-    --cgroup-parent "/dynabox-$name" --exec-opt native.cgroupdriver=cgroupfs \
+    --cgroup-parent "/dynabox-$name" --exec-opt native.cgroupdriver=cgroupfs ${extra[@]+"${extra[@]}"} \
     >"$folder/dockerd.log" 2>&1 </dev/null &
   for _ in $(seq 1 60); do
     if answers; then echo "$socket"; exit 0; fi

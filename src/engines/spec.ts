@@ -2,7 +2,8 @@
 //   unix:///var/run/docker.sock          the local socket (also a Podman service's socket)
 //   tcp://10.0.0.2:2376?tls=/etc/certs   TCP, with TLS from a folder holding ca.pem, cert.pem, key.pem
 //   ssh://user@host[:port]               the engine's socket on a host reached over ssh
-// Parameters after "?": concurrency=N (tasks at once; default the engine's CPUs), runtime=runsc.
+// Parameters after "?": concurrency=N (tasks at once; default the engine's CPUs), runtime=runsc,
+// registry=HOST:PORT (the image registry's address as this engine reaches it, when it differs).
 
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -18,7 +19,12 @@ export interface EngineSpec {
   runtime?: string;
   /** A folder with ca.pem, cert.pem and key.pem (tcp with TLS). */
   tlsFolder?: string;
+  /** HOST:PORT under which this engine reaches the image registry, when not the --image-registry address. */
+  registry?: string;
 }
+
+/** HOST or HOST:PORT of a registry (no scheme, no path). */
+export const REGISTRY_ADDRESS = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?$/;
 
 const FIX = "an engine address such as unix:///var/run/docker.sock, tcp://host:2376?tls=/path/to/certs or ssh://user@host, optionally with ?concurrency=N&runtime=runsc";
 
@@ -35,6 +41,9 @@ export function parseEngineSpec(text: string): EngineSpec {
     } else if (key === "runtime") {
       if (!/^[\w.-]+$/.test(value)) throw usage(text, "runtime must be a runtime name such as runsc");
       spec.runtime = value;
+    } else if (key === "registry") {
+      if (!REGISTRY_ADDRESS.test(value)) throw usage(text, "registry must be HOST:PORT, the image registry's address as this engine reaches it");
+      spec.registry = value;
     } else if (key === "tls") {
       spec.tlsFolder = path.resolve(value);
     } else {
