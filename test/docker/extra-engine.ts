@@ -20,14 +20,17 @@ export interface ExtraEngine {
   stop(): Promise<void>;
 }
 
-/** Starts an extra dockerd named `name` (a-z, 0-9, -); `extraArguments` go to the script after the folder. */
-export async function startExtraEngine(name: string, extraArguments: readonly string[] = []): Promise<ExtraEngine> {
+/**
+ * Starts an extra dockerd named `name` (a-z, 0-9, -); `extraArguments` go to dockerd, `environment`
+ * to the script (DYNABOX_ENGINE_LINK: a veth link to the namespace).
+ */
+export async function startExtraEngine(name: string, extraArguments: readonly string[] = [], environment: Record<string, string> = {}): Promise<ExtraEngine> {
   const folder = await mkdtemp(path.join(tmpdir(), `dynabox-engine-${name}-`));
   const stop = async (): Promise<void> => {
     await execa("bash", [SCRIPT, "stop", name, folder], { reject: false });
   };
   try {
-    const socket = (await execa("bash", [SCRIPT, "start", name, folder, ...extraArguments])).stdout.trim();
+    const socket = (await execa("bash", [SCRIPT, "start", name, folder, ...extraArguments], { env: environment })).stdout.trim();
     return { socket, folder, namespace: `dynabox-${name}`, stop };
   } catch (error) {
     await stop();
