@@ -33,7 +33,7 @@ export function engineSelection(): EngineSelection {
 }
 
 /** Commands that spread their tasks over several engines with --engine (or the config file's "engines"). */
-const MULTI_ENGINE_COMMANDS = ["eval", "run", "validate", "bench", "clean"];
+const MULTI_ENGINE_COMMANDS = ["eval", "run", "validate", "bench", "clean", "doctor"];
 
 /**
  * The config file's "engines" list, read only when the command line named no --engine: the file
