@@ -125,7 +125,7 @@ export class EnginePool {
         throw new EnvironmentError("DYNABOX_DOCKER_UNAVAILABLE", `engine ${spec.name}: ${(error as Error).message}`, { cause: error, retryable: true });
       });
       if (spec.runtime) await assertRuntimeAvailable(docker, spec.runtime, spec.name);
-      const kind = await adaptToEngineKind(docker);
+      const kind = await adaptToEngineKind(docker, `engine ${spec.name}`);
       await sweepDeadOwners(docker, options.signal ? { signal: options.signal } : {});
       const transfer = await bringImage(source, docker, image, spec, options, pushed);
       const concurrency = spec.concurrency ?? Math.max(1, ((await docker.info()) as { NCPU?: number }).NCPU ?? 1);
