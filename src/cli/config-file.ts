@@ -90,6 +90,16 @@ export const configSchema = z
     $schema: z.string().optional(),
     run: runConfigSchema.optional().describe("settings of `dynabox run`"),
     eval: evalConfigSchema.optional().describe("settings of `dynabox eval`"),
+    engines: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe("--engine for run, eval, validate, bench and clean: the Docker engines to spread tasks over (unix://, tcp://...?tls=DIR, ssh://; ?concurrency=N&runtime=R)"),
+    imageRegistry: z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+(:\d+)?$/)
+      .optional()
+      .describe("--image-registry: HOST:PORT of a registry through which the sandbox image reaches engines that lack it (instead of save/load)"),
   })
   .strict()
   .describe("dynabox.config.json / dynabox.config.yaml: defaults for the flags; a flag given on the command line wins");

@@ -2,6 +2,7 @@
 // `podman system service` (its version reply names a "Podman Engine" component).
 
 import type Dockerode from "dockerode";
+import { EnvironmentError } from "../errors.js";
 import { updateEngineSettings, type EngineInfo } from "../sandbox/docker.js";
 
 export type EngineKind = "docker" | "podman";
@@ -36,8 +37,51 @@ export async function describeEngineKind(docker: Dockerode, engine: EngineInfo):
  */
 export const PODMAN_PROCESS_LIMIT = 4096;
 
-/** Adapts the client to Podman where needed (see PODMAN_PROCESS_LIMIT); a no-op for Docker. */
-export async function adaptToEngineKind(docker: Dockerode): Promise<EngineKind> {
+/**
+ * Why the engine would not enforce the sandboxes' limits, or undefined when it does. A rootless
+ * engine (Podman or Docker) on a cgroup v1 host can not set cgroup limits: Podman says
+ * "Resource limits are not supported and ignored on cgroups V1 rootless systems" and runs the
+ * container without its memory, process and CPU limits, so one task could exhaust the machine.
+ */
+export async function limitsBlocker(docker: Dockerode): Promise<string | undefined> {
+  const info = (await docker.info()) as { SecurityOptions?: string[]; CgroupVersion?: string };
+  // Docker names rootless mode among its security options; Podman's compatible reply does not,
+  // its own (libpod) info does.
+  let rootless = (info.SecurityOptions ?? []).some((option) => /(^|,)name=rootless(,|$)/.test(option));
+  if (!rootless && (await engineKind(docker)).kind === "podman") rootless = (await libpodInfo(docker))?.host?.security?.rootless === true;
+  if (rootless && info.CgroupVersion === "1") {
+    return (
+      "the engine runs rootless on a cgroup v1 host, where it can not set cgroup limits: containers would start without " +
+      "their memory, process and CPU limits (Podman ignores them with the warning \"Resource limits are not supported and ignored on cgroups V1 rootless systems\")"
+    );
+  }
+  return undefined;
+}
+
+interface LibpodInfo {
+  host?: { security?: { rootless?: boolean }; cgroupVersion?: string };
+}
+
+/** Podman's own info reply (undefined when the engine does not answer it). */
+async function libpodInfo(docker: Dockerode): Promise<LibpodInfo | undefined> {
+  return new Promise((resolve) => {
+    docker.modem.dial({ path: "/v4.0.0/libpod/info", method: "GET", statusCodes: { 200: true, 404: "not found", 500: "server error" } }, (error: unknown, reply: unknown) =>
+      resolve(error ? undefined : (reply as LibpodInfo)),
+    );
+  });
+}
+
+export const LIMITS_BLOCKER_FIX =
+  "use the rootful engine (sudo podman system service, or the Docker daemon), or boot the host with cgroup v2 " +
+  "(systemd.unified_cgroup_hierarchy=1) and delegate the cpu, memory and pids controllers to the user";
+
+/**
+ * Adapts the client to Podman where needed (see PODMAN_PROCESS_LIMIT); a no-op for Docker.
+ * Refuses an engine that would not enforce the sandboxes' limits (limitsBlocker).
+ */
+export async function adaptToEngineKind(docker: Dockerode, name = "the engine"): Promise<EngineKind> {
+  const blocker = await limitsBlocker(docker);
+  if (blocker !== undefined) throw new EnvironmentError("DYNABOX_DOCKER_UNAVAILABLE", `${name}: ${blocker}; ${LIMITS_BLOCKER_FIX}`);
   const { kind } = await engineKind(docker);
   if (kind === "podman") updateEngineSettings(docker, { ulimits: [{ Name: "nproc", Soft: PODMAN_PROCESS_LIMIT, Hard: PODMAN_PROCESS_LIMIT }] });
   return kind;

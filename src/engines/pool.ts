@@ -4,9 +4,10 @@
 
 import type Dockerode from "dockerode";
 import { EnvironmentError, isAbortError } from "../errors.js";
-import { assertDockerReachable, assertRuntimeAvailable, connectDocker } from "../sandbox/docker.js";
+import { assertDockerReachable, assertRuntimeAvailable, connectDocker, imageExists } from "../sandbox/docker.js";
 import { sweepDeadOwners } from "../sandbox/reaper.js";
 import { ensureImageOn } from "./image-transfer.js";
+import { pullFromRegistry, pushToRegistry } from "./registry-transfer.js";
 import { adaptToEngineKind, type EngineKind } from "./kind.js";
 import type { EngineSpec } from "./spec.js";
 
@@ -22,7 +23,16 @@ export interface PoolEngine {
 }
 
 export type EngineEvent =
-  | { type: "engine-ready"; engine: string; kind: EngineKind; concurrency: number; imageCopiedSeconds: number | null }
+  | {
+      type: "engine-ready";
+      engine: string;
+      kind: EngineKind;
+      concurrency: number;
+      imageCopiedSeconds: number | null;
+      /** How the image got there when it was copied; with a registry that failed, save-load and why. */
+      imageMethod?: "registry" | "save-load";
+      imageNote?: string;
+    }
   | { type: "engine-down"; engine: string; reason: string }
   | { type: "engine-retry"; engine: string; attempt: number; reason: string };
 
@@ -35,6 +45,12 @@ export interface EnginePoolOptions {
   healthTimeoutMs?: number;
   /** After a sandbox was lost or refused, how long to wait before asking the engine again. */
   recheckDelayMs?: number;
+  /**
+   * HOST:PORT of a registry (--image-registry): the image is pushed there once from `source` and
+   * pulled by each engine that lacks it, instead of save/load. An engine whose pull fails gets
+   * the image by save/load after all, and its ready event says why.
+   */
+  imageRegistry?: string;
 }
 
 /** Errors an engine going away causes: a sandbox lost or not started, the engine unreachable. */
@@ -51,6 +67,38 @@ function isEngineSymptom(error: unknown): boolean {
   );
 }
 
+/**
+ * Makes sure the engine has the image: through the registry when one is named (pushed once,
+ * then pulled), else, or when that fails, by save/load from `source`. seconds: null when the
+ * engine had the image already.
+ */
+async function bringImage(
+  source: Dockerode,
+  target: Dockerode,
+  image: string,
+  spec: EngineSpec,
+  options: EnginePoolOptions,
+  pushed: { done?: Promise<unknown> },
+): Promise<{ seconds: number | null; method?: "registry" | "save-load"; note?: string }> {
+  if (await imageExists(target, image)) return { seconds: null };
+  const signal = options.signal ? { signal: options.signal } : {};
+  let note: string | undefined;
+  if (options.imageRegistry !== undefined) {
+    try {
+      const started = performance.now();
+      pushed.done ??= pushToRegistry(source, image, options.imageRegistry);
+      await pushed.done;
+      await pullFromRegistry(target, image, spec.registry ?? options.imageRegistry, spec.name);
+      return { seconds: (performance.now() - started) / 1000, method: "registry" };
+    } catch (error) {
+      options.signal?.throwIfAborted();
+      note = `the registry did not work (${error instanceof Error ? error.message : String(error)}), so the image was copied by save/load`;
+    }
+  }
+  const copied = await ensureImageOn(source, target, image, { targetName: spec.name, ...signal });
+  return { seconds: copied.copied ? copied.seconds : null, method: "save-load", ...(note ? { note } : {}) };
+}
+
 export class EnginePool {
   private waiting: (() => void)[] = [];
   /** Per placed task, the time dynabox itself spent placing it: waiting for a slot is not counted, choosing and the health check are. */
@@ -64,22 +112,33 @@ export class EnginePool {
 
   /**
    * Connects to every engine, checks it (reachable, runtime present), sweeps dead owners'
-   * containers there, and copies `image` from `source` to each engine that lacks it.
+   * containers there, and brings `image` from `source` to each engine that lacks it (through
+   * options.imageRegistry when given, else save/load).
    */
   static async open(specs: readonly EngineSpec[], source: Dockerode, image: string, options: EnginePoolOptions = {}): Promise<EnginePool> {
     const engines: PoolEngine[] = [];
+    // The registry push happens once, for the first engine that lacks the image.
+    const pushed: { done?: Promise<unknown> } = {};
     for (const spec of specs) {
       const docker = connectDocker(spec.connection, spec.runtime ? { runtime: spec.runtime } : {});
       await assertDockerReachable(docker, options.signal).catch((error: unknown) => {
         throw new EnvironmentError("DYNABOX_DOCKER_UNAVAILABLE", `engine ${spec.name}: ${(error as Error).message}`, { cause: error, retryable: true });
       });
       if (spec.runtime) await assertRuntimeAvailable(docker, spec.runtime, spec.name);
-      const kind = await adaptToEngineKind(docker);
+      const kind = await adaptToEngineKind(docker, `engine ${spec.name}`);
       await sweepDeadOwners(docker, options.signal ? { signal: options.signal } : {});
-      const transfer = await ensureImageOn(source, docker, image, { targetName: spec.name, ...(options.signal ? { signal: options.signal } : {}) });
+      const transfer = await bringImage(source, docker, image, spec, options, pushed);
       const concurrency = spec.concurrency ?? Math.max(1, ((await docker.info()) as { NCPU?: number }).NCPU ?? 1);
       engines.push({ name: spec.name, docker, kind, concurrency, running: 0, down: false, finished: 0 });
-      options.onEvent?.({ type: "engine-ready", engine: spec.name, kind, concurrency, imageCopiedSeconds: transfer.copied ? transfer.seconds : null });
+      options.onEvent?.({
+        type: "engine-ready",
+        engine: spec.name,
+        kind,
+        concurrency,
+        imageCopiedSeconds: transfer.seconds,
+        ...(transfer.method ? { imageMethod: transfer.method } : {}),
+        ...(transfer.note ? { imageNote: transfer.note } : {}),
+      });
     }
     return new EnginePool(engines, image, options);
   }

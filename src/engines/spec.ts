@@ -1,13 +1,18 @@
 // Where an engine is and how much of it dynabox may use, from `--engine` text:
 //   unix:///var/run/docker.sock          the local socket (also a Podman service's socket)
 //   tcp://10.0.0.2:2376?tls=/etc/certs   TCP, with TLS from a folder holding ca.pem, cert.pem, key.pem
-//   ssh://user@host[:port]               the engine's socket on a host reached over ssh
-// Parameters after "?": concurrency=N (tasks at once; default the engine's CPUs), runtime=runsc.
+//   ssh://user@host[:port]               the engine's socket on a host reached over ssh (its key
+//                                        listed in known_hosts; the remote runs docker system dial-stdio)
+// Parameters after "?": concurrency=N (tasks at once; default the engine's CPUs), runtime=runsc,
+// registry=HOST:PORT (the image registry's address as this engine reaches it, when it differs);
+// ssh only: identity=KEY_FILE, known-hosts=FILE (default ~/.ssh/known_hosts).
 
 import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
 import path from "node:path";
 import type Dockerode from "dockerode";
 import { UserError } from "../errors.js";
+import { knownHostsVerifier } from "./known-hosts.js";
 
 export interface EngineSpec {
   /** The address as the user wrote it, without parameters: used in messages and events. */
@@ -18,7 +23,16 @@ export interface EngineSpec {
   runtime?: string;
   /** A folder with ca.pem, cert.pem and key.pem (tcp with TLS). */
   tlsFolder?: string;
+  /** HOST:PORT under which this engine reaches the image registry, when not the --image-registry address. */
+  registry?: string;
+  /** ssh://: the private key file to log in with (else the ssh agent of SSH_AUTH_SOCK). */
+  sshIdentity?: string;
+  /** ssh://: the known_hosts file the host's key must be listed in (default ~/.ssh/known_hosts). */
+  knownHosts?: string;
 }
+
+/** HOST or HOST:PORT of a registry (no scheme, no path). */
+export const REGISTRY_ADDRESS = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?$/;
 
 const FIX = "an engine address such as unix:///var/run/docker.sock, tcp://host:2376?tls=/path/to/certs or ssh://user@host, optionally with ?concurrency=N&runtime=runsc";
 
@@ -35,6 +49,13 @@ export function parseEngineSpec(text: string): EngineSpec {
     } else if (key === "runtime") {
       if (!/^[\w.-]+$/.test(value)) throw usage(text, "runtime must be a runtime name such as runsc");
       spec.runtime = value;
+    } else if (key === "registry") {
+      if (!REGISTRY_ADDRESS.test(value)) throw usage(text, "registry must be HOST:PORT, the image registry's address as this engine reaches it");
+      spec.registry = value;
+    } else if (key === "identity") {
+      spec.sshIdentity = path.resolve(value);
+    } else if (key === "known-hosts") {
+      spec.knownHosts = path.resolve(value);
     } else if (key === "tls") {
       spec.tlsFolder = path.resolve(value);
     } else {
@@ -55,6 +76,10 @@ export function parseEngineSpec(text: string): EngineSpec {
   }
   if (url.protocol === "tcp:") {
     if (!url.hostname) throw usage(text, "tcp:// needs a host");
+    // As the docker CLI: without ?tls=, DOCKER_TLS_VERIFY=1 takes the certificates of DOCKER_CERT_PATH (default ~/.docker).
+    if (spec.tlsFolder === undefined && process.env.DOCKER_TLS_VERIFY && process.env.DOCKER_TLS_VERIFY !== "0") {
+      spec.tlsFolder = path.resolve(process.env.DOCKER_CERT_PATH || path.join(homedir(), ".docker"));
+    }
     const tls = spec.tlsFolder !== undefined;
     spec.connection = { host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || (tls ? 2376 : 2375)), protocol: tls ? "https" : "http" };
     if (tls) Object.assign(spec.connection, readTlsFolder(spec.tlsFolder!, text));
@@ -62,13 +87,33 @@ export function parseEngineSpec(text: string): EngineSpec {
   }
   if (url.protocol === "ssh:") {
     if (!url.hostname) throw usage(text, "ssh:// needs a host");
+    const host = url.hostname.replace(/^\[|\]$/g, "");
+    const port = Number(url.port || 22);
+    const knownHosts = spec.knownHosts ?? path.join(homedir(), ".ssh", "known_hosts");
+    let refusal = "";
+    const sshOptions: Record<string, unknown> = {
+      // Only a host listed in known_hosts, as OpenSSH (and so `docker -H ssh://`) demands.
+      hostVerifier: knownHostsVerifier(knownHosts, host, port, (why) => {
+        if (why !== refusal) process.stderr.write(`dynabox: ssh engine ${address} refused: ${why} (add it with: ssh-keyscan -p ${port} ${host} >> ${knownHosts})\n`);
+        refusal = why;
+      }),
+    };
+    // A key file when given, else the ssh agent of the user running dynabox, as with `docker -H ssh://`.
+    if (spec.sshIdentity !== undefined) {
+      try {
+        sshOptions.privateKey = readFileSync(spec.sshIdentity);
+      } catch (error) {
+        throw usage(text, `identity=${spec.sshIdentity} can not be read (${(error as Error).message})`);
+      }
+    } else if (process.env.SSH_AUTH_SOCK) {
+      sshOptions.agent = process.env.SSH_AUTH_SOCK;
+    }
     spec.connection = {
       protocol: "ssh",
-      host: url.hostname,
-      port: Number(url.port || 22),
+      host,
+      port,
       ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
-      // The ssh agent of the user running dynabox authenticates, as with `docker -H ssh://`.
-      ...(process.env.SSH_AUTH_SOCK ? { sshOptions: { agent: process.env.SSH_AUTH_SOCK } } : {}),
+      sshOptions,
     } as Dockerode.DockerOptions;
     return spec;
   }

@@ -19,6 +19,7 @@ import type { Family, Verdict } from "../families/types.js";
 import { failureReason } from "../report/reason.js";
 import { keepSubmission } from "../report/submission-file.js";
 import { keepVerdict } from "../report/trajectory-verdict.js";
+import { runOnSomeEngine, type AgentEngines } from "./agent-engines.js";
 import { mapConcurrent } from "./concurrency.js";
 import type { RunEventListener } from "./events.js";
 import { classifyFailure, isInfrastructureKind, waitForEngine, type ErrorKind } from "./infrastructure-errors.js";
@@ -57,6 +58,8 @@ export interface AgentRunOptions {
   retryDelayMs?: number;
   /** How long to wait for an engine that stopped answering before failing the attempt (default 60 s). */
   engineWaitMs?: number;
+  /** Several engines (--engine): each attempt runs on one with free capacity, `pool` is then unused. */
+  engines?: AgentEngines;
 }
 
 export interface TaskRunSummary {
@@ -117,12 +120,19 @@ async function runWithRetries(attempt: Attempt, options: AgentRunOptions, extrac
   const { context, onEvent } = options;
   const maxRetries = Math.max(0, options.infrastructureRetries ?? 2);
   for (let retry = 0; ; retry++) {
-    const summary = await runOne(attempt, options, extractor, retry);
+    const summary = options.engines
+      ? await runOnSomeEngine(
+          options.engines,
+          (engine, sandboxes) => runOne(attempt, { ...options, context: { ...context, docker: engine.docker }, pool: sandboxes }, extractor, retry),
+          { id: task.id, family: task.family, attempt: attempt.attempt },
+        )
+      : await runOne(attempt, options, extractor, retry);
     if (summary.outcome !== "error") return { ...summary, ...(retry > 0 ? { retries: retry } : {}) };
     const kind = summary.error_kind ?? "grader-crash";
     let finalReason = summary.reason ?? summary.error ?? "unknown";
     let retryable = isInfrastructureKind(kind) && retry < maxRetries && summary.retries === undefined;
-    if (retryable && (kind === "engine" || kind === "sandbox-lost")) {
+    // With several engines the pool has already asked the engine and placed the attempt elsewhere.
+    if (retryable && !options.engines && (kind === "engine" || kind === "sandbox-lost")) {
       try {
         await waitForEngine(context.docker, {
           limitMs: options.engineWaitMs ?? 60_000,

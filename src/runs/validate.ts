@@ -2,6 +2,7 @@
 // one row per task in the run's results store. A rerun skips a task only when its content, the
 // grader version and the settings are those of the stored row (resume-key.ts), unless forced.
 
+import type { EnginePool } from "../engines/pool.js";
 import { contextForTask, type GradingContext } from "../grading/context.js";
 import type { DiscoveredTask } from "../families/registry.js";
 import type { Family } from "../families/types.js";
@@ -28,6 +29,8 @@ export interface ValidateOptions {
   onEvent?: RunEventListener;
   /** Settings that can change a result (policies, limits): part of each task's resume key. */
   settings?: unknown;
+  /** Several engines: each task is validated on one with free capacity, again elsewhere if it goes down. */
+  engines?: EnginePool;
 }
 
 const KIND = "validate";
@@ -50,17 +53,17 @@ export async function validateTasks(tasks: readonly DiscoveredTask[], options: V
       let valid = false;
       let checks: Record<string, unknown>;
       try {
-        const result = await module.validate(
-          contextForTask(
-            {
-              ...context,
-              onProgress: (message) => onEvent?.({ type: "task-progress", family: task.family, taskId: task.id, message }),
-              onWarning: (message) => onEvent?.({ type: "task-warning", family: task.family, taskId: task.id, message }),
-            },
-            task,
-          ),
+        const taskContext: GradingContext = contextForTask(
+          {
+            ...context,
+            onProgress: (message) => onEvent?.({ type: "task-progress", family: task.family, taskId: task.id, message }),
+            onWarning: (message) => onEvent?.({ type: "task-warning", family: task.family, taskId: task.id, message }),
+          },
           task,
         );
+        const result = options.engines
+          ? await options.engines.run((engine) => module.validate({ ...taskContext, docker: engine.docker }, task))
+          : await module.validate(taskContext, task);
         valid = result.valid;
         checks = result.checks;
       } catch (error) {

@@ -9,7 +9,8 @@ import { DynaboxError, EnvironmentError } from "../../errors.js";
 import { BOOTSTRAPPED_BASE_IMAGE, DEBIAN_BASE_IMAGE, bootstrapBlocker, findDebootstrap, findLocalBaseImage } from "../../sandbox/base-image.js";
 import { DOCKER_UNAVAILABLE_FIX, assertDockerReachable, connectDocker, engineRuntimes, imageExists, runtimeFix } from "../../sandbox/docker.js";
 import { engineSelection } from "../engine-options.js";
-import { describeEngineKind } from "../../engines/kind.js";
+import { describeEngineKind, limitsBlocker, LIMITS_BLOCKER_FIX } from "../../engines/kind.js";
+import { engineChecks } from "../doctor-engines.js";
 import { sandboxImageTag } from "../../sandbox/image.js";
 import { LABEL_MANAGED, isOwnerDead } from "../../sandbox/labels.js";
 import { slurmCheck } from "../doctor-slurm.js";
@@ -37,7 +38,12 @@ export async function runDoctor(docker: Dockerode = connectDocker(), wantedRunti
   try {
     const engine = await assertDockerReachable(docker);
     engineUp = true;
-    checks.push({ name: "engine", status: "ok", detail: await describeEngineKind(docker, engine) });
+    const blocker = await limitsBlocker(docker).catch(() => undefined);
+    checks.push(
+      blocker === undefined
+        ? { name: "engine", status: "ok", detail: await describeEngineKind(docker, engine) }
+        : { name: "engine", status: "fail", detail: `${await describeEngineKind(docker, engine)}: ${blocker}`, fix: LIMITS_BLOCKER_FIX },
+    );
     checks.push(await runtimeCheck(docker, wantedRuntime));
   } catch (error) {
     checks.push({
@@ -90,6 +96,10 @@ export async function runDoctor(docker: Dockerode = connectDocker(), wantedRunti
         }
       : { name: "debootstrap", status: "ok", detail: debootstrap },
   );
+
+  // --engine (or the config file's "engines"): each engine as a batch would open it.
+  const selected = engineSelection();
+  if (selected.engines) checks.push(...(await engineChecks(selected.engines, tag, wantedRuntime, selected.imageRegistry)));
 
   checks.push(await gitCheck());
   checks.push(await slurmCheck());

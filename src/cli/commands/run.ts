@@ -15,6 +15,8 @@ import { UserError } from "../../errors.js";
 import { readPricesOption } from "../../agent/pricing.js";
 import { checkOutputFolder } from "../../sandbox/copy-out.js";
 import { SandboxPool } from "../../sandbox/pool.js";
+import { AgentEngines } from "../../runs/agent-engines.js";
+import { openSelectedEngines, reportEngineTallies } from "../engine-options.js";
 import { familyTables, LIBRARY_MODES, runAgentTasks, type TaskRunSummary } from "../../runs/agent-run.js";
 import { defaultConcurrency } from "../../runs/concurrency.js";
 import { ResultsStore } from "../../runs/store.js";
@@ -197,7 +199,9 @@ export async function runCommand(
   // A run folder made with another model or settings is refused before anything is written to it.
   if (!flags.force) await assertSameSettings(runDirectory, settings);
   const context = { ...(await gradingContext(signal, { quiet: flags.json || flags.quiet, runId, environment })), runId };
-  const concurrency = flags.concurrency ?? defaultConcurrency();
+  // --engine (or the config file's "engines"): the attempts spread over those engines, each up to its own concurrency.
+  const engines = await openSelectedEngines(context, flags.json || flags.quiet);
+  const concurrency = engines?.capacity ?? flags.concurrency ?? defaultConcurrency();
   const renderer = createRenderer({ json: flags.json, quiet: flags.quiet, verbose: flags.verbose });
   await mkdir(runDirectory, { recursive: true });
   const engine = (await context.docker.version()) as { Version?: string; ApiVersion?: string };
@@ -216,6 +220,7 @@ export async function runCommand(
     settings,
     flags: { ...flags, apiKey: flags.apiKey ? "(set)" : undefined },
     tasks: tasks.map(({ task }) => `${task.family}/${task.id}`),
+    ...(engines ? { engines: engines.engines.map((engine) => ({ name: engine.name, kind: engine.kind, concurrency: engine.concurrency })) } : {}),
   });
 
   using store = ResultsStore.open(path.join(runDirectory, "results.sqlite"));
@@ -224,7 +229,8 @@ export async function runCommand(
   dropOrphanCandidates(library);
   renderer.onEvent({ type: "run-start", kind: `run with ${modelName}`, tasks: tasks.length * flags.attempts, concurrency, runDirectory, runId });
   let fromStore = 0;
-  const pool = new SandboxPool(context.docker, { size: Math.min(concurrency, 2) });
+  const pool = new SandboxPool(context.docker, { size: engines ? 0 : Math.min(concurrency, 2) });
+  const placed = engines ? new AgentEngines(engines) : undefined;
   const summaries = await runAgentTasks(tasks, {
     context,
     model,
@@ -248,14 +254,25 @@ export async function runCommand(
     infrastructureRetries: flags.infraRetries,
     engineWaitMs: Math.round(flags.engineWait * 1000),
     ...(process.env.DYNABOX_RETRY_DELAY_MS ? { retryDelayMs: Number(process.env.DYNABOX_RETRY_DELAY_MS) } : {}),
+    ...(placed ? { engines: placed } : {}),
   }).finally(async () => {
     renderer.close();
     await pool.dispose();
+    await placed?.dispose();
     await removeLeftovers(context.docker, runId, Math.round(flags.engineWait * 1000), signal);
+    // Each other engine's leftovers too; one that went down is not waited for.
+    for (const engine of engines?.engines ?? []) {
+      if (engine.docker !== context.docker && !engine.down) await removeLeftovers(engine.docker, runId, Math.round(flags.engineWait * 1000), signal).catch(() => undefined);
+    }
   });
 
+  reportEngineTallies(engines, flags.json || flags.quiet);
   if (sharding.shard) writeShardMarker(runDirectory, sharding.shard, { items: summaries.length, errors: summaries.filter((summary) => summary.outcome === "error").length });
-  await reportRun(runDirectory, library.file, summaries, flags, { runId, fromStore });
+  await reportRun(runDirectory, library.file, summaries, flags, {
+    runId,
+    fromStore,
+    ...(engines ? { engines: engines.engines.map((engine) => ({ name: engine.name, finished: engine.finished, down: engine.down })) } : {}),
+  });
   return summaries;
 }
 
@@ -291,7 +308,7 @@ async function reportRun(
   libraryFile: string,
   summaries: TaskRunSummary[],
   flags: RunFlags,
-  run: { runId: string | null; fromStore: number },
+  run: { runId: string | null; fromStore: number; engines?: { name: string; finished: number; down: boolean }[] },
 ): Promise<void> {
   const tables = familyTables(summaries);
   const totals = {
@@ -328,6 +345,8 @@ async function reportRun(
     })),
     families: tables,
     totals,
+    // --engine: attempts finished per engine, and whether it went down during the run.
+    ...(run.engines ? { engines: run.engines } : {}),
   };
   await writeFile(path.join(runDirectory, "summary.json"), JSON.stringify(runEnd, null, 2) + "\n");
   await writeReportAfterCommand(runDirectory, (line) => process.stderr.write(line + "\n"));

@@ -13,6 +13,7 @@ import { numberFlag, parseFlags } from "../flags.js";
 import { addMlabPrepareOptions, mlabFamilyOptions, mlabPrepareFlagsSchema } from "../../families/mlab/options.js";
 import { writeReportAfterCommand } from "../../report/write.js";
 import { createRenderer } from "../progress.js";
+import { openSelectedEngines, reportEngineTallies } from "../engine-options.js";
 import { printableLine } from "../terminal-text.js";
 import { addEnvironmentOptions, environmentSettingsFromFlags } from "../environment-options.js";
 import { bundledTasksDirectory, gradingContext, interruptSignal } from "../shared.js";
@@ -56,7 +57,9 @@ export function registerValidateCommand(program: Command): void {
         : undefined;
       const runDirectory = sharding.shard ? shardDirectory(flags.runDir, sharding.shard) : flags.runDir;
       const context = slurm ? mergedRunContext(signal) : await gradingContext(signal, { quiet: flags.json, environment: environmentSettingsFromFlags(rawFlags) });
-      const concurrency = flags.concurrency ?? defaultConcurrency();
+      // --engine (or the config file's "engines"): tasks spread over those engines, each up to its own concurrency.
+      const engines = slurm ? undefined : await openSelectedEngines(context, false);
+      const concurrency = engines?.capacity ?? flags.concurrency ?? defaultConcurrency();
       const renderer = createRenderer({ json: false });
       using store = ResultsStore.open(path.join(runDirectory, "results.sqlite"));
       let tasks = sharding.shard ? selectShard(discovered, sharding.shard) : discovered;
@@ -76,7 +79,9 @@ export function registerValidateCommand(program: Command): void {
         force: flags.force && !slurm,
         onEvent: (event) => renderer.onEvent(event),
         settings: { pythonMismatch: flags.pythonMismatch },
+        ...(engines ? { engines } : {}),
       }).finally(() => renderer.close());
+      reportEngineTallies(engines, false);
       if (sharding.shard) writeShardMarker(runDirectory, sharding.shard, { items: tasks.length, errors: reports.filter((report) => "error" in report.checks).length });
       if (!sharding.shard) await writeReportAfterCommand(runDirectory, (line) => process.stderr.write(line + "\n"));
       const valid = reports.filter((report) => report.valid).length;
