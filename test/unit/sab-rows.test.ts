@@ -147,6 +147,14 @@ describe("the dataset card's parquet", () => {
     expect(tasks.map((task) => task.row.dataset_preview)).toEqual(rows.map(() => ""));
   });
 
+  it("leaves out the index column pandas writes for a filtered frame", async () => {
+    const rows = (await bundledRows()).map((row, index) => ({ ...row, __index_level_0__: index + 7 }));
+    const { file } = await parquetFixture(rows, "snappy", [...SAB_FIELDS, "__index_level_0__"]);
+    const tasks = await loadSabTasks(file);
+    expect(tasks).toHaveLength(rows.length);
+    expect(Object.keys(tasks[0]!.row).sort()).toEqual([...SAB_FIELDS].sort());
+  });
+
   it("names the row and field of a null where a value is required", async () => {
     const rows = await bundledRows();
     rows[1] = { ...rows[1], eval_script_name: null };
