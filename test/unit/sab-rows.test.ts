@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { splitRows } from "../../src/families/sab/rows.js";
 import { SAB_FIELDS, discoverSabTasks, loadSabTasks, outputPathProblem } from "../../src/families/sab/task.js";
 import { parquetBytes, type ParquetCompression } from "../parquet-writer.js";
-import { sabLoadError } from "../sab-load-error.js";
+import { sabLoadError as loadError } from "../sab-load-error.js";
 import { temporaryFolders } from "../temporary-folders.js";
 
 const BUNDLED = fileURLToPath(new URL("../../tasks/sab/", import.meta.url));
@@ -70,7 +70,7 @@ describe("ScienceAgentBench.csv", () => {
     const directory = await scratch();
     await cp(path.join(BUNDLED, "benchmark"), path.join(directory, "benchmark"), { recursive: true });
     await writeFile(path.join(directory, "rows.csv"), toCsv(rows));
-    const error = await sabLoadError(path.join(directory, "rows.csv"));
+    const error = await loadError(path.join(directory, "rows.csv"));
     expect(error.message).toMatch(/row 2 \(lines \d+-\d+\), field "eval_script_name": expected a plain Python file name/);
     expect(error.message).toMatch(/Fix: set "eval_script_name"/);
   });
@@ -81,7 +81,7 @@ describe("ScienceAgentBench.csv", () => {
     const rows = await bundledRows();
     const csv = toCsv(rows).replace(/^instance_id,/, "Unnamed: 0,instance_id,").replace(/\r\n"/g, '\r\n"0","');
     await writeFile(path.join(directory, "rows.csv"), csv);
-    const error = await sabLoadError(path.join(directory, "rows.csv"));
+    const error = await loadError(path.join(directory, "rows.csv"));
     expect(error.message).toMatch(/field "Unnamed: 0": not an upstream field. Fix: remove it/);
   });
 });
@@ -149,14 +149,14 @@ describe("the dataset card's parquet", () => {
     const rows = await bundledRows();
     rows[1] = { ...rows[1], eval_script_name: null };
     const { file } = await parquetFixture(rows, "snappy");
-    const error = await sabLoadError(file);
+    const error = await loadError(file);
     expect(error.message).toMatch(/row 2\b.*eval_script_name/);
   });
 
   it("names a missing column as a missing field", async () => {
     const rows = await bundledRows();
     const { file } = await parquetFixture(rows, "snappy", SAB_FIELDS.filter((field) => field !== "output_fname"));
-    const error = await sabLoadError(file);
+    const error = await loadError(file);
     expect(error.message).toMatch(/row 1\b.*output_fname/);
   });
 
@@ -164,7 +164,7 @@ describe("the dataset card's parquet", () => {
     const directory = await scratch();
     const file = path.join(directory, "validation-00000-of-00001.parquet");
     await writeFile(file, "instance_id,domain\n1,x\n");
-    const error = await sabLoadError(file);
+    const error = await loadError(file);
     expect(error.code).toBe("DYNABOX_TASK_INVALID");
     expect(error.message).toContain(`${file} can not be read as parquet`);
     expect(error.message).toMatch(/Fix: use the dataset's ScienceAgentBench\.csv, or convert.*read_parquet/);
@@ -173,7 +173,7 @@ describe("the dataset card's parquet", () => {
   it("refuses a codec hyparquet and node:zlib can not decode, naming the file and the way to convert it", async () => {
     const rows = await bundledRows();
     const { file } = await parquetFixture(rows, "lz4_raw");
-    const error = await sabLoadError(file);
+    const error = await loadError(file);
     expect(error.message).toContain(`${file} can not be read as parquet`);
     expect(error.message).toMatch(/LZ4_RAW/);
     expect(error.message).toMatch(/Fix: .*read_parquet/);
@@ -198,7 +198,7 @@ describe("links out of the benchmark folder", () => {
     const evalPath = path.join(directory, "benchmark", "eval_programs", String(rows[1]!.eval_script_name));
     await rm(evalPath);
     await symlink(path.join(outside, "eval.py"), evalPath);
-    const error = await sabLoadError(path.join(directory, "rows.jsonl"));
+    const error = await loadError(path.join(directory, "rows.jsonl"));
     // The shared task-file reader (task-files.ts) refuses these before the SAB loader's own check.
     expect(error.message).toMatch(/line 1 \(instance 1\), field "dataset_folder_tree": .* (is a symbolic link to|is a link to) .*outside.*(Fix: copy the files into benchmark\/|replace the link with the files)/);
     expect(error.message).toMatch(/line 2 \(instance 2\), field "eval_script_name": .* (is a symbolic link to|is a link to) .*outside/);
