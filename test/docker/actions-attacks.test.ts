@@ -4,44 +4,28 @@
 // counters, and hostile rows in a stored library exported to a module. Each must leave the
 // library clean and later honest tasks working.
 
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { actionFieldsProblem } from "../../src/actions/rule.js";
 import { ActionStore } from "../../src/actions/store.js";
 import { demoReplies } from "../../src/demo/script.js";
-import { startScriptedOpenAIServer, type ScriptedStep } from "../../src/testing/index.js";
+import type { ScriptedStep } from "../../src/testing/index.js";
+import { cleanupsAfterEach, scratchFolder } from "../cleanups.js";
+import { cli, runEnd, scriptedServer, type RunEnd } from "./run-fixture.js";
 import { sandbox } from "./sandbox-fixture.js";
 
-const cli = path.resolve("dist/cli/main.js");
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-async function scratch(): Promise<string> {
-  const folder = await mkdtemp(path.join(tmpdir(), "dynabox-library-attack-"));
-  cleanups.push(() => rm(folder, { recursive: true, force: true }));
-  return folder;
-}
-
-interface RunEnd {
-  type: "run-end";
-  tasks: { id: string; attempt: number; outcome: string; actions_created: string[]; actions_used: string[] }[];
-}
+const cleanups = cleanupsAfterEach();
+const scratch = (): Promise<string> => scratchFolder(cleanups, "dynabox-library-attack-");
 
 async function run(replies: ScriptedStep[], folder: string, extra: string[]): Promise<RunEnd> {
-  const server = await startScriptedOpenAIServer({ replies });
-  cleanups.push(() => server.close());
+  const server = await scriptedServer(cleanups, { replies });
   const args = [cli, "run", "tasks/sab/tasks.jsonl", ...extra, "--model", "scripted", "--base-url", server.url, "--api-key", "x", "--concurrency", "1", "--max-steps", "4"];
   args.push("--library", path.join(folder, "actions.sqlite"), "--run-dir", path.join(folder, `run-${Date.now()}`), "--json");
   const result = await execa("node", args, { reject: false });
   expect(result.exitCode, result.stderr).toBe(0);
-  const events = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as { type: string });
-  const end = events.at(-1) as RunEnd;
-  expect(end.type).toBe("run-end");
-  return end;
+  return runEnd(result.stdout);
 }
 
 // Replaces the extractor in the agent's own kernel with one that reports forged functions: a

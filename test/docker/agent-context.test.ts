@@ -7,21 +7,19 @@ import { createRequire } from "node:module";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { promptBudget } from "../../src/agent/context-budget.js";
 import { runAgent, type AgentInput } from "../../src/agent/loop.js";
 import { createModelClient } from "../../src/agent/model-client.js";
 import { startScriptedOpenAIServer, type ScriptedServerOptions, type ScriptedStep } from "../../src/testing/index.js";
+import { cleanupsAfterEach } from "../cleanups.js";
 import { sandbox } from "./sandbox-fixture.js";
 
 // The server measures with the real o200k tokenizer, independently of the agent's own counting.
 const o200k = createRequire(import.meta.url)("gpt-tokenizer/encoding/o200k_base") as { countTokens(text: string): number };
 const countO200k = (text: string): number => o200k.countTokens(text);
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 const DESCRIPTION = "Explore the generated tables step by step, then submit the number of the last step.";
 

@@ -4,16 +4,14 @@
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runAgent, type AgentInput } from "../../src/agent/loop.js";
 import { createModelClient } from "../../src/agent/model-client.js";
 import { startScriptedOpenAIServer, type ScriptedServer, type ScriptedStep } from "../../src/testing/index.js";
+import { cleanupsAfterEach } from "../cleanups.js";
 import { sandbox } from "./sandbox-fixture.js";
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 async function setUp(replies: ScriptedStep[], limits: Partial<AgentInput["limits"]> = {}) {
   const server: ScriptedServer = await startScriptedOpenAIServer({ replies });

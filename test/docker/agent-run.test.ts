@@ -2,46 +2,25 @@
 // server, real sandboxes, real graders, and the action library across tasks.
 
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ActionStore } from "../../src/actions/store.js";
 import { demoReplies } from "../../src/demo/script.js";
-import { startScriptedOpenAIServer } from "../../src/testing/index.js";
+import { cleanupsAfterEach, scratchFolder } from "../cleanups.js";
+import { cli, runEnd, scriptedServer } from "./run-fixture.js";
 import { docker } from "./sandbox-fixture.js";
 
-const cli = path.resolve("dist/cli/main.js");
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-async function scratch(): Promise<string> {
-  const folder = await mkdtemp(path.join(tmpdir(), "dynabox-agent-run-"));
-  cleanups.push(() => rm(folder, { recursive: true, force: true }));
-  return folder;
-}
-
-interface RunEnd {
-  type: "run-end";
-  tasks: { id: string; family: string; outcome: string; score: number | null; steps: number; tokens: number; cost_usd: number; actions_created: string[]; actions_used: string[] }[];
-  families: Record<string, unknown>[];
-}
-
-function lastEvent(stdout: string): RunEnd {
-  const events = stdout.trim().split("\n").map((line) => JSON.parse(line) as { type: string });
-  const last = events.at(-1) as RunEnd;
-  expect(last.type).toBe("run-end");
-  return last;
-}
+const cleanups = cleanupsAfterEach();
+const scratch = (): Promise<string> => scratchFolder(cleanups, "dynabox-agent-run-");
 
 describe("dynabox demo", () => {
   it("solves four bundled tasks of all three families, and a later task calls an action an earlier one made", async () => {
     const runDirectory = path.join(await scratch(), "demo");
     const result = await execa("node", [cli, "demo", "--json", "--run-dir", runDirectory], { reject: false });
     expect(result.exitCode, result.stderr).toBe(0);
-    const end = lastEvent(result.stdout);
+    const end = runEnd(result.stdout);
     expect(end.tasks.map((task) => [task.family, task.id, task.outcome])).toEqual([
       ["sab", "3", "passed"],
       ["sab", "4", "passed"],
@@ -62,7 +41,7 @@ describe("dynabox demo", () => {
 describe("dynabox run", () => {
   it("records a failed task, keeps its functions out of the library, and resumes without redoing finished tasks", async () => {
     const folder = await scratch();
-    const server = await startScriptedOpenAIServer({
+    const server = await scriptedServer(cleanups, {
       replies: [
         {
           reply: {
@@ -73,13 +52,12 @@ describe("dynabox run", () => {
         { reply: "```python\nsubmit()\n```" },
       ],
     });
-    cleanups.push(() => server.close());
     const libraryFile = path.join(folder, "actions.sqlite");
     const args = [cli, "run", "tasks/sab/tasks.jsonl", "--task", "sab/4", "--model", "scripted", "--base-url", server.url, "--api-key", "x", "--max-steps", "3", "--library", libraryFile, "--run-dir", path.join(folder, "run"), "--json"];
     const first = await execa("node", args, { reject: false });
     expect(first.exitCode, first.stderr).toBe(0);
     expect(first.stdout).toContain('"type":"step-end"');
-    const end = lastEvent(first.stdout);
+    const end = runEnd(first.stdout);
     expect(end.tasks).toHaveLength(1);
     expect(end.tasks[0]).toMatchObject({ id: "4", outcome: "failed", steps: 2, actions_created: [] });
     server.assertDone();
@@ -88,7 +66,7 @@ describe("dynabox run", () => {
     const again = await execa("node", args, { reject: false });
     expect(again.exitCode, again.stderr).toBe(0);
     expect(again.stdout).toContain("task-skip");
-    expect(lastEvent(again.stdout).tasks[0]).toMatchObject({ id: "4", outcome: "failed" });
+    expect(runEnd(again.stdout).tasks[0]).toMatchObject({ id: "4", outcome: "failed" });
   }, 300_000);
 });
 
@@ -97,8 +75,7 @@ describe("a run killed with SIGKILL", () => {
     const folder = await scratch();
     const all = await demoReplies(path.resolve("tasks"));
     const isStroop = (step: unknown): boolean => String((step as { when?: { anyMessage?: RegExp } }).when?.anyMessage).includes("Stroop");
-    const first = await startScriptedOpenAIServer({ replies: all });
-    cleanups.push(() => first.close());
+    const first = await scriptedServer(cleanups, { replies: all });
     const runId = `kill-${Date.now()}`;
     const args = (url: string): string[] => [cli, "run", "tasks/sab/tasks.jsonl", "--task", "sab/3", "--task", "sab/4", "--model", "scripted", "--base-url", url, "--api-key", "x", "--concurrency", "1", "--library", path.join(folder, "actions.sqlite"), "--run-dir", path.join(folder, "run"), "--json"];
     const child = spawn("node", args(first.url), { env: { ...process.env, DYNABOX_RUN_ID: runId }, stdio: ["ignore", "pipe", "ignore"] });
@@ -123,12 +100,11 @@ describe("a run killed with SIGKILL", () => {
     expect((await ofKilledRun()).filter((container) => (container as { State?: string }).State !== "created")).toEqual([]);
 
     // The second server only knows the second task: redoing the first would be an unexpected call.
-    const second = await startScriptedOpenAIServer({ replies: all.filter(isStroop) });
-    cleanups.push(() => second.close());
+    const second = await scriptedServer(cleanups, { replies: all.filter(isStroop) });
     const rerun = await execa("node", args(second.url), { reject: false });
     expect(rerun.exitCode, rerun.stderr).toBe(0);
     expect(rerun.stdout).toContain('"type":"task-skip","family":"sab","taskId":"3"');
-    const end = lastEvent(rerun.stdout);
+    const end = runEnd(rerun.stdout);
     expect(end.tasks.map((task) => [task.id, task.outcome])).toEqual([
       ["3", "passed"],
       ["4", "passed"],

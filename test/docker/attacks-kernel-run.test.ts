@@ -7,14 +7,12 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startScriptedOpenAIServer } from "../../src/testing/index.js";
+import { cleanupsAfterEach } from "../cleanups.js";
+import { cli } from "./run-fixture.js";
 
-const cli = path.resolve("dist/cli/main.js");
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 describe("dynabox run with a model that attacks the kernel protocol", () => {
   it("survives a huge search, a forged control line and hostile names, and records the task as failed", async () => {

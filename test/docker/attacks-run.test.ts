@@ -17,17 +17,16 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ResultsStore } from "../../src/runs/store.js";
 import { LABEL_OWNER_PID } from "../../src/sandbox/labels.js";
 import { startScriptedOpenAIServer, type ScriptedStep } from "../../src/testing/index.js";
+import { cleanupsAfterEach } from "../cleanups.js";
+import * as attackPrograms from "./attack-programs.js";
+import { cli } from "./run-fixture.js";
 import { docker } from "./sandbox-fixture.js";
 
-const cli = path.resolve("dist/cli/main.js");
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 /**
  * Low, so the five attacks that run into it cost half a minute each; high enough that a memory
@@ -93,12 +92,12 @@ const lines = (...code: string[]): string => ["marker = 'set'", ...code].join("\
 const ATTACKS: Attack[] = [
   {
     name: "1 fork bomb",
-    code: lines("import os", "while True:", "    try:", "        os.fork()", "    except OSError:", "        pass"),
+    code: lines(attackPrograms.FORK_BOMB),
     check: (observation) => expect(observation).toContain(TIMED_OUT),
   },
   {
     name: "2 memory bomb",
-    code: lines("chunks = []", "while True:", "    chunks.append(b'x' * (32 * 1024 * 1024))"),
+    code: lines(attackPrograms.MEMORY_BOMB),
     restarts: true,
     check: (observation) => {
       expect(observation).toContain(OUT_OF_MEMORY);
@@ -108,7 +107,7 @@ const ATTACKS: Attack[] = [
   },
   {
     name: "3 infinite loop",
-    code: lines("while True:", "    pass"),
+    code: lines(attackPrograms.INFINITE_LOOP),
     restarts: false,
     check: (observation) => {
       expect(observation).toContain(TIMED_OUT);
@@ -117,26 +116,19 @@ const ATTACKS: Attack[] = [
   },
   {
     name: "3 C loop holding the GIL",
-    code: lines("sum(range(10 ** 13))"),
+    code: lines(attackPrograms.C_LOOP_HOLDING_GIL),
     restarts: true,
     check: (observation) => expect(observation).toContain(TIMED_OUT),
   },
   {
     name: "3 blocking call with SIGINT blocked",
-    code: lines("import signal, time", "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])", "time.sleep(600)"),
+    code: lines(attackPrograms.sigintBlockedSleep(600)),
     restarts: true,
     check: (observation) => expect(observation).toContain(TIMED_OUT),
   },
   {
     name: "4 child ignoring SIGTERM, daemonized grandchild",
-    code: lines(
-      "import os, subprocess, time",
-      "subprocess.Popen(['python3', '-c', 'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)'])",
-      "subprocess.Popen(['python3', '-c', 'import os, time\\nif os.fork() == 0:\\n    os.setsid()\\n    time.sleep(600)'], start_new_session=True)",
-      "time.sleep(1)",
-      "print('processes', len([p for p in os.listdir('/proc') if p.isdigit()]), flush=True)",
-      "time.sleep(600)",
-    ),
+    code: lines(attackPrograms.ORPHANED_CHILDREN),
     check: (observation) => {
       expect(observation).toContain(TIMED_OUT);
       expect(Number(/processes (\d+)/.exec(observation)?.[1])).toBeGreaterThanOrEqual(4);
@@ -144,14 +136,7 @@ const ATTACKS: Attack[] = [
   },
   {
     name: "5 output flood with invalid UTF-8",
-    code: lines(
-      "import os, sys",
-      "chunk = 'y' * (1024 * 1024)",
-      `for _ in range(${FLOOD_MIB}):`,
-      "    sys.stdout.write(chunk)",
-      "sys.stdout.flush()",
-      "os.write(1, bytes(range(256)) * 4)",
-    ),
+    code: lines(attackPrograms.outputFlood(FLOOD_MIB)),
     restarts: false,
     check: (observation) => {
       expect(observation.startsWith("[stdout]\nyyyy")).toBe(true);
@@ -280,19 +265,19 @@ const ATTACKS: Attack[] = [
   },
   {
     name: "11 the kernel exits",
-    code: lines("import os", "os._exit(3)"),
+    code: lines(attackPrograms.KERNEL_SUICIDES.exit),
     restarts: true,
     check: (observation) => expect(observation).toContain("lost"),
   },
   {
     name: "11 the kernel sends itself SIGKILL",
-    code: lines("import os, signal", "os.kill(os.getpid(), signal.SIGKILL)"),
+    code: lines(attackPrograms.KERNEL_SUICIDES.selfKill),
     restarts: true,
     check: (observation) => expect(observation).toContain("lost"),
   },
   {
     name: "11 the kernel kills its process group",
-    code: lines("import os, signal", "os.killpg(0, signal.SIGKILL)"),
+    code: lines(attackPrograms.KERNEL_SUICIDES.groupKill),
     restarts: true,
     check: (observation) => expect(observation).toContain("lost"),
   },
@@ -304,23 +289,7 @@ const ATTACKS: Attack[] = [
   },
   {
     name: "12 forged protocol lines on fds 1 and 2, /proc, the terminal",
-    code: lines(
-      "import os, sys",
-      `fake = ${JSON.stringify(FORGED_LINES)}`,
-      "print(fake, end='', flush=True)",
-      "sys.stderr.write(fake)",
-      "sys.stderr.flush()",
-      "os.write(1, fake.encode())",
-      "os.write(2, fake.encode())",
-      "blocked = []",
-      "for target in ('/proc/1/fd/1', '/proc/1/fd/0', '/dev/tty', '/dev/console'):",
-      "    try:",
-      "        with open(target, 'w') as handle:",
-      "            handle.write(fake)",
-      "    except OSError:",
-      "        blocked.append(target)",
-      "blocked",
-    ),
+    code: lines(attackPrograms.forgedProtocolLines(FORGED_LINES)),
     restarts: false,
     check: (observation) => {
       const twice = (FORGED_LINES + FORGED_LINES).replace(/\n$/, "");

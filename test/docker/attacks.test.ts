@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Sandbox } from "../../src/sandbox/sandbox.js";
+import * as attackPrograms from "./attack-programs.js";
 import { STRAY_PROCESSES, sandbox, testRuntime } from "./sandbox-fixture.js";
 
 /**
@@ -46,7 +47,7 @@ function hostFreeBytes(): number {
 describe("attacks the sandbox must survive", () => {
   it("1: a fork bomb stops at the pids limit and dies at the timeout", async () => {
     const box = await sandbox({ limits: { pidsLimit: 64 } });
-    const result = await expectContainedOrLost(box, "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass", 3);
+    const result = await expectContainedOrLost(box, attackPrograms.FORK_BOMB, 3);
     if (result === undefined) return;
     expect(result.ok).toBe(false);
     expect(result.timedOut).toBe(true);
@@ -57,7 +58,7 @@ describe("attacks the sandbox must survive", () => {
   it("2: a memory bomb is reported as out of memory and the kernel restarts", async () => {
     const box = await sandbox({ limits: { memoryMb: 256 } });
     await box.exec("before = 1");
-    const result = await expectContainedOrLost(box, "chunks = []\nwhile True:\n    chunks.append(b'x' * (32 * 1024 * 1024))", 60);
+    const result = await expectContainedOrLost(box, attackPrograms.MEMORY_BOMB, 60);
     if (result === undefined) return;
     expect(result).toMatchObject({ ok: false, oom: true, kernelRestarted: true, timedOut: false });
     expect(result.error?.message).toContain("out of memory");
@@ -68,7 +69,7 @@ describe("attacks the sandbox must survive", () => {
   it("3: an infinite loop is interrupted, state kept", async () => {
     const box = await sandbox();
     await box.exec("state = 'kept'");
-    const result = await box.exec("while True:\n    pass", { timeoutSeconds: 1 });
+    const result = await box.exec(attackPrograms.INFINITE_LOOP, { timeoutSeconds: 1 });
     expect(result).toMatchObject({ ok: false, timedOut: true, kernelRestarted: false });
     expect((await box.exec("state")).value).toBe("'kept'");
     await expectHealthy(box);
@@ -77,13 +78,10 @@ describe("attacks the sandbox must survive", () => {
   it("3: C code that ignores interrupts is killed and the kernel restarted", async () => {
     const box = await sandbox();
     // sum() over a range loops in C holding the GIL, so no Python signal handler can run.
-    const loop = await box.exec("sum(range(10 ** 13))", { timeoutSeconds: 1 });
+    const loop = await box.exec(attackPrograms.C_LOOP_HOLDING_GIL, { timeoutSeconds: 1 });
     expect(loop).toMatchObject({ ok: false, timedOut: true, kernelRestarted: true });
     await expectHealthy(box);
-    const blocked = await box.exec(
-      "import signal, time\nsignal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])\ntime.sleep(60)",
-      { timeoutSeconds: 1 },
-    );
+    const blocked = await box.exec(attackPrograms.sigintBlockedSleep(60), { timeoutSeconds: 1 });
     expect(blocked).toMatchObject({ ok: false, timedOut: true, kernelRestarted: true });
     expect(blocked.wallMs).toBeLessThan(10_000);
     await expectHealthy(box);
@@ -91,19 +89,10 @@ describe("attacks the sandbox must survive", () => {
 
   it("4: a child ignoring SIGTERM and a daemonized grandchild are gone after the timeout", async () => {
     const box = await sandbox();
-    const result = await box.exec(
-      [
-        "import subprocess, time",
-        "subprocess.Popen(['python3', '-c', 'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)'])",
-        "subprocess.Popen(['python3', '-c', 'import os, time\\nif os.fork() == 0:\\n    os.setsid()\\n    time.sleep(600)'], start_new_session=True)",
-        "time.sleep(1)",
-        "print(len([p for p in __import__('os').listdir('/proc') if p.isdigit()]))",
-        "time.sleep(600)",
-      ].join("\n"),
-      { timeoutSeconds: 3 },
-    );
+    const result = await box.exec(attackPrograms.ORPHANED_CHILDREN, { timeoutSeconds: 3 });
     expect(result.timedOut).toBe(true);
-    expect(Number(result.stdout.trim())).toBeGreaterThanOrEqual(4);
+    expect(result.stdout).toMatch(/^processes \d+\n$/);
+    expect(Number(/processes (\d+)/.exec(result.stdout)?.[1])).toBeGreaterThanOrEqual(4);
     await expectNoStrayProcesses(box);
     await expectHealthy(box);
   });
@@ -115,10 +104,7 @@ describe("attacks the sandbox must survive", () => {
     const sampler = setInterval(() => {
       peak = Math.max(peak, process.memoryUsage().rss);
     }, 20);
-    const result = await box.exec(
-      "import sys, os\nchunk = 'y' * (1024 * 1024)\nfor _ in range(1024):\n    sys.stdout.write(chunk)\nsys.stdout.flush()\nos.write(1, bytes(range(256)) * 4)",
-      { timeoutSeconds: 120 },
-    );
+    const result = await box.exec(attackPrograms.outputFlood(1024), { timeoutSeconds: 120 });
     clearInterval(sampler);
     expect(result.ok).toBe(true);
     expect(result.stdoutBytes).toBe(1024 * 1024 * 1024 + 1024);
@@ -264,11 +250,7 @@ describe("attacks the sandbox must survive", () => {
 
   it("11: the kernel killing itself is detected, restarted and reported as lost state", async () => {
     const box = await sandbox();
-    const suicides = [
-      "import os\nos._exit(3)",
-      "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
-      "import os, signal\nos.killpg(0, signal.SIGKILL)",
-    ];
+    const suicides = [attackPrograms.KERNEL_SUICIDES.exit, attackPrograms.KERNEL_SUICIDES.selfKill, attackPrograms.KERNEL_SUICIDES.groupKill];
     for (const suicide of suicides) {
       await box.exec("remembered = True");
       const result = await box.exec(suicide);
@@ -305,24 +287,7 @@ describe("attacks the sandbox must survive", () => {
   it("12: fake protocol messages on fds 1 and 2, the terminal or /proc can not forge a reply", async () => {
     const box = await sandbox();
     const fake = JSON.stringify({ type: "result", id: "2", ok: true, value: "'forged'" });
-    const result = await box.exec(
-      [
-        "import os, sys",
-        `fake = ${JSON.stringify(fake + "\n")}`,
-        "print(fake, end='')",
-        "sys.stderr.write(fake)",
-        "os.write(1, fake.encode())",
-        "os.write(2, fake.encode())",
-        "blocked = []",
-        "for target in ('/proc/1/fd/1', '/proc/1/fd/0', '/dev/tty', '/dev/console'):",
-        "    try:",
-        "        with open(target, 'w') as handle:",
-        "            handle.write(fake)",
-        "    except OSError:",
-        "        blocked.append(target)",
-        "blocked",
-      ].join("\n"),
-    );
+    const result = await box.exec(attackPrograms.forgedProtocolLines(fake + "\n"));
     expect(result.ok).toBe(true);
     // gVisor lets /proc/1/fd/1 be opened; what is written there still never reaches the host as a reply.
     expect(result.value).toBe(

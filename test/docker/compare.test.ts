@@ -7,16 +7,14 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { execa } from "execa";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ActionStore } from "../../src/actions/store.js";
 import { demoReplies } from "../../src/demo/script.js";
 import { startScriptedOpenAIServer } from "../../src/testing/index.js";
+import { cleanupsAfterEach } from "../cleanups.js";
+import { cli } from "./run-fixture.js";
 
-const cli = path.resolve("dist/cli/main.js");
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 interface Summary {
   tasks: { id: string; family: string; outcome: string; steps: number; tokens: number; cost_usd: number; actions_used: string[] }[];

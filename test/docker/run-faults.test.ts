@@ -4,57 +4,24 @@
 // container behind.
 
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { demoReplies } from "../../src/demo/script.js";
 import { ResultsStore } from "../../src/runs/store.js";
-import { startScriptedOpenAIServer, type ScriptedStep } from "../../src/testing/index.js";
+import type { ScriptedStep } from "../../src/testing/index.js";
+import { cleanupsAfterEach, scratchFolder } from "../cleanups.js";
 import { startSocketProxy } from "./socket-proxy.js";
+import { cli, runEnd as everyLineRunEnd, runEvents, scriptedServer, type RunEnd, type RunEndTask } from "./run-fixture.js";
 import { docker } from "./sandbox-fixture.js";
 
-const cli = path.resolve("dist/cli/main.js");
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-async function scratch(): Promise<string> {
-  const folder = await mkdtemp(path.join(tmpdir(), "dynabox-run-faults-"));
-  cleanups.push(() => rm(folder, { recursive: true, force: true }));
-  return folder;
-}
+const cleanups = cleanupsAfterEach();
+const scratch = (): Promise<string> => scratchFolder(cleanups, "dynabox-run-faults-");
 
-interface TaskLine {
-  id: string;
-  family: string;
-  outcome: string;
-  steps: number;
-  error_kind?: string;
-  reason?: string;
-  retries?: number;
-}
-interface RunEnd {
-  type: "run-end";
-  tasks: TaskLine[];
-  families: Record<string, unknown>[];
-  totals: Record<string, number>;
-}
-
-function events(stdout: string): { type: string; [key: string]: unknown }[] {
-  return stdout
-    .trim()
-    .split("\n")
-    .filter((line) => line.startsWith("{"))
-    .map((line) => JSON.parse(line) as { type: string });
-}
-
-function runEnd(stdout: string): RunEnd {
-  const last = events(stdout).at(-1) as unknown as RunEnd;
-  expect(last.type).toBe("run-end");
-  return last;
-}
+// A run whose engine is cut may print other lines: only the JSON ones are events here.
+const events = (stdout: string) => runEvents(stdout, { skipOtherLines: true });
+const runEnd = (stdout: string): RunEnd => everyLineRunEnd(stdout, { skipOtherLines: true });
 
 /** The wrong answer to sab/4 in two steps: a failure that is the agent's. */
 const wrongAnswer: ScriptedStep[] = [
@@ -69,8 +36,7 @@ function runArgs(url: string, folder: string, ...more: string[]): string[] {
 describe("a model endpoint that fails", () => {
   it("a wrong key stops the run before any task (exit 3) and stores nothing", async () => {
     const folder = await scratch();
-    const server = await startScriptedOpenAIServer({ replies: wrongAnswer, requireApiKey: "right-key" });
-    cleanups.push(() => server.close());
+    const server = await scriptedServer(cleanups, { replies: wrongAnswer, requireApiKey: "right-key" });
     const args = runArgs(server.url, folder, "--task", "sab/4");
     args[args.indexOf("right-key")] = "wrong-key";
     const result = await execa("node", args, { reject: false });
@@ -84,8 +50,7 @@ describe("a model endpoint that fails", () => {
 
   it("a key refused later in the run (401 on a completion) stops the run too, storing nothing as a failure", async () => {
     const folder = await scratch();
-    const server = await startScriptedOpenAIServer({ replies: [{ status: 401, message: "Incorrect API key provided." }] });
-    cleanups.push(() => server.close());
+    const server = await scriptedServer(cleanups, { replies: [{ status: 401, message: "Incorrect API key provided." }] });
     const result = await execa("node", runArgs(server.url, folder, "--task", "sab/4", "--task", "sab/3"), { reject: false });
     expect(result.exitCode, result.stderr).toBe(3);
     expect(result.stderr).toContain("refused the key (HTTP 401)");
@@ -98,7 +63,7 @@ describe("a model endpoint that fails", () => {
 
   it("5xx answers are retried with backoff, each retry an event and a trajectory line; the task's result is unchanged", async () => {
     const folder = await scratch();
-    const server = await startScriptedOpenAIServer({
+    const server = await scriptedServer(cleanups, {
       replies: [
         { status: 503, message: "overloaded", headers: { "retry-after-ms": "20" } },
         wrongAnswer[0]!,
@@ -106,7 +71,6 @@ describe("a model endpoint that fails", () => {
         wrongAnswer[1]!,
       ],
     });
-    cleanups.push(() => server.close());
     const result = await execa("node", runArgs(server.url, folder, "--task", "sab/4"), { reject: false });
     expect(result.exitCode, result.stderr).toBe(0);
     const retries = events(result.stdout).filter((event) => event.type === "model-retry");
@@ -122,8 +86,7 @@ describe("a model endpoint that fails", () => {
 
   it("a hung endpoint is bounded by the wall time: an infrastructure error, not a failure (exit 3)", async () => {
     const folder = await scratch();
-    const server = await startScriptedOpenAIServer({ replies: [{ reply: "never sent", hang: true }] });
-    cleanups.push(() => server.close());
+    const server = await scriptedServer(cleanups, { replies: [{ reply: "never sent", hang: true }] });
     const started = Date.now();
     const result = await execa("node", runArgs(server.url, folder, "--task", "sab/4", "--wall-time", "6", "--step-timeout", "5", "--request-timeout", "300", "--infra-retries", "0"), { reject: false });
     expect(Date.now() - started).toBeLessThan(90_000);
@@ -134,14 +97,13 @@ describe("a model endpoint that fails", () => {
     // Not a failure: the family's metrics count no task.
     expect(end.families[0]).toMatchObject({ family: "sab", tasks: 0, errors: 1 });
     using store = ResultsStore.open(path.join(folder, "run", "results.sqlite"));
-    expect(store.list("run").map((row) => (row.detail as TaskLine).outcome)).toEqual(["error"]);
+    expect(store.list("run").map((row) => (row.detail as RunEndTask).outcome)).toEqual(["error"]);
   }, 180_000);
 
   it("retries an errored task within the run, then a rerun retries only the errored task; other settings are refused", async () => {
     const folder = await scratch();
     // sab/4 finishes; every call of sab/3 gets a 500 (the script has nothing left for it).
-    const first = await startScriptedOpenAIServer({ replies: wrongAnswer });
-    cleanups.push(() => first.close());
+    const first = await scriptedServer(cleanups, { replies: wrongAnswer });
     const args = (url: string, ...more: string[]): string[] => runArgs(url, folder, "--task", "sab/4", "--task", "sab/3", "--max-retries", "0", "--infra-retries", "1", ...more);
     const env = { ...process.env, DYNABOX_RETRY_DELAY_MS: "100" };
     const result = await execa("node", args(first.url), { reject: false, env });
@@ -159,10 +121,9 @@ describe("a model endpoint that fails", () => {
     expect(summary.tasks[1]?.reason).toContain("HTTP 500");
 
     // The rerun's server knows only sab/3's replies: redoing sab/4 would be an unexpected call.
-    const second = await startScriptedOpenAIServer({
+    const second = await scriptedServer(cleanups, {
       replies: [{ reply: { thought: "nothing to write", code: "print('giving up')" } }, { reply: "```python\nsubmit()\n```" }],
     });
-    cleanups.push(() => second.close());
     const rerun = await execa("node", args(second.url), { reject: false, env });
     expect(rerun.exitCode, rerun.stderr).toBe(0);
     expect(rerun.stdout).toContain('"type":"task-skip","family":"sab","taskId":"4"');
@@ -185,8 +146,7 @@ async function runWithOutage(folder: string, when: RegExp): Promise<{ result: Aw
   cleanups.push(() => proxy.close());
   const all = await demoReplies(path.resolve("tasks"));
   // Twice over: a task cut short by the outage asks for its replies again.
-  const server = await startScriptedOpenAIServer({ replies: [...all, ...all] });
-  cleanups.push(() => server.close());
+  const server = await scriptedServer(cleanups, { replies: [...all, ...all] });
   const child = execa("node", [cli, "run", "tasks/sab/tasks.jsonl", "--task", "sab/3", "--task", "sab/4", "--model", "scripted", "--base-url", server.url, "--api-key", "x", "--concurrency", "1", "--engine-wait", "60", "--library", path.join(folder, "actions.sqlite"), "--run-dir", path.join(folder, "run"), "--json"], {
     reject: false,
     env: { ...process.env, DOCKER_HOST: `unix://${proxy.socket}`, DYNABOX_RETRY_DELAY_MS: "500" },

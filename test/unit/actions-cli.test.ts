@@ -1,6 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { Command } from "commander";
@@ -9,16 +8,15 @@ import { normalHash } from "../../src/actions/normalize.js";
 import { ActionStore } from "../../src/actions/store.js";
 import { registerActionsCommand } from "../../src/cli/commands/actions.js";
 import { exitCodeFor } from "../../src/cli/exit-codes.js";
+import { temporaryFolders } from "../temporary-folders.js";
 
-const directories: string[] = [];
-afterEach(async () => {
+const scratch = temporaryFolders("dynabox-actions-cli-");
+afterEach(() => {
   vi.restoreAllMocks();
-  await Promise.all(directories.splice(0).map((directory) => rm(directory, { recursive: true, force: true })));
 });
 
 async function seededLibrary(): Promise<string> {
-  const directory = await mkdtemp(path.join(tmpdir(), "dynabox-actions-cli-"));
-  directories.push(directory);
+  const directory = await scratch();
   const file = path.join(directory, "actions.sqlite");
   using store = ActionStore.open(file);
   const make = (name: string, body: string, docstring: string, taskId: string) => ({

@@ -1,5 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Command } from "commander";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -9,16 +8,15 @@ import { libraryStats } from "../../src/actions/stats.js";
 import { ActionStore } from "../../src/actions/store.js";
 import { registerActionsCommand } from "../../src/cli/commands/actions.js";
 import { exitCodeFor } from "../../src/cli/exit-codes.js";
+import { temporaryFolders } from "../temporary-folders.js";
 
-const directories: string[] = [];
-afterEach(async () => {
+const scratch = temporaryFolders("dynabox-import-");
+afterEach(() => {
   vi.restoreAllMocks();
-  await Promise.all(directories.splice(0).map((directory) => rm(directory, { recursive: true, force: true })));
 });
 
 async function folder(): Promise<string> {
-  const directory = await mkdtemp(path.join(tmpdir(), "dynabox-import-"));
-  directories.push(directory);
+  const directory = await scratch();
   return directory;
 }
 

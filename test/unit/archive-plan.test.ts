@@ -6,28 +6,11 @@ import { describe, expect, it } from "vitest";
 import { ArchivePlanner, entryPath, type EntryHeader } from "../../src/sandbox/archive-plan.js";
 import { canonicalArchive, collectArchive } from "../../src/sandbox/archive.js";
 import { checkCopyOutDestination, unpackArchive } from "../../src/sandbox/copy-out.js";
+import { tarOf, type TarEntry } from "../tar-of.js";
 import { temporaryFolders } from "../temporary-folders.js";
 
 const scratch = temporaryFolders("dynabox-archive-plan-");
 
-interface Entry {
-  name: string;
-  type?: "file" | "symlink" | "link" | "directory";
-  linkname?: string;
-  content?: string | Buffer;
-  size?: number;
-}
-
-async function tarOf(entries: Entry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const entry of entries) {
-    pack.entry({ name: entry.name, type: entry.type ?? "file", linkname: entry.linkname }, entry.content ?? "");
-  }
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 function planAll(headers: EntryHeader[], limits = { maxBytes: 1_000, maxEntries: 100 }, strip = 0): { planner: ArchivePlanner; planned: ReturnType<ArchivePlanner["plan"]>[] } {
   const planner = new ArchivePlanner(limits, strip);
@@ -35,7 +18,7 @@ function planAll(headers: EntryHeader[], limits = { maxBytes: 1_000, maxEntries:
 }
 
 /** The link chain and backslash names of issue 7, item 1. */
-const CHAIN: Entry[] = [
+const CHAIN: TarEntry[] = [
   { name: "out/", type: "directory" },
   { name: "out/d/", type: "directory" },
   { name: "out/d/0", type: "symlink", linkname: ".." },

@@ -5,20 +5,10 @@ import tar from "tar-stream";
 import { describe, expect, it } from "vitest";
 import { linkStaysInside, packFiles, readArchiveFiles, safeRelativePath } from "../../src/sandbox/archive.js";
 import { unpackArchive } from "../../src/sandbox/copy-out.js";
+import { tarOf } from "../tar-of.js";
 import { temporaryFolders } from "../temporary-folders.js";
 
 const scratch = temporaryFolders("dynabox-archive-");
-
-async function tarOf(entries: { name: string; type?: "file" | "symlink" | "link" | "directory"; linkname?: string; content?: string }[]): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const entry of entries) {
-    pack.entry({ name: entry.name, type: entry.type ?? "file", linkname: entry.linkname }, entry.content ?? "");
-  }
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 describe("archive paths", () => {
   it("keeps relative paths and refuses escapes", () => {

@@ -4,18 +4,16 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { TaskLibrary } from "../../src/actions/promote.js";
 import { ActionStore } from "../../src/actions/store.js";
 import type { ActionCandidate } from "../../src/actions/types.js";
 import { createModelClient } from "../../src/agent/model-client.js";
 import { hashedEmbedding, startScriptedOpenAIServer } from "../../src/testing/scripted-openai-server.js";
+import { cleanupsAfterEach } from "../cleanups.js";
 import { noExtraction } from "../no-extraction.js";
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 function action(name: string, docstring: string): ActionCandidate {
   const signature = `${name}(path: str) -> str`;

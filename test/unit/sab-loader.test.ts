@@ -2,8 +2,8 @@ import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { DynaboxError } from "../../src/errors.js";
 import { SAB_FIELDS, discoverSabTasks, loadSabTasks, outputPathProblem, parseDatasetFolder, sabPaths } from "../../src/families/sab/task.js";
+import { sabLoadError } from "../sab-load-error.js";
 import { temporaryFolders } from "../temporary-folders.js";
 
 const BUNDLED = fileURLToPath(new URL("../../tasks/sab/", import.meta.url));
@@ -23,16 +23,6 @@ async function fixture(rows: unknown[] | string, name = "tasks.jsonl"): Promise<
   const text = typeof rows === "string" ? rows : name.endsWith(".json") ? JSON.stringify(rows) : rows.map((row) => JSON.stringify(row)).join("\n") + "\n";
   await writeFile(path.join(directory, name), text);
   return path.join(directory, name);
-}
-
-async function loadError(file: string): Promise<DynaboxError> {
-  try {
-    await loadSabTasks(file);
-  } catch (error) {
-    if (DynaboxError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error("expected the load to fail");
 }
 
 describe("parseDatasetFolder", () => {
@@ -93,7 +83,7 @@ describe("loadSabTasks", () => {
     const rows = await bundledRows();
     const { eval_script_name: _dropped, ...withoutEval } = rows[1]!;
     const file = await fixture([rows[0], withoutEval, { ...rows[2], gold_program_name: 42 }, { ...rows[3], extra: "x" }]);
-    const error = await loadError(file);
+    const error = await sabLoadError(file);
     expect(error.code).toBe("DYNABOX_TASK_INVALID");
     expect(error.message).toContain(file);
     expect(error.message).toMatch(/line 2, field "eval_script_name": expected a string, got nothing \(the field is missing\)\. Fix: add "eval_script_name"/);
@@ -112,7 +102,7 @@ describe("loadSabTasks", () => {
       rows[3],
       { ...rows[0], instance_id: 4 },
     ]);
-    const error = await loadError(file);
+    const error = await sabLoadError(file);
     expect(error.message).toMatch(/line 1, field "gold_program_name": expected a plain Python file name such as "clintox_nn.py".*got "programs\/model.py"/);
     expect(error.message).toMatch(/line 2, field "output_fname": expected a path such as "pred_results\/out.csv": it must be a relative path/);
     expect(error.message).toMatch(/line 3, field "dataset_folder_tree": its first line is "air_quality\/", expected "\|-- <folder>\/"\. Fix:/);
@@ -122,11 +112,11 @@ describe("loadSabTasks", () => {
   it("reports JSON syntax errors by line, and a .json that is not a list", async () => {
     const rows = await bundledRows();
     const jsonl = await fixture(`${JSON.stringify(rows[0])}\n{"instance_id": \n\n${JSON.stringify(rows[1])}\n`);
-    expect((await loadError(jsonl)).message).toMatch(/line 2: not valid JSON .*Fix: each line must hold one complete JSON object/);
+    expect((await sabLoadError(jsonl)).message).toMatch(/line 2: not valid JSON .*Fix: each line must hold one complete JSON object/);
     const json = await fixture(JSON.stringify(rows[0]), "tasks.json");
-    expect((await loadError(json)).message).toMatch(/expected a JSON list of row objects.*Fix: wrap the rows in \[ \.\.\. \]/);
+    expect((await sabLoadError(json)).message).toMatch(/expected a JSON list of row objects.*Fix: wrap the rows in \[ \.\.\. \]/);
     const empty = await fixture("\n\n");
-    expect((await loadError(empty)).message).toMatch(/no rows/);
+    expect((await sabLoadError(empty)).message).toMatch(/no rows/);
   });
 
   it("names missing benchmark files and loads nothing", async () => {
@@ -136,7 +126,7 @@ describe("loadSabTasks", () => {
     await rm(path.join(benchmark, "datasets", "stroop"), { recursive: true });
     await rm(path.join(benchmark, "eval_programs", "toxcls_eval.py"));
     await rm(path.join(benchmark, "gold_programs", "region_pm25_stats.py"));
-    const error = await loadError(file);
+    const error = await sabLoadError(file);
     expect(error.message).toContain(`line 4 (instance 4), field "dataset_folder_tree": the directory ${path.join(benchmark, "datasets", "stroop")} does not exist`);
     expect(error.message).toContain(`line 1 (instance 1), field "eval_script_name": the file ${path.join(benchmark, "eval_programs", "toxcls_eval.py")} does not exist`);
     expect(error.message).toContain(`line 3 (instance 3), field "gold_program_name": the file ${path.join(benchmark, "gold_programs", "region_pm25_stats.py")} does not exist`);
@@ -147,7 +137,7 @@ describe("loadSabTasks", () => {
     const directory = await scratch();
     const file = path.join(directory, "rows.jsonl");
     await writeFile(file, await readFile(BUNDLED_ROWS));
-    expect((await loadError(file)).message).toMatch(/the benchmark folder .*benchmark does not exist\. Fix:/);
+    expect((await sabLoadError(file)).message).toMatch(/the benchmark folder .*benchmark does not exist\. Fix:/);
     const tasks = await loadSabTasks(file, { benchmarkDirectory: path.join(BUNDLED, "benchmark") });
     expect(tasks).toHaveLength(4);
   });

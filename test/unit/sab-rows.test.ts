@@ -6,10 +6,10 @@ import { cp, mkdir, readFile, rename, rm, symlink, writeFile } from "node:fs/pro
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { DynaboxError } from "../../src/errors.js";
 import { splitRows } from "../../src/families/sab/rows.js";
 import { SAB_FIELDS, discoverSabTasks, loadSabTasks, outputPathProblem } from "../../src/families/sab/task.js";
 import { parquetBytes, type ParquetCompression } from "../parquet-writer.js";
+import { sabLoadError as loadError } from "../sab-load-error.js";
 import { temporaryFolders } from "../temporary-folders.js";
 
 const BUNDLED = fileURLToPath(new URL("../../tasks/sab/", import.meta.url));
@@ -24,16 +24,6 @@ async function bundledRows(): Promise<Record<string, unknown>[]> {
 function toCsv(rows: Record<string, unknown>[]): string {
   const quote = (value: unknown) => `"${String(value).replace(/"/g, '""')}"`;
   return [SAB_FIELDS.join(","), ...rows.map((row) => SAB_FIELDS.map((field) => quote(row[field])).join(","))].join("\r\n") + "\r\n";
-}
-
-async function loadError(file: string): Promise<DynaboxError> {
-  try {
-    await loadSabTasks(file);
-  } catch (error) {
-    if (DynaboxError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error("expected the load to fail");
 }
 
 describe("ScienceAgentBench.csv", () => {
@@ -147,6 +137,14 @@ describe("the dataset card's parquet", () => {
     const tasks = await loadSabTasks(file);
     expect(tasks.map((task) => task.row.domain_knowledge)).toEqual(rows.map(() => ""));
     expect(tasks.map((task) => task.row.dataset_preview)).toEqual(rows.map(() => ""));
+  });
+
+  it("leaves out the index column pandas writes for a filtered frame", async () => {
+    const rows = (await bundledRows()).map((row, index) => ({ ...row, __index_level_0__: index + 7 }));
+    const { file } = await parquetFixture(rows, "snappy", [...SAB_FIELDS, "__index_level_0__"]);
+    const tasks = await loadSabTasks(file);
+    expect(tasks).toHaveLength(rows.length);
+    expect(Object.keys(tasks[0]!.row).sort()).toEqual([...SAB_FIELDS].sort());
   });
 
   it("names the row and field of a null where a value is required", async () => {

@@ -24,6 +24,9 @@ function zlibCompressors(): Compressors {
   return compressors;
 }
 
+/** The column pandas' to_parquet adds for an index that is not 0..n-1: not a row field. */
+const PANDAS_INDEX = /^__index_level_\d+__$/;
+
 /**
  * A parquet cell as JSON would hold it: int64 columns (pyarrow writes `instance_id` as int64) come
  * back from hyparquet as bigint, which the row schema and JSON can not take.
@@ -51,7 +54,7 @@ export async function readParquetRows(file: string): Promise<{ rows: RawRow[]; p
   return {
     rows: objects.map((object, index) => ({
       where: `row ${index + 1}`,
-      value: Object.fromEntries(Object.entries(object).map(([key, value]) => [key, plainCell(value)])),
+      value: Object.fromEntries(Object.entries(object).filter(([key]) => !PANDAS_INDEX.test(key)).map(([key, value]) => [key, plainCell(value)])),
     })),
     problems: [],
   };
