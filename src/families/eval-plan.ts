@@ -51,8 +51,8 @@ export interface EvalPlan {
 
 export interface FamilyEvalPlanner {
   family: Family;
-  /** The flag that names this family's input (`--resq`, `--sab`, `--mlab`). */
-  flag: "resq" | "sab" | "mlab";
+  /** The flag that names this family's input, named after the family (`--resq`, `--sab`, `--mlab`); it must be a key of EvalFlags. */
+  flag: Family & keyof EvalFlags;
   plan(flags: EvalFlags): Promise<EvalPlan>;
 }
 

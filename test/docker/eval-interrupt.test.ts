@@ -77,8 +77,12 @@ describe("Ctrl-C during dynabox eval", () => {
     });
     let ended = false;
     void child.finally(() => (ended = true));
-    // The fast run is graded; the first slow one has been scoring for a while when Ctrl-C comes.
-    const slow = await longRunningGrader(child.pid!, 3000, () => ended);
+    // The fast run is graded (its progress line is out); then the first slow one has been scoring
+    // for a while when Ctrl-C comes. Waiting for the line keeps this right on a loaded machine.
+    let progress = "";
+    child.stderr!.on("data", (chunk: Buffer) => (progress += chunk.toString()));
+    while (!ended && !progress.includes("✓ mlab/sleepy passed")) await new Promise((resolve) => setTimeout(resolve, 100));
+    const slow = await longRunningGrader(child.pid!, 2000, () => ended);
     expect(slow, "no grading container ran long: the batch ended before the slow item").not.toBeNull();
     const interruptedAt = performance.now();
     child.kill("SIGINT");
