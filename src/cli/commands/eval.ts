@@ -70,7 +70,7 @@ async function plan(flags: Flags): Promise<EvalPlan> {
   if (chosen.length !== 1) {
     throw new UserError(
       "DYNABOX_USAGE",
-      "give exactly one of: --resq DATASET.json --submissions FILE.jsonl | --sab ROWS.csv|.jsonl|.json --programs DIR [--programs DIR ...] [--benchmark DIR] | --mlab TASK_DIR --workspace DIR | --mlab TASK_DIR --logs LOG_DIR",
+      "give exactly one of: --resq DATASET.json --submissions FILE.jsonl | --sab ROWS.csv|.jsonl|.json|.parquet --programs DIR [--programs DIR ...] [--benchmark DIR] | --mlab TASK_DIR --workspace DIR | --mlab TASK_DIR --logs LOG_DIR",
     );
   }
   return chosen[0]!.plan(flags);
@@ -90,7 +90,7 @@ export function registerEvalCommand(program: Command): void {
     .description("grade work made elsewhere in fresh locked-down containers, with the upstream result shapes")
     .option("--resq <dataset>", "a RES-Q dataset (JSON list)")
     .option("--submissions <file>", 'with --resq: a JSON list of {"id", "patch"} (as upstream\'s submit.py reads) or JSONL')
-    .option("--sab <rows>", "ScienceAgentBench rows: upstream's ScienceAgentBench.csv, JSONL, or a JSON list")
+    .option("--sab <rows>", "ScienceAgentBench rows: upstream's ScienceAgentBench.csv, JSONL, a JSON list, or the hub dataset's parquet file")
     .option("--benchmark <dir>", "with --sab: the benchmark/ folder (default: beside the rows file, or the rows file's own folder)")
     .option("--programs <dir>", "with --sab: a folder of pred_*.py programs; repeat for several attempts (best-of-N as upstream)", (value: string, previous: string[] = []) => [...previous, value])
     .option("--judge-model <name>", "with --sab: judge the figure tasks with this model (upstream: gpt-4o-2024-05-13); without it they are not judged")
