@@ -23,6 +23,7 @@ describe("the family contract", () => {
     expect(FAMILY_SUMMARIES.mlab.summarize([passed("mlab", {})], 4)).toEqual({ family: "mlab", tasks: 4, graded: 1, success_rate: 0.25 });
     expect(FAMILY_SUMMARIES.resq.summarize([passed("resq", {})], 2)).toMatchObject({ tasks: 2, passed: 1, "pass@1": 0.5, flagged: 0 });
     expect(FAMILY_SUMMARIES.sab.summarize([passed("sab", { valid_program: 1, success_rate: 1 })], 2)).toMatchObject({ VER: 0.5, SR: 0.5 });
+    expect(FAMILY_SUMMARIES.sab.summarize([passed("sab", { valid_program: 1, success_rate: 0.5 })], 2)).toMatchObject({ VER: 0.5, SR: 0.25 });
     for (const family of FAMILIES) expect(FAMILY_SUMMARIES[family].metricLine(FAMILY_SUMMARIES[family].summarize([], 0))).toContain("n/a");
   });
 
@@ -34,6 +35,7 @@ describe("the family contract", () => {
     expect(FAMILY_SUMMARIES.resq.failureLine({ message: "FAIL\nmore" })).toBe("tests: FAIL");
     expect(FAMILY_SUMMARIES.sab.failureLine({ valid_program: 0, log_info: "Timeout\n..." })).toBe("program invalid: Timeout");
     expect(FAMILY_SUMMARIES.sab.failureLine({ valid_program: 1, log_info: "" })).toBe("program ran, eval failed");
+    expect(FAMILY_SUMMARIES.sab.failureLine({ valid_program: 1, success_rate: 0.5, log_info: { rmse: 2 } })).toBe('program ran, eval gave success_rate 0.5: {"rmse":2}');
     expect(FAMILY_SUMMARIES.mlab.failureLine({ improvement: 0.05 })).toBe("improvement 5.0 % (needs > 10 %)");
     expect(FAMILY_SUMMARIES.mlab.failureLine({ error: "no submission.csv" })).toBe("invalid: no submission.csv");
   });

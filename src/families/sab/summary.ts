@@ -4,6 +4,7 @@
 import { firstLineOf, meanOver, percent, type FamilySummary } from "../summary.js";
 import type { Verdict } from "../types.js";
 import { sabRunTable } from "./attempts.js";
+import { successRateOf } from "./metrics.js";
 
 export const sabSummary: FamilySummary = {
   summarize(verdicts: readonly Verdict[], total = verdicts.length) {
@@ -12,7 +13,7 @@ export const sabSummary: FamilySummary = {
       tasks: total,
       graded: verdicts.length,
       VER: meanOver(total, verdicts.map((v) => Number(v.upstream.valid_program ?? 0))),
-      SR: meanOver(total, verdicts.map((v) => Number(v.upstream.success_rate ?? 0))),
+      SR: meanOver(total, verdicts.map((v) => successRateOf(v.upstream.success_rate))),
     };
   },
   summaryLine(upstream) {
@@ -20,8 +21,11 @@ export const sabSummary: FamilySummary = {
     return `valid_program ${upstream.valid_program}, success_rate ${upstream.success_rate}`;
   },
   failureLine(upstream) {
-    const log = firstLineOf(upstream.log_info);
+    // log_info is text, or what the eval returned when JSON can hold it (a dict).
+    const log = firstLineOf(typeof upstream.log_info === "string" || upstream.log_info === undefined ? upstream.log_info : JSON.stringify(upstream.log_info));
     if (upstream.valid_program === 0) return `program invalid${log ? `: ${log}` : ""}`;
+    const rate = successRateOf(upstream.success_rate);
+    if (rate > 0) return `program ran, eval gave success_rate ${rate}${log ? `: ${log}` : ""}`;
     return `program ran, eval failed${log ? `: ${log}` : ""}`;
   },
   metricLine(summary) {
