@@ -50,4 +50,28 @@ describe("the family contract", () => {
     expect(FAMILY_SUMMARIES.resq.labelForAttempts!(resqTable, 1)).toEqual(resqTable);
     expect(FAMILY_SUMMARIES.mlab.attemptsTable).toBeUndefined();
   });
+
+  it("gives the report its name, metric cards, feedback fields and attempts rule", () => {
+    expect(Object.fromEntries(FAMILIES.map((family) => [family, FAMILY_SUMMARIES[family].displayName]))).toEqual({ mlab: "MLAgentBench", sab: "ScienceAgentBench", resq: "RES-Q" });
+    expect(FAMILY_SUMMARIES.mlab.reportMetrics({ success_rate: 0.5 }, [{ improvement: 0.1 }, { improvement: 0.3 }, {}])).toEqual([
+      { key: "success_rate", label: "success rate", kind: "rate", value: 0.5 },
+      { key: "mean_improvement", label: "mean improvement", kind: "signed-rate", value: 0.2 },
+    ]);
+    expect(FAMILY_SUMMARIES.sab.reportMetrics({ SR: 0.25, VER: 1 }, []).map((metric) => metric.key)).toEqual(["SR", "VER"]);
+    expect(FAMILY_SUMMARIES.sab.reportMetrics({ SR: 0.25, VER: 1, not_judged: 2 }, []).at(-1)).toEqual({ key: "not_judged", label: "not judged", kind: "count", value: 2 });
+    expect(FAMILY_SUMMARIES.resq.reportMetrics({ "pass@1": null }, [])).toEqual([{ key: "pass@1", label: "pass@1", kind: "rate", value: null }]);
+    expect(FAMILY_SUMMARIES.resq.feedback({ message: "FAIL", test_suite_feedback: "1 failed" })).toEqual([
+      { label: "message", text: "FAIL" },
+      { label: "test_suite_feedback", text: "1 failed" },
+    ]);
+    expect(FAMILY_SUMMARIES.sab.feedback({ log_info: "ROC-AUC 0.8" })).toEqual([{ label: "log_info", text: "ROC-AUC 0.8" }]);
+    expect(FAMILY_SUMMARIES.sab.feedback({ log_info: { rmse: 2 }, environment_notes: "[dynabox environment] not installed: rdkit" })).toEqual([
+      { label: "log_info", text: '{\n  "rmse": 2\n}' },
+      { label: "environment notes", text: "[dynabox environment] not installed: rdkit" },
+    ]);
+    expect(FAMILY_SUMMARIES.mlab.feedback({ error: "shown by the report for every family" })).toEqual([]);
+    expect(FAMILY_SUMMARIES.sab.attemptsRule!({ best_of_n: { rule: "highest success_rate first" } })).toBe("highest success_rate first");
+    expect(FAMILY_SUMMARIES.sab.attemptsRule!({})).toBeNull();
+    expect(FAMILY_SUMMARIES.resq.attemptsRule).toBeUndefined();
+  });
 });

@@ -1,7 +1,7 @@
 // RES-Q's headline: pass@1 over the tasks, and how many verdicts a person should review first;
 // per task, the upstream message.
 
-import { firstLineOf, meanOver, percent, type FamilySummary } from "../summary.js";
+import { firstLineOf, meanOver, numberIn, percent, textFeedback, type FamilySummary } from "../summary.js";
 import type { Verdict } from "../types.js";
 
 export const resqSummary: FamilySummary = {
@@ -34,5 +34,12 @@ export const resqSummary: FamilySummary = {
     if (attempts <= 1) return table;
     const { "pass@1": passAtOne, ...rest } = table;
     return { ...rest, [`pass@${attempts}`]: passAtOne };
+  },
+  displayName: "RES-Q",
+  reportMetrics(table) {
+    return [{ key: "pass@1", label: "pass@1", kind: "rate", value: numberIn(table, "pass@1") }];
+  },
+  feedback(upstream) {
+    return [...textFeedback("message", upstream.message), ...textFeedback("test_suite_feedback", upstream.test_suite_feedback)];
   },
 };

@@ -1,7 +1,7 @@
 // ScienceAgentBench's headline: VER (valid execution rate) and SR (success rate) over the tasks,
 // as its calculate_metrics.py reports them; per task, valid_program and success_rate.
 
-import { firstLineOf, meanOver, percent, type FamilySummary } from "../summary.js";
+import { firstLineOf, meanOver, numberIn, percent, textFeedback, type FamilySummary, type ReportMetric } from "../summary.js";
 import type { Verdict } from "../types.js";
 import { sabRunTable } from "./attempts.js";
 import { successRateOf } from "./metrics.js";
@@ -33,4 +33,26 @@ export const sabSummary: FamilySummary = {
   },
   // Upstream's best-of-N (calculate_metrics.py) picks one attempt per task by its own rule.
   attemptsTable: sabRunTable,
+  displayName: "ScienceAgentBench",
+  reportMetrics(table) {
+    const metrics: ReportMetric[] = [
+      { key: "SR", label: "SR", kind: "rate", value: numberIn(table, "SR") },
+      { key: "VER", label: "VER", kind: "rate", value: numberIn(table, "VER") },
+    ];
+    const notJudged = numberIn(table, "not_judged");
+    if (notJudged !== null && notJudged > 0) metrics.push({ key: "not_judged", label: "not judged", kind: "count", value: notJudged });
+    return metrics;
+  },
+  feedback(upstream) {
+    // log_info is what the eval returned: text, or JSON (a dict) shown as JSON.
+    const log = upstream.log_info;
+    return [
+      ...textFeedback("log_info", typeof log === "string" || log === undefined || log === null ? log : JSON.stringify(log, null, 2)),
+      ...textFeedback("environment notes", upstream.environment_notes),
+    ];
+  },
+  attemptsRule(table) {
+    const bestOf = table.best_of_n as Record<string, unknown> | undefined;
+    return typeof bestOf?.rule === "string" ? bestOf.rule : null;
+  },
 };
