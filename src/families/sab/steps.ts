@@ -43,7 +43,10 @@ def rate_of(success):
     if isinstance(success, bool):
         return int(success)
     if isinstance(success, numbers.Real):
-        number = float(success)
+        try:
+            number = float(success)
+        except Exception:
+            return 0
         if number == 1.0:
             return 1
         if 0.0 < number < 1.0:
@@ -60,7 +63,11 @@ def log_of(log_info):
         json.dumps(log_info, allow_nan=False)
         return log_info
     except Exception:
+        pass
+    try:
         return str(log_info)
+    except Exception:
+        return "log_info of type " + type(log_info).__name__ + " could not be written as text"
 
 
 try:
