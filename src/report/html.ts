@@ -12,8 +12,8 @@ import { renderMarkdown } from "./markdown.js";
 import type { RunView, TaskView } from "./model.js";
 import { FAMILY_SUMMARIES } from "../families/summaries.js";
 import type { FamilySummary, ReportMetric } from "../families/summary.js";
-import type { Family } from "../families/types.js";
 import { passAtK } from "./pass-at-k.js";
+import { isFamily } from "./reason.js";
 import type { StepView } from "./trajectory-read.js";
 import { PAGE_TEMPLATE, TASK_TEMPLATE } from "./templates.js";
 
@@ -27,7 +27,7 @@ const OUTCOMES = ["passed", "failed", "error", "not-judged"] as const;
 
 /** A family's summary hooks by a name read from a run folder (undefined for a name dynabox does not know). */
 function summaryOf(family: string): FamilySummary | undefined {
-  return Object.hasOwn(FAMILY_SUMMARIES, family) ? FAMILY_SUMMARIES[family as Family] : undefined;
+  return isFamily(family) ? FAMILY_SUMMARIES[family] : undefined;
 }
 
 function familyName(family: string): string {

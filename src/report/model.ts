@@ -12,7 +12,7 @@ import { UserError } from "../errors.js";
 import { ResultsStore, type StoredResult } from "../runs/store.js";
 import { FAMILY_SUMMARIES } from "../families/summaries.js";
 import type { Family } from "../families/types.js";
-import { failureReason } from "./reason.js";
+import { failureReason, isFamily } from "./reason.js";
 import { readSubmission } from "./submission-file.js";
 import { readTrajectory, type StepView } from "./trajectory-read.js";
 
@@ -218,7 +218,7 @@ function feedbackOf(family: Family, upstream: Record<string, unknown>, error: st
     if (typeof value === "string" && value.trim() !== "") feedback.push({ label, text: value });
   };
   // The family's own fields (sab: log_info; resq: message, test_suite_feedback).
-  feedback.push(...(Object.hasOwn(FAMILY_SUMMARIES, family) ? FAMILY_SUMMARIES[family].feedback(upstream) : []));
+  feedback.push(...(isFamily(family) ? FAMILY_SUMMARIES[family].feedback(upstream) : []));
   add("error", upstream.error);
   add("agent error", error);
   // validate: each check's message.
