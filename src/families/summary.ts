@@ -47,6 +47,8 @@ export interface ReportMetric {
   label: string;
   kind: "rate" | "count" | "signed-rate";
   value: number | null;
+  /** The label already says the rate is over k attempts (pass@k): the report adds no "best of k". */
+  labelNamesAttempts?: boolean;
 }
 
 export interface ReportFeedback {

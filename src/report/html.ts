@@ -90,7 +90,7 @@ function familyCards(run: RunView): Array<{ family: string; name: string; metric
 /** A family's metric as a card: rates as percentages (best of k with attempts), counts as they are. */
 function metricCard(metric: ReportMetric, bestOf: string): Metric {
   const { key, label, value } = metric;
-  if (metric.kind === "rate") return { key, label: label + bestOf, raw: value ?? "", text: formatters.percent(value) };
+  if (metric.kind === "rate") return { key, label: metric.labelNamesAttempts ? label : label + bestOf, raw: value ?? "", text: formatters.percent(value) };
   if (metric.kind === "signed-rate") return { key, label, raw: value ?? "", text: value === null ? "n/a" : formatters.signedPercent(value) };
   return { key, label, raw: value ?? "", text: value === null ? "n/a" : String(value) };
 }

@@ -60,6 +60,9 @@ describe("the family contract", () => {
     expect(FAMILY_SUMMARIES.sab.reportMetrics({ SR: 0.25, VER: 1 }, []).map((metric) => metric.key)).toEqual(["SR", "VER"]);
     expect(FAMILY_SUMMARIES.sab.reportMetrics({ SR: 0.25, VER: 1, not_judged: 2 }, []).at(-1)).toEqual({ key: "not_judged", label: "not judged", kind: "count", value: 2 });
     expect(FAMILY_SUMMARIES.resq.reportMetrics({ "pass@1": null }, [])).toEqual([{ key: "pass@1", label: "pass@1", kind: "rate", value: null }]);
+    // run --attempts 3 names the table's figure pass@3; the card shows it under that name.
+    const resqTable = FAMILY_SUMMARIES.resq.labelForAttempts!({ ...FAMILY_SUMMARIES.resq.summarize([], 2), "pass@1": 0.5 }, 3);
+    expect(FAMILY_SUMMARIES.resq.reportMetrics({ ...resqTable, attempts: 3 }, [])).toEqual([{ key: "pass@3", label: "pass@3", kind: "rate", value: 0.5, labelNamesAttempts: true }]);
     expect(FAMILY_SUMMARIES.resq.feedback({ message: "FAIL", test_suite_feedback: "1 failed" })).toEqual([
       { label: "message", text: "FAIL" },
       { label: "test_suite_feedback", text: "1 failed" },

@@ -37,6 +37,11 @@ export const resqSummary: FamilySummary = {
   },
   displayName: "RES-Q",
   reportMetrics(table) {
+    // `run --attempts k` names its table's figure pass@k (labelForAttempts).
+    const attempts = Number(table.attempts ?? 1);
+    if (attempts > 1 && numberIn(table, `pass@${attempts}`) !== null) {
+      return [{ key: `pass@${attempts}`, label: `pass@${attempts}`, kind: "rate", value: numberIn(table, `pass@${attempts}`), labelNamesAttempts: true }];
+    }
     return [{ key: "pass@1", label: "pass@1", kind: "rate", value: numberIn(table, "pass@1") }];
   },
   feedback(upstream) {
