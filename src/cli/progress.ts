@@ -4,7 +4,7 @@
 // a model or a sandbox: each line is escaped whole (printableLine), so none can hold a raw
 // escape sequence or break into a line of its own.
 
-import type { RunEvent } from "../runs/events.js";
+import type { RunEvent, TaskReference } from "../runs/events.js";
 import { printableJson, printableLine } from "./terminal-text.js";
 
 export interface ProgressRenderer {
@@ -59,10 +59,10 @@ export function createRenderer(options: RendererOptions): ProgressRenderer {
           return;
         case "task-skip":
           finished += 1;
-          if (!quiet) print(`- ${event.family}/${event.taskId}: skipped (${event.reason})`);
+          if (!quiet) print(`- ${taskName(event)}: skipped (${event.reason})`);
           return;
         case "task-retry":
-          print(`! ${event.family}/${event.taskId}: ${event.kind} error, trying again in ${(event.delayMs / 1000).toFixed(1)} s (${event.retry} of ${event.of}): ${event.reason}`);
+          print(`! ${taskName(event)}: ${event.kind} error, trying again in ${(event.delayMs / 1000).toFixed(1)} s (${event.retry} of ${event.of}): ${event.reason}`);
           return;
         case "model-retry":
           if (verbose) print(`  ${event.taskId} step ${event.step}: model call failed (${event.message}); retry in ${(event.delayMs / 1000).toFixed(1)} s`);
@@ -72,16 +72,16 @@ export function createRenderer(options: RendererOptions): ProgressRenderer {
           }
           return;
         case "task-start":
-          running.set(`${event.family}/${event.taskId}`, "started");
+          running.set(`${taskName(event)}`, "started");
           status();
           return;
         case "task-progress":
-          running.set(`${event.family}/${event.taskId}`, event.message);
-          if (verbose) print(`  ${event.family}/${event.taskId}: ${event.message}`);
+          running.set(`${taskName(event)}`, event.message);
+          if (verbose) print(`  ${taskName(event)}: ${event.message}`);
           else status();
           return;
         case "task-warning":
-          print(`! ${event.family}/${event.taskId}: warning: ${event.message}`);
+          print(`! ${taskName(event)}: warning: ${event.message}`);
           return;
         case "step-start":
           for (const key of running.keys()) if (key.endsWith(`/${event.taskId}`)) running.set(key, `step ${event.step}`);
@@ -102,11 +102,11 @@ export function createRenderer(options: RendererOptions): ProgressRenderer {
           return;
         case "task-end": {
           finished += 1;
-          running.delete(`${event.family}/${event.taskId}`);
+          running.delete(`${taskName(event)}`);
           const mark = event.outcome === "passed" ? "✓" : event.outcome === "failed" ? "✗" : event.outcome === "not-judged" ? "?" : "!";
           // Quiet keeps the errors: they are what needs attention.
           if (quiet && event.outcome !== "error") return;
-          print(`${mark} ${event.family}/${event.taskId} ${event.outcome} in ${event.seconds.toFixed(1)} s: ${event.summary}`);
+          print(`${mark} ${taskName(event)} ${event.outcome} in ${event.seconds.toFixed(1)} s: ${event.summary}`);
           return;
         }
       }
@@ -115,4 +115,9 @@ export function createRenderer(options: RendererOptions): ProgressRenderer {
       if (live && lastLine !== "") stream.write("\r\x1b[2K");
     },
   };
+}
+
+/** "family/task", and the item when the batch has several for the task (runs, attempts). */
+export function taskName(event: TaskReference): string {
+  return event.item ? `${event.family}/${event.taskId} [${event.item}]` : `${event.family}/${event.taskId}`;
 }

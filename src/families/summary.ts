@@ -25,6 +25,46 @@ export interface FamilySummary {
    * passes when any attempt passed, so pass@1 is pass@k); absent, the names stay.
    */
   labelForAttempts?(table: Record<string, unknown>, attempts: number): Record<string, unknown>;
+  /** The benchmark's own name, for report headings ("ScienceAgentBench"). */
+  displayName: string;
+  /**
+   * The report's metric cards after "tasks": the headline figures of the family's run table
+   * (summary.json) and of the upstream lines of its graded (not errored) tasks.
+   */
+  reportMetrics(table: Record<string, unknown>, upstreams: ReadonlyArray<Record<string, unknown>>): ReportMetric[];
+  /** The grader's own words in an upstream line, labelled as upstream names them, for the report. */
+  feedback(upstream: Record<string, unknown>): ReportFeedback[];
+  /** The rule a run table's attempts were chosen by (sab: best-of-N), for the report; absent: none. */
+  attemptsRule?(table: Record<string, unknown>): string | null;
+}
+
+/**
+ * One metric card: a rate (a fraction shown as a percentage, named "best of k" with attempts), a
+ * count, or a signed change (a fraction shown with its sign); null when not measured.
+ */
+export interface ReportMetric {
+  key: string;
+  label: string;
+  kind: "rate" | "count" | "signed-rate";
+  value: number | null;
+  /** The label already says the rate is over k attempts (pass@k): the report adds no "best of k". */
+  labelNamesAttempts?: boolean;
+}
+
+export interface ReportFeedback {
+  label: string;
+  text: string;
+}
+
+/** A labelled text of an upstream line when it is a non-blank string (what the report shows). */
+export function textFeedback(label: string, value: unknown): ReportFeedback[] {
+  return typeof value === "string" && value.trim() !== "" ? [{ label, text: value }] : [];
+}
+
+/** A number of a run table, or null. */
+export function numberIn(table: Record<string, unknown>, key: string): number | null {
+  const value = table[key];
+  return typeof value === "number" ? value : null;
 }
 
 /** One agent attempt at a task (with its result, if any), as the run table sees it. */

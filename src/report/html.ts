@@ -10,7 +10,10 @@ import { CLIENT_SCRIPT, STYLESHEET } from "./client.js";
 import { diffStylesheet, renderDiff } from "./diff-html.js";
 import { renderMarkdown } from "./markdown.js";
 import type { RunView, TaskView } from "./model.js";
+import { FAMILY_SUMMARIES } from "../families/summaries.js";
+import type { FamilySummary, ReportMetric } from "../families/summary.js";
 import { passAtK } from "./pass-at-k.js";
+import { isFamily } from "./reason.js";
 import type { StepView } from "./trajectory-read.js";
 import { PAGE_TEMPLATE, TASK_TEMPLATE } from "./templates.js";
 
@@ -21,7 +24,15 @@ const OBSERVATION_KEPT = 20_000;
 /** Diffs past this are cut (the run folder keeps the whole file under submissions/). */
 const DIFF_KEPT = 400_000;
 const OUTCOMES = ["passed", "failed", "error", "not-judged"] as const;
-const FAMILY_NAMES: Record<string, string> = { mlab: "MLAgentBench", sab: "ScienceAgentBench", resq: "RES-Q" };
+
+/** A family's summary hooks by a name read from a run folder (undefined for a name dynabox does not know). */
+function summaryOf(family: string): FamilySummary | undefined {
+  return isFamily(family) ? FAMILY_SUMMARIES[family] : undefined;
+}
+
+function familyName(family: string): string {
+  return summaryOf(family)?.displayName ?? family;
+}
 
 const eta = new Eta({ autoEscape: true, useWith: false, autoTrim: false });
 eta.loadTemplate("@task", TASK_TEMPLATE);
@@ -52,10 +63,6 @@ function familyCards(run: RunView): Array<{ family: string; name: string; metric
     const metrics: Metric[] = [];
     // With several attempts the command's figures are best-of-k: a task counts when any attempt passed (SAB: the attempt upstream's rule selects).
     const bestOf = run.attempts > 1 ? ` (best of ${run.attempts})` : "";
-    const rate = (key: string, label: string): void => {
-      const value = table[key];
-      metrics.push({ key, label: label + bestOf, raw: typeof value === "number" ? value : "", text: formatters.percent(typeof value === "number" ? value : null) });
-    };
     const count = (key: string, label: string, fallback: number): void => {
       const value = typeof table[key] === "number" ? (table[key] as number) : fallback;
       metrics.push({ key, label, raw: value, text: String(value) });
@@ -64,17 +71,10 @@ function familyCards(run: RunView): Array<{ family: string; name: string; metric
     if (run.kind === "validate") {
       const valid = tasks.filter((task) => task.outcome === "passed").length;
       metrics.push({ key: "valid", label: "valid", raw: valid, text: `${valid} of ${tasks.length}` });
-    } else if (family === "mlab") {
-      rate("success_rate", "success rate");
-      const improvements = tasks.filter((task) => task.outcome !== "error" && typeof task.upstream.improvement === "number").map((task) => task.upstream.improvement as number);
-      const mean = improvements.length === 0 ? null : improvements.reduce((sum, value) => sum + value, 0) / improvements.length;
-      metrics.push({ key: "mean_improvement", label: "mean improvement", raw: mean ?? "", text: mean === null ? "n/a" : formatters.signedPercent(mean) });
-    } else if (family === "sab") {
-      rate("SR", "SR");
-      rate("VER", "VER");
-      if (typeof table.not_judged === "number" && table.not_judged > 0) count("not_judged", "not judged", 0);
-    } else if (family === "resq") {
-      rate("pass@1", "pass@1");
+    } else {
+      // The family says which figures are its headline (src/families/<family>/summary.ts).
+      const graded = tasks.filter((task) => task.outcome !== "error").map((task) => task.upstream);
+      for (const metric of summaryOf(family)?.reportMetrics(table, graded) ?? []) metrics.push(metricCard(metric, bestOf));
     }
     count("errors", "infrastructure errors", new Set(tasks.filter((task) => task.outcome === "error").map((task) => task.id)).size);
     const tokens = tasks.reduce((sum, task) => sum + (task.tokens ?? 0), 0);
@@ -83,8 +83,16 @@ function familyCards(run: RunView): Array<{ family: string; name: string; metric
       metrics.push({ key: "tokens", label: "tokens", raw: tokens, text: formatters.integer(tokens) });
       metrics.push({ key: "cost_usd", label: "dollars", raw: cost, text: formatters.dollars(cost) });
     }
-    return { family, name: FAMILY_NAMES[family] ?? family, metrics };
+    return { family, name: familyName(family), metrics };
   });
+}
+
+/** A family's metric as a card: rates as percentages (best of k with attempts), counts as they are. */
+function metricCard(metric: ReportMetric, bestOf: string): Metric {
+  const { key, label, value } = metric;
+  if (metric.kind === "rate") return { key, label: metric.labelNamesAttempts ? label : label + bestOf, raw: value ?? "", text: formatters.percent(value) };
+  if (metric.kind === "signed-rate") return { key, label, raw: value ?? "", text: value === null ? "n/a" : formatters.signedPercent(value) };
+  return { key, label, raw: value ?? "", text: value === null ? "n/a" : String(value) };
 }
 
 function manifestFacts(run: RunView): Array<{ label: string; value: string }> {
@@ -120,7 +128,7 @@ function charts(run: RunView): string[] {
     stackedChart(
       "Outcome per family",
       families.map((family) => ({
-        label: FAMILY_NAMES[family] ?? family,
+        label: familyName(family),
         parts: OUTCOMES.map((outcome) => ({ tone: outcome, count: run.tasks.filter((task) => task.family === family && task.outcome === outcome).length })),
       })),
     ),
@@ -165,8 +173,8 @@ export function contentSecurityPolicy(script: string): string {
 }
 
 export function renderReport(run: RunView, options: { writtenAt?: Date } = {}): string {
-  const sab = run.families.find((table) => table.family === "sab");
-  const bestOf = sab?.best_of_n as Record<string, unknown> | undefined;
+  // A family whose upstream picks one attempt per task by its own rule names the rule (sab's best-of-N).
+  const bestOfRule = run.families.map((table) => summaryOf(String(table.family))?.attemptsRule?.(table) ?? null).find((rule) => rule !== null) ?? null;
   return eta.renderString(PAGE_TEMPLATE, {
     title: typeof run.manifest?.model === "string" ? `${run.manifest.model}, ${run.tasks.length} task(s)` : `${run.tasks.length} task(s)`,
     writtenAt: (options.writtenAt ?? new Date()).toISOString(),
@@ -177,7 +185,7 @@ export function renderReport(run: RunView, options: { writtenAt?: Date } = {}): 
     fmt: formatters,
     families: familyCards(run),
     passAtK: run.attempts > 1 ? passAtK(run.tasks) : [],
-    bestOfRule: typeof bestOf?.rule === "string" ? bestOf.rule : null,
+    bestOfRule,
     charts: charts(run),
     manifest: manifestFacts(run),
     familyNames: [...new Set(run.tasks.map((task) => task.family))].sort(),

@@ -10,8 +10,9 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../errors.js";
 import { ResultsStore, type StoredResult } from "../runs/store.js";
+import { FAMILY_SUMMARIES } from "../families/summaries.js";
 import type { Family } from "../families/types.js";
-import { failureReason } from "./reason.js";
+import { failureReason, isFamily } from "./reason.js";
 import { readSubmission } from "./submission-file.js";
 import { readTrajectory, type StepView } from "./trajectory-read.js";
 
@@ -216,11 +217,8 @@ function feedbackOf(family: Family, upstream: Record<string, unknown>, error: st
   const add = (label: string, value: unknown): void => {
     if (typeof value === "string" && value.trim() !== "") feedback.push({ label, text: value });
   };
-  if (family === "sab") add("log_info", upstream.log_info);
-  if (family === "resq") {
-    add("message", upstream.message);
-    add("test_suite_feedback", upstream.test_suite_feedback);
-  }
+  // The family's own fields (sab: log_info; resq: message, test_suite_feedback).
+  feedback.push(...(isFamily(family) ? FAMILY_SUMMARIES[family].feedback(upstream) : []));
   add("error", upstream.error);
   add("agent error", error);
   // validate: each check's message.

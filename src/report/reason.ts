@@ -68,6 +68,7 @@ function clip(text: string, limit = 160): string {
   return line.length <= limit ? line : `${line.slice(0, limit - 1)}…`;
 }
 
-function isFamily(name: string): name is Family {
+/** Whether a name read from a run folder is a family dynabox knows. */
+export function isFamily(name: string): name is Family {
   return (FAMILIES as readonly string[]).includes(name);
 }

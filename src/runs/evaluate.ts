@@ -16,7 +16,7 @@ import type { AnyFamilyModule } from "../families/registry.js";
 import { FAMILY_SUMMARIES } from "../families/summaries.js";
 import type { Family, TaskBase, Verdict } from "../families/types.js";
 import { mapConcurrent } from "./concurrency.js";
-import type { RunEventListener } from "./events.js";
+import type { RunEventListener, TaskReference } from "./events.js";
 import { classifyFailure, isInfrastructureKind, type ErrorKind } from "./infrastructure-errors.js";
 import { resumeKey, taskFingerprint } from "./resume-key.js";
 import type { ResultsStore } from "./store.js";
@@ -91,13 +91,21 @@ export async function evalItemKey(item: EvalItem, settings?: unknown): Promise<s
 export async function evaluateItems(items: readonly EvalItem[], options: EvalOptions): Promise<EvalBatch> {
   const { context } = options;
   const finished: (EvalResult | undefined)[] = new Array<EvalResult | undefined>(items.length);
+  // A task with several items (runs, attempts) names the item in its events, so their lines differ.
+  const itemsPerTask = new Map<string, number>();
+  for (const item of items) itemsPerTask.set(`${item.task.family}/${item.task.id}`, (itemsPerTask.get(`${item.task.family}/${item.task.id}`) ?? 0) + 1);
+  const referenceOf = (item: EvalItem): TaskReference => ({
+    family: item.task.family,
+    taskId: item.task.id,
+    ...(item.item !== "" && (itemsPerTask.get(`${item.task.family}/${item.task.id}`) ?? 0) > 1 ? { item: item.item } : {}),
+  });
   let interrupted = false;
   try {
     await mapConcurrent(
       items,
       options.concurrency,
       async (item, index) => {
-        const result = await evaluateOne(item, options);
+        const result = await evaluateOne(item, referenceOf(item), options);
         if (result !== undefined) finished[index] = result;
       },
       context.signal,
@@ -110,12 +118,12 @@ export async function evaluateItems(items: readonly EvalItem[], options: EvalOpt
 }
 
 /** One item; undefined when Ctrl-C cut it short (neither stored nor reported). */
-async function evaluateOne(item: EvalItem, options: EvalOptions): Promise<EvalResult | undefined> {
+async function evaluateOne(item: EvalItem, reference: TaskReference, options: EvalOptions): Promise<EvalResult | undefined> {
   const { context, store, onEvent } = options;
   const { task, module, submission, extra } = item;
   const started = performance.now();
   const warnings: string[] = [];
-  const key = { kind: KIND, family: task.family, taskId: task.id, item: item.item };
+  const key = { kind: KIND, ...reference, item: item.item };
   try {
     if (item.problem !== undefined) throw new ItemProblem(item.problem);
     const contentKey = await evalItemKey(item, options.settings);
@@ -123,8 +131,8 @@ async function evaluateOne(item: EvalItem, options: EvalOptions): Promise<EvalRe
     if (stored !== undefined) {
       const storedWarnings = stringsOf(stored.detail, "warnings");
       const storedReviewFlags = stringsOf(stored.detail, "reviewFlags");
-      onEvent?.({ type: "task-skip", family: task.family, taskId: task.id, reason: "graded before with the same task, submission and grader; --force to redo" });
-      for (const warning of storedWarnings) onEvent?.({ type: "task-warning", family: task.family, taskId: task.id, message: warning });
+      onEvent?.({ type: "task-skip", ...reference, reason: "graded before with the same task, submission and grader; --force to redo" });
+      for (const warning of storedWarnings) onEvent?.({ type: "task-warning", ...reference, message: warning });
       const verdict: Verdict = {
         taskId: stored.taskId,
         family: stored.family,
@@ -136,11 +144,11 @@ async function evaluateOne(item: EvalItem, options: EvalOptions): Promise<EvalRe
       };
       return { item, status: "stored", verdict, error: null, warnings: storedWarnings };
     }
-    onEvent?.({ type: "task-start", family: task.family, taskId: task.id });
+    onEvent?.({ type: "task-start", ...reference });
     const addWarning = (warning: string): void => {
       if (warnings.includes(warning)) return;
       warnings.push(warning);
-      onEvent?.({ type: "task-warning", family: task.family, taskId: task.id, message: warning });
+      onEvent?.({ type: "task-warning", ...reference, message: warning });
     };
     for (const warning of task.warnings ?? []) addWarning(warning);
     const itemContext: GradingContext = contextForTask({
@@ -148,7 +156,7 @@ async function evaluateOne(item: EvalItem, options: EvalOptions): Promise<EvalRe
       onProgress: (message: string) => {
         // Family code that has no onWarning yet reports warnings as progress lines.
         if (message.startsWith("warning: ")) addWarning(message.slice("warning: ".length));
-        else onEvent?.({ type: "task-progress", family: task.family, taskId: task.id, message });
+        else onEvent?.({ type: "task-progress", ...reference, message });
       },
       onWarning: addWarning,
     }, task);
@@ -159,8 +167,7 @@ async function evaluateOne(item: EvalItem, options: EvalOptions): Promise<EvalRe
     store?.put(KIND, verdict, { item: item.item, contentKey, detail: { warnings, reviewFlags: verdict.reviewFlags ?? [] } });
     onEvent?.({
       type: "task-end",
-      family: task.family,
-      taskId: task.id,
+      ...reference,
       outcome: verdict.passed ? "passed" : verdict.upstream.not_judged === true ? "not-judged" : "failed",
       score: verdict.score,
       seconds: verdict.seconds,
@@ -176,8 +183,7 @@ async function evaluateOne(item: EvalItem, options: EvalOptions): Promise<EvalRe
       error instanceof ItemProblem ? { kind: "input", ...error.problem } : { code: classified!.code, message: classified!.reason, kind: classified!.kind };
     onEvent?.({
       type: "task-end",
-      family: task.family,
-      taskId: task.id,
+      ...reference,
       outcome: "error",
       score: null,
       seconds: Math.round(performance.now() - started) / 1000,

@@ -19,8 +19,9 @@ import type { Family, TaskBase } from "../families/types.js";
  * resq 2: upstream's patch handling ("Empty patch", no newline added, PASS feedback "").
  * resq 3: the patch file is `../temp.patch`, as upstream names it in git's whitespace warnings.
  * resq 4: a test script with no exit line upstream prints its secret at can not pass (as upstream).
+ * sab 2: success_rate as the eval returned it (a fraction counts as it is), log_info kept as JSON.
  */
-export const GRADER_VERSIONS: Record<Family, number> = { mlab: 1, sab: 1, resq: 4 };
+export const GRADER_VERSIONS: Record<Family, number> = { mlab: 1, sab: 2, resq: 4 };
 
 /** The version of the key's own recipe (what goes into the hash and how). */
 const RECIPE_VERSION = 1;

@@ -81,7 +81,8 @@ describe("Ctrl-C during dynabox eval", () => {
     // for a while when Ctrl-C comes. Waiting for the line keeps this right on a loaded machine.
     let progress = "";
     child.stderr!.on("data", (chunk: Buffer) => (progress += chunk.toString()));
-    while (!ended && !progress.includes("✓ mlab/sleepy passed")) await new Promise((resolve) => setTimeout(resolve, 100));
+    // Each run's line names its run: "✓ mlab/sleepy [<run>] passed".
+    while (!ended && !/✓ mlab\/sleepy \[[^\]]+\] passed/.test(progress)) await new Promise((resolve) => setTimeout(resolve, 100));
     const slow = await longRunningGrader(child.pid!, 2000, () => ended);
     expect(slow, "no grading container ran long: the batch ended before the slow item").not.toBeNull();
     const interruptedAt = performance.now();

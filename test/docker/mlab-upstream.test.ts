@@ -213,6 +213,12 @@ describe("MLAgentBench as upstream ships it", () => {
     // validate's warning about solution/ (upstream's tasks have none) is not on every graded run.
     expect(JSON.stringify(lines.map((line) => line.warnings ?? []))).not.toContain("solution/");
     expect((await readFile(path.join(runDirectory, "results.jsonl"), "utf8")).trim().split("\n")).toHaveLength(3);
+    // On the terminal each run's line names the run, so the three lines of one task differ.
+    const again = await runCli(["eval", "--mlab", task, "--logs", logs, "--run-dir", runDirectory], path.join(root, "cache"));
+    expect(again.exitCode, again.stderr).toBe(0);
+    for (const run of ["vectorization/0001/env_log", "vectorization/0002/env_log", "vectorization/0003/env_log"]) {
+      expect(again.stderr).toContain(`mlab/vectorization [${run}]`);
+    }
     // --workspace given a log folder is recognised as one.
     const asWorkspace = await runCli(["eval", "--mlab", task, "--workspace", path.join(logs, "vectorization", "0001"), "--run-dir", path.join(root, "run-2"), "--json"], path.join(root, "cache"));
     expect(resultLines(asWorkspace.stdout).map((line) => line.score)).toEqual([3]);

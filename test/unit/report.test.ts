@@ -120,6 +120,17 @@ describe("the report of a run folder with hostile text in it", () => {
   });
 });
 
+describe("the metric cards", () => {
+  it("show RES-Q's pass@k under that name when run --attempts k wrote it so", async () => {
+    const directory = await folder();
+    await writeHostileRun(directory);
+    const run = await loadRunView(directory);
+    const html = renderReport({ ...run, families: [{ family: "resq", tasks: 1, graded: 1, "pass@2": 1, attempts: 2 }] }, { writtenAt: new Date(0) });
+    expect(html).toContain('pass@2: <b data-metric="resq.pass@2" data-value="1">100.0 %</b>');
+    expect(html).not.toContain("pass@1 (best of 2)");
+  });
+});
+
 describe("an eval folder", () => {
   it("shows graded items from the store and the items summary.json lists as errored", async () => {
     const directory = await folder();

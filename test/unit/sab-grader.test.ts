@@ -79,6 +79,15 @@ describe("parseEvalOutput", () => {
     expect(parsed.logInfo).toMatch(/ended without a result/);
   });
 
+  it("keeps a fractional success and a JSON log_info as the eval returned them", () => {
+    const stdout = `${marker}{"ok": true, "success": 0.5, "log_info": {"rmse": 0.3, "notes": ["a", "b"]}}\n`;
+    expect(parseEvalOutput({ ...evalRun, stdout }, marker, 900)).toEqual({ success: 0.5, logInfo: { rmse: 0.3, notes: ["a", "b"] } });
+    expect(parseEvalOutput({ ...evalRun, stdout: `${marker}{"ok": true, "success": 0.5, "log_info": null}\n` }, marker, 900).logInfo).toBeNull();
+    // A success the driver did not clean (out of range, text) counts 0.
+    expect(parseEvalOutput({ ...evalRun, stdout: `${marker}{"ok": true, "success": 3, "log_info": ""}\n` }, marker, 900).success).toBe(0);
+    expect(parseEvalOutput({ ...evalRun, stdout: `${marker}{"ok": true, "success": "1", "log_info": ""}\n` }, marker, 900).success).toBe(0);
+  });
+
   it("reports an eval that raised or ran out of time", () => {
     const stdout = `${marker}{"ok": false, "error": "Traceback\\nValueError: bad"}\n`;
     expect(parseEvalOutput({ ...evalRun, stdout }, marker, 900)).toEqual({ success: 0, logInfo: "the eval script failed:\nTraceback\nValueError: bad" });
@@ -92,6 +101,8 @@ describe("sab verdicts and prompts", () => {
     expect(toVerdict(task(), line, 2)).toEqual({ taskId: "1", family: "sab", passed: true, score: 1, upstream: line, seconds: 2 });
     expect(toVerdict(task(), { ...line, success_rate: 0 }, 2)).toMatchObject({ passed: false, score: 0 });
     expect(toVerdict(task(), { ...line, valid_program: 0, success_rate: 0 }, 2)).toMatchObject({ passed: false, score: null });
+    // A fraction is not a pass; the score and the upstream line keep it.
+    expect(toVerdict(task(), { ...line, success_rate: 0.5 }, 2)).toMatchObject({ passed: false, score: 0.5, upstream: { success_rate: 0.5 } });
   });
 
   it("describes the task, the data, the domain knowledge and what to deliver, and nothing hidden", () => {

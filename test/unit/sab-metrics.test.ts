@@ -3,7 +3,7 @@
 // lines (codebert_score null) crash it.
 
 import { describe, expect, it } from "vitest";
-import { bestOfN, selectBestAttempt, sabMetrics, upstreamEvalLogLine, type SabAttempt } from "../../src/families/sab/metrics.js";
+import { bestOfN, selectBestAttempt, sabMetrics, successRateOf, upstreamEvalLogLine, type SabAttempt } from "../../src/families/sab/metrics.js";
 import { PythonError, calculateMetrics } from "../sab-calculate-metrics.js";
 
 const attempt = (success_rate: number, valid_program: number, codebert_score: number | null = null, cost: number | null = null): SabAttempt => ({
@@ -54,6 +54,37 @@ describe("sabMetrics", () => {
       4,
     );
     expect(metrics).toMatchObject({ tasks: 4, VER: 0.75, SR: 1 / 3, successes: 1, not_judged: ["3"], cost: null });
+  });
+});
+
+describe("fractional success (upstream keeps success as the eval returns it)", () => {
+  it("reads success_rate as a number in [0, 1], true as 1, anything else as 0", () => {
+    expect([0.5, 1, 0, true, false, 0.25].map(successRateOf)).toEqual([0.5, 1, 0, 1, 0, 0.25]);
+    expect([2, -0.5, Number.NaN, "1", null, undefined, {}].map(successRateOf)).toEqual([0, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it("counts a fraction in SR and in best-of-N as calculate_metrics.py does", () => {
+    const runs: SabAttempt[][] = [
+      [attempt(0.5, 1), attempt(0, 1), attempt(1, 1)],
+      [attempt(0.25, 1), attempt(0.75, 1), attempt(0, 0)],
+    ];
+    const ours = bestOfN(["a", "b", "c"], runs);
+    const theirs = calculateMetrics(
+      runs.map((run) => run.map(() => ({ cost: 0.1 }))),
+      runs.map((run) => run.map((each) => ({ valid_program: each.valid_program, success_rate: each.success_rate, codebert_score: 0, log_info: "" }))),
+    );
+    expect(ours.selected.map((each) => each.attempt - 1)).toEqual(theirs.selected);
+    expect(ours.selected.map((each) => each.decidedBy)).toEqual(["success_rate", "success_rate", "success_rate"]);
+    expect(ours.SR).toBeCloseTo(theirs.success_rate);
+    expect(ours.SR).toBeCloseTo((0.5 + 0.75 + 1) / 3);
+    expect(sabMetrics([{ taskId: "a", attempt: attempt(0.5, 1) }, { taskId: "b", attempt: attempt(0, 0) }], 2)).toMatchObject({ SR: 0.25, successes: 0.5 });
+  });
+
+  it("writes the eval log's success_rate and a JSON log_info as the eval returned them", () => {
+    const line = upstreamEvalLogLine({ valid_program: 1, codebert_score: null, success_rate: 0.5, log_info: { rmse: 0.3, passed: [true, false] }, program: "pred_a.py" });
+    expect(line).toEqual({ valid_program: 1, codebert_score: 0, success_rate: 0.5, log_info: { rmse: 0.3, passed: [true, false] } });
+    expect(JSON.parse(JSON.stringify(line)).log_info).toEqual({ rmse: 0.3, passed: [true, false] });
+    expect(upstreamEvalLogLine({ valid_program: 1, success_rate: 0.5, log_info: null }).log_info).toBeNull();
   });
 });
 
@@ -130,6 +161,17 @@ describe("dynabox run --attempts on ScienceAgentBench", async () => {
       { taskId: "2", attempt: 2, decidedBy: "cost" },
       { taskId: "3", attempt: 2, decidedBy: "valid_program" },
     ]);
+  });
+
+  it("selects and counts a fractional success_rate as upstream does", () => {
+    const table = sabRunTable([
+      { id: "1", attempt: 1, outcome: "failed", cost_usd: 0.1, upstream: line(1, 0.5) },
+      { id: "1", attempt: 2, outcome: "failed", cost_usd: 0.1, upstream: line(1, 0.25) },
+      { id: "2", attempt: 1, outcome: "failed", cost_usd: 0.1, upstream: line(1, 0) },
+      { id: "2", attempt: 2, outcome: "failed", cost_usd: 0.1, upstream: line(1, 0.75) },
+    ]);
+    expect(table).toMatchObject({ tasks: 2, VER: 1, SR: (0.5 + 0.75) / 2 });
+    expect((table.best_of_n as { selected: Array<{ attempt: number }> }).selected.map((each) => each.attempt)).toEqual([1, 2]);
   });
 });
 

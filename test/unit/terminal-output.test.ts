@@ -66,6 +66,22 @@ describe("terminal output of sandbox-made text", () => {
     });
   }
 
+  it("names the item when a task has several in the batch (the runs of --logs, the attempts of --sab)", () => {
+    const { stream, text } = capture(false);
+    const renderer = createRenderer({ json: false, stream });
+    renderer.onEvent({ type: "task-end", family: "mlab", taskId: "feedback", item: "feedback/0001/env_log", outcome: "passed", score: 1, seconds: 2, summary: "score 0.9" });
+    renderer.onEvent({ type: "task-end", family: "mlab", taskId: "feedback", item: "feedback/0002/env_log", outcome: "failed", score: 0, seconds: 2, summary: "score 0.1" });
+    renderer.onEvent({ type: "task-skip", family: "sab", taskId: "1", item: "attempt-2/pred_a.py", reason: "graded before" });
+    renderer.onEvent({ type: "task-end", family: "resq", taskId: "7", outcome: "passed", score: 1, seconds: 1, summary: "PASS" });
+    renderer.close();
+    expect(text().trim().split("\n")).toEqual([
+      "✓ mlab/feedback [feedback/0001/env_log] passed in 2.0 s: score 0.9",
+      "✗ mlab/feedback [feedback/0002/env_log] failed in 2.0 s: score 0.1",
+      "- sab/1 [attempt-2/pred_a.py]: skipped (graded before)",
+      "✓ resq/7 passed in 1.0 s: PASS",
+    ]);
+  });
+
   it("exec's output, value, error and summary are escaped, line breaks of the output kept", () => {
     const { stdout, stderr } = renderCellResult(hostileResult);
     expectNoRawControls(stdout.replaceAll("\n", "") + stderr.replaceAll("\n", ""));

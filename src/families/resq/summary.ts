@@ -1,7 +1,7 @@
 // RES-Q's headline: pass@1 over the tasks, and how many verdicts a person should review first;
 // per task, the upstream message.
 
-import { firstLineOf, meanOver, percent, type FamilySummary } from "../summary.js";
+import { firstLineOf, meanOver, numberIn, percent, textFeedback, type FamilySummary } from "../summary.js";
 import type { Verdict } from "../types.js";
 
 export const resqSummary: FamilySummary = {
@@ -34,5 +34,17 @@ export const resqSummary: FamilySummary = {
     if (attempts <= 1) return table;
     const { "pass@1": passAtOne, ...rest } = table;
     return { ...rest, [`pass@${attempts}`]: passAtOne };
+  },
+  displayName: "RES-Q",
+  reportMetrics(table) {
+    // `run --attempts k` names its table's figure pass@k (labelForAttempts).
+    const attempts = Number(table.attempts ?? 1);
+    if (attempts > 1 && numberIn(table, `pass@${attempts}`) !== null) {
+      return [{ key: `pass@${attempts}`, label: `pass@${attempts}`, kind: "rate", value: numberIn(table, `pass@${attempts}`), labelNamesAttempts: true }];
+    }
+    return [{ key: "pass@1", label: "pass@1", kind: "rate", value: numberIn(table, "pass@1") }];
+  },
+  feedback(upstream) {
+    return [...textFeedback("message", upstream.message), ...textFeedback("test_suite_feedback", upstream.test_suite_feedback)];
   },
 };

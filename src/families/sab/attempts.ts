@@ -3,7 +3,7 @@
 // cost, and which attempt was chosen by which criterion.
 
 import type { RunAttempt } from "../summary.js";
-import { sabMetrics, selectBestAttempt, type SabAttempt, type SelectionCriterion } from "./metrics.js";
+import { sabMetrics, selectBestAttempt, successRateOf, type SabAttempt, type SelectionCriterion } from "./metrics.js";
 
 export type SabRunAttempt = RunAttempt;
 
@@ -12,7 +12,7 @@ function asAttempt(summary: SabRunAttempt): SabAttempt {
   // An attempt that ended in an error has no result: invalid and failed, as upstream's harness writes it.
   return {
     valid_program: line.valid_program === 1 ? 1 : 0,
-    success_rate: line.success_rate === 1 && line.not_judged !== true ? 1 : 0,
+    success_rate: line.not_judged === true ? 0 : successRateOf(line.success_rate),
     codebert_score: typeof line.codebert_score === "number" ? line.codebert_score : null,
     cost: summary.cost_usd,
     not_judged: line.not_judged === true,

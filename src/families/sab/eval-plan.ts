@@ -7,7 +7,7 @@ import { readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { UserError } from "../../errors.js";
 import type { FigureJudge } from "./judge.js";
-import { CODEBERT_PLACEHOLDER, bestOfN, sabMetrics, upstreamEvalLogLine, type SabAttempt } from "./metrics.js";
+import { CODEBERT_PLACEHOLDER, bestOfN, sabMetrics, successRateOf, upstreamEvalLogLine, type SabAttempt } from "./metrics.js";
 import { createSabFamily } from "./grader.js";
 import type { EvalItem } from "../../runs/evaluate.js";
 import { loadSabTasks, sabPaths } from "./task.js";
@@ -84,7 +84,7 @@ function attemptOf(verdict: Verdict | undefined): SabAttempt {
   const line = verdict?.upstream ?? {};
   return {
     valid_program: line.valid_program === 1 ? 1 : 0,
-    success_rate: line.success_rate === 1 ? 1 : 0,
+    success_rate: successRateOf(line.success_rate),
     codebert_score: typeof line.codebert_score === "number" ? line.codebert_score : null,
     cost: null,
     not_judged: line.not_judged === true,

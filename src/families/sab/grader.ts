@@ -34,6 +34,7 @@ import {
   parseEvalOutput,
   programCommand,
   shellQuote,
+  type SabLogInfo,
 } from "./steps.js";
 import { JUDGE_ANSWERS_FILE, JUDGE_FOLDER, JUDGE_REQUEST_FILE, SAB_JUDGE_MODULE, judgementKey, type FigureJudge, type FigureJudgement } from "./judge.js";
 import { sabSummary } from "./summary.js";
@@ -49,8 +50,12 @@ export interface SabResultLine {
   valid_program: 0 | 1;
   /** Needs downloaded CodeBERT weights; dynabox grades offline, so always null. */
   codebert_score: number | null;
-  success_rate: 0 | 1;
-  log_info: string;
+  /** As the eval returned it (upstream keeps it so): a number in [0, 1]; 1 is a success. */
+  success_rate: number;
+  /** As the eval returned it when JSON can hold it (a dict stays an object), else text. */
+  log_info: SabLogInfo;
+  /** dynabox's environment notes, when log_info is not text and they can not be appended to it. */
+  environment_notes?: string;
   program: string;
   /** The eval asked the figure judge and none was configured: neither a success nor a failure. */
   not_judged?: true;
@@ -132,16 +137,16 @@ export async function gradeSabProgram(
   const output = outputLocation(task.row.output_fname);
   let sandboxOptions: GraderSandboxOptions = options.limits ? { limits: options.limits } : {};
   const notes: string[] = [];
-  const finish = (valid: 0 | 1, success: 0 | 1, logInfo: string): { line: SabResultLine; seconds: number } => ({
-    line: {
-      valid_program: valid,
-      codebert_score: null,
-      success_rate: success,
-      log_info: notes.length > 0 ? `${logInfo}\n[dynabox environment] ${notes.join("; ")}` : logInfo,
-      program: submission.fileName,
-    },
-    seconds: elapsed(),
-  });
+  const finish = (valid: 0 | 1, success: number, logInfo: SabLogInfo): { line: SabResultLine; seconds: number } => {
+    const line: SabResultLine = { valid_program: valid, codebert_score: null, success_rate: success, log_info: logInfo, program: submission.fileName };
+    if (notes.length > 0) {
+      const note = `[dynabox environment] ${notes.join("; ")}`;
+      // Text gets the note appended; a JSON log_info stays as the eval returned it.
+      if (typeof logInfo === "string") line.log_info = `${logInfo}\n${note}`;
+      else line.environment_notes = note;
+    }
+    return { line, seconds: elapsed() };
+  };
   const signal = context.signal;
   const shellOptions = { cwd: WORKSPACE, ...(signal ? { signal } : {}) };
 

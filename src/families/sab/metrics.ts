@@ -16,6 +16,16 @@
 // Figure tasks not judged (no --judge-model) are neither successes nor failures: they are left
 // out of SR's denominator and listed.
 
+/** log_info as the eval returned it when JSON can hold it (upstream writes it so), else text. */
+export type SabLogInfo = string | number | boolean | null | SabLogInfo[] | { [key: string]: SabLogInfo };
+
+/** success_rate of a result line: a number in [0, 1] as the eval returned it, 0 for anything else. */
+export function successRateOf(value: unknown): number {
+  if (value === true) return 1;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 1) return 0;
+  return value;
+}
+
 /** What the metrics read from one graded attempt of one task. */
 export interface SabAttempt {
   valid_program: number;
@@ -70,6 +80,7 @@ export interface SabMetrics {
   VER: number | null;
   /** Successes over the tasks that were judged (all but the figure tasks not judged). */
   SR: number | null;
+  /** The sum of the judged tasks' success_rate (fractions count as they are). */
   successes: number;
   /** Figure tasks whose eval wanted the judge when none was configured. */
   not_judged: string[];
@@ -80,7 +91,8 @@ export interface SabMetrics {
 /** VER, SR (not-judged tasks out of its denominator) and cost over one attempt per task. */
 export function sabMetrics(attempts: ReadonlyArray<{ taskId: string; attempt: SabAttempt }>, total = attempts.length): SabMetrics {
   const notJudged = attempts.filter(({ attempt }) => attempt.not_judged === true).map(({ taskId }) => taskId);
-  const successes = attempts.filter(({ attempt }) => attempt.success_rate === 1 && attempt.not_judged !== true).length;
+  // Upstream adds success_rate up as the eval returned it, so a fraction counts as that fraction.
+  const successes = attempts.reduce((sum, { attempt }) => sum + (attempt.not_judged === true ? 0 : successRateOf(attempt.success_rate)), 0);
   const valid = attempts.reduce((sum, { attempt }) => sum + attempt.valid_program, 0);
   const judged = total - notJudged.length;
   const costs = attempts.map(({ attempt }) => attempt.cost);
@@ -126,7 +138,7 @@ export interface UpstreamEvalLogLine {
   valid_program: number;
   codebert_score: number;
   success_rate: number;
-  log_info: string;
+  log_info: SabLogInfo;
 }
 
 /**
@@ -147,7 +159,7 @@ export function upstreamEvalLogLine(line: Record<string, unknown> | undefined, e
   return {
     valid_program: valid,
     codebert_score: typeof computed === "number" ? computed : CODEBERT_PLACEHOLDER,
-    success_rate: line.success_rate === 1 ? 1 : 0,
-    log_info: typeof line.log_info === "string" ? line.log_info : String(line.log_info ?? ""),
+    success_rate: successRateOf(line.success_rate),
+    log_info: line.log_info === undefined ? "" : (line.log_info as SabLogInfo),
   };
 }

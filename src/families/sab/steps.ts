@@ -4,7 +4,10 @@
 
 import type { ShellResult } from "../../sandbox/protocol.js";
 import { lastCharacters, takeMarkedLine } from "../../grading/container-step.js";
+import { successRateOf, type SabLogInfo } from "./metrics.js";
 import { sabPaths, type SabTask } from "./task.js";
+
+export type { SabLogInfo } from "./metrics.js";
 
 /** Most characters of a program's stderr or an eval's traceback kept in log_info. */
 export const LOG_TAIL_CHARACTERS = 4000;
@@ -17,15 +20,54 @@ export const DRIVER_PATH = ".dynabox/sab_eval_driver.py";
  * folder on sys.path); imports the eval like upstream, from the task root, and prints one
  * result line after a random marker so nothing the eval prints can pose as the result.
  */
-export const SAB_EVAL_DRIVER = `import importlib, json, os, sys, traceback
+export const SAB_EVAL_DRIVER = `import importlib, json, numbers, os, sys, traceback
 marker = os.environ.pop("${MARKER_VARIABLE}", "")
 sys.path.insert(0, os.getcwd())
 
 
 def emit(payload):
     sys.stdout.flush()
-    sys.stdout.write("\\n" + marker + json.dumps(payload) + "\\n")
+    sys.stdout.write("\\n" + marker + json.dumps(payload, allow_nan=False) + "\\n")
     sys.stdout.flush()
+
+
+def rate_of(success):
+    # Upstream keeps success as the eval returns it and calculate_metrics.py adds it up, so a
+    # number in [0, 1] counts as it is; bools (numpy's too) are 0 or 1. Anything else would stop
+    # upstream's json.dump or sum(): it counts 0 here.
+    if type(success).__module__ == "numpy" and getattr(success, "shape", None) == ():
+        try:
+            success = success.item()
+        except Exception:
+            return 0
+    if isinstance(success, bool):
+        return int(success)
+    if isinstance(success, numbers.Real):
+        try:
+            number = float(success)
+        except Exception:
+            return 0
+        if number == 1.0:
+            return 1
+        if 0.0 < number < 1.0:
+            return number
+    return 0
+
+
+def log_of(log_info):
+    # Upstream writes log_info into its JSON eval log as it is (a dict stays an object); what
+    # JSON can not hold would stop upstream's writer, and is written as Python's text of it.
+    if isinstance(log_info, str):
+        return log_info
+    try:
+        json.dumps(log_info, allow_nan=False)
+        return log_info
+    except Exception:
+        pass
+    try:
+        return str(log_info)
+    except Exception:
+        return "log_info of type " + type(log_info).__name__ + " could not be written as text"
 
 
 try:
@@ -34,11 +76,7 @@ try:
 except BaseException:
     emit({"ok": False, "error": traceback.format_exc()[-${LOG_TAIL_CHARACTERS}:]})
 else:
-    try:
-        rate = 1 if float(success) == 1.0 else 0
-    except Exception:
-        rate = 0
-    emit({"ok": True, "success": rate, "log_info": log_info if isinstance(log_info, str) else str(log_info)})
+    emit({"ok": True, "success": rate_of(success), "log_info": log_of(log_info)})
 `;
 
 export function shellQuote(value: string): string {
@@ -87,14 +125,14 @@ export function judgeProgramRun(
 
 /** Reads the driver's result from the eval step's stdout. */
 export function parseEvalOutput(run: Pick<ShellResult, "stdout" | "stderr" | "exitCode" | "timedOut">, marker: string, evalTimeoutSeconds: number): {
-  success: 0 | 1;
-  logInfo: string;
+  success: number;
+  logInfo: SabLogInfo;
 } {
   const line = takeMarkedLine(run.stdout, marker).marked;
   if (line !== null) {
     try {
-      const payload = JSON.parse(line) as { ok?: boolean; success?: number; log_info?: string; error?: string };
-      if (payload.ok === true) return { success: payload.success === 1 ? 1 : 0, logInfo: String(payload.log_info ?? "") };
+      const payload = JSON.parse(line) as { ok?: boolean; success?: unknown; log_info?: SabLogInfo; error?: string };
+      if (payload.ok === true) return { success: successRateOf(payload.success), logInfo: payload.log_info === undefined ? "" : payload.log_info };
       return { success: 0, logInfo: `the eval script failed:\n${payload.error ?? ""}`.trimEnd() };
     } catch {
       // fall through: an unreadable result is a failed eval
