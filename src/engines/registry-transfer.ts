@@ -7,6 +7,7 @@
 import type Dockerode from "dockerode";
 import { EnvironmentError } from "../errors.js";
 import { imageExists } from "../sandbox/docker.js";
+import { followEngineProgress } from "../sandbox/engine-progress.js";
 
 /** "name:tag" as repository and tag (a name without a tag is "latest"). */
 function splitTag(tag: string): { repository: string; version: string } {
@@ -23,16 +24,7 @@ export function registryReference(registry: string, tag: string): { repository: 
 
 /** Reads a push or pull progress stream to its end; an error line in it is a failure. */
 async function follow(docker: Dockerode, stream: NodeJS.ReadableStream): Promise<void> {
-  let failure: string | undefined;
-  await new Promise<void>((resolve, reject) => {
-    docker.modem.followProgress(
-      stream,
-      (error: Error | null) => (error ? reject(error) : resolve()),
-      (event: { error?: string; errorDetail?: { message?: string } }) => {
-        if (event.error || event.errorDetail) failure = event.errorDetail?.message ?? event.error;
-      },
-    );
-  });
+  const failure = await followEngineProgress(docker, stream);
   if (failure !== undefined) throw new Error(failure);
 }
 

@@ -11,6 +11,7 @@ import { execa } from "execa";
 import { EnvironmentError } from "../errors.js";
 import { imageExists } from "./docker.js";
 import { LABEL_MANAGED } from "./labels.js";
+import { followEngineProgress } from "./engine-progress.js";
 
 export const DEBIAN_BASE_IMAGE = "debian:bookworm-slim";
 export const BOOTSTRAPPED_BASE_IMAGE = "dynabox-base:bookworm";
@@ -122,17 +123,7 @@ export async function tryPull(docker: Dockerode, name: string, options: BaseImag
   try {
     const stream = await docker.pull(name, { abortSignal: signal });
     heard();
-    let failure: string | undefined;
-    await new Promise<void>((resolve, reject) => {
-      docker.modem.followProgress(
-        stream,
-        (error: Error | null) => (error ? reject(error) : resolve()),
-        (event: { error?: string; errorDetail?: { message?: string } }) => {
-          heard();
-          if (event.error || event.errorDetail) failure = event.errorDetail?.message ?? event.error;
-        },
-      );
-    });
+    const failure = await followEngineProgress(docker, stream, heard);
     if (failure !== undefined) return failure;
     return (await imageExists(docker, name)) ? undefined : "the pull finished without the image";
   } catch (error) {

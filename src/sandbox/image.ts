@@ -15,6 +15,7 @@ import { DynaboxError, EnvironmentError, InternalError } from "../errors.js";
 import { ensureBaseImage, type BaseImageOptions } from "./base-image.js";
 import { imageExists } from "./docker.js";
 import { LABEL_MANAGED, processStartTime } from "./labels.js";
+import { followEngineProgress } from "./engine-progress.js";
 
 export const SANDBOX_IMAGE_REPOSITORY = "dynabox-sandbox";
 /** Image label holding the full inputs hash the image was built from. */
@@ -248,29 +249,22 @@ export async function buildImage(docker: Dockerode, options: BuildImageOptions):
       forcerm: true,
       ...(signal ? { abortSignal: signal } : {}),
     });
-    await new Promise<void>((resolve, reject) => {
-      docker.modem.followProgress(
-        stream,
-        (error: Error | null) => (error ? reject(error) : resolve()),
-        (event: BuildEvent) => {
-          if (event.error || event.errorDetail) {
-            failure = event.errorDetail?.message ?? event.error ?? "unknown error";
-            progress(`error: ${failure}`);
-            return;
-          }
-          const text = event.stream ?? event.status;
-          if (!text) return;
-          for (const line of text.split("\n")) {
-            // apt redraws progress with carriage returns: keep only the last state of a line.
-            const trimmed = (line.split("\r").filter((part) => part.trim() !== "").pop() ?? "").trimEnd();
-            if (trimmed === "") continue;
-            if (/^Step \d+\/\d+ :/.test(trimmed)) currentStep = trimmed;
-            recent.push(trimmed);
-            if (recent.length > 15) recent.shift();
-            progress(trimmed);
-          }
-        },
-      );
+    failure = await followEngineProgress(docker, stream, (event: BuildEvent, failed) => {
+      if (failed !== undefined) {
+        progress(`error: ${failed}`);
+        return;
+      }
+      const text = event.stream ?? event.status;
+      if (!text) return;
+      for (const line of text.split("\n")) {
+        // apt redraws progress with carriage returns: keep only the last state of a line.
+        const trimmed = (line.split("\r").filter((part) => part.trim() !== "").pop() ?? "").trimEnd();
+        if (trimmed === "") continue;
+        if (/^Step \d+\/\d+ :/.test(trimmed)) currentStep = trimmed;
+        recent.push(trimmed);
+        if (recent.length > 15) recent.shift();
+        progress(trimmed);
+      }
     });
   } catch (error) {
     throw (
