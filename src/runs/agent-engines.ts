@@ -7,6 +7,7 @@ import { SandboxError, isAbortError } from "../errors.js";
 import type { EnginePool, PoolEngine } from "../engines/pool.js";
 import { SandboxPool } from "../sandbox/pool.js";
 import type { TaskRunSummary } from "./agent-run.js";
+import { attemptWithoutResult } from "./attempt-without-result.js";
 
 /** The engines of a run, and one warm sandbox pool per engine. */
 export class AgentEngines {
@@ -57,23 +58,6 @@ export async function runOnSomeEngine(
     if (isAbortError(error)) throw error;
     // Every engine tried went away (or the pool has none left): an engine error, retried by a rerun.
     const reason = error instanceof Error ? error.message : String(error);
-    return {
-      ...identity,
-      outcome: "error",
-      score: null,
-      steps: 0,
-      tokens: 0,
-      cost_usd: 0,
-      container_seconds: 0,
-      actions_created: [],
-      actions_used: [],
-      stop_reason: null,
-      error: reason,
-      upstream: null,
-      warnings: [],
-      error_kind: "engine",
-      reason,
-      seconds_spent: 0,
-    };
+    return { ...attemptWithoutResult(identity, reason), warnings: [], error_kind: "engine", reason, seconds_spent: 0 };
   }
 }

@@ -4,6 +4,7 @@
 
 import type { DiscoveredTask } from "../families/registry.js";
 import type { TaskRunSummary } from "./agent-run.js";
+import { attemptWithoutResult } from "./attempt-without-result.js";
 import type { ResultsStore } from "./store.js";
 
 export function storedRunSummaries(store: ResultsStore, tasks: readonly DiscoveredTask[], attempts: number): TaskRunSummary[] {
@@ -15,22 +16,10 @@ export function storedRunSummaries(store: ResultsStore, tasks: readonly Discover
       summaries.push(
         stored !== undefined
           ? (stored.detail as TaskRunSummary)
-          : {
-              id: task.id,
-              family: task.family,
-              attempt,
-              outcome: "error",
-              score: null,
-              steps: 0,
-              tokens: 0,
-              cost_usd: 0,
-              container_seconds: 0,
-              actions_created: [],
-              actions_used: [],
-              stop_reason: null,
-              error: "no result in the merged run: the attempt ended in an error in its shard (see the shard's output), or its shard failed on the cluster; run the same command again to retry it",
-              upstream: null,
-            },
+          : attemptWithoutResult(
+              { id: task.id, family: task.family, attempt },
+              "no result in the merged run: the attempt ended in an error in its shard (see the shard's output), or its shard failed on the cluster; run the same command again to retry it",
+            ),
       );
     }
   }
