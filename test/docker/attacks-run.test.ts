@@ -442,24 +442,40 @@ describe("dynabox run with a model that sends the classic attacks", () => {
       .split("\n")
       .map((line) => JSON.parse(line) as { type: string });
     const steps = trajectory.filter((record): record is StepRecord => record.type === "step");
-    expect(steps).toHaveLength(2 * attacks.length + 1);
+    // On a mismatch, say which records the trajectory does hold (a model retry, a limit...).
+    const recordKinds = trajectory.map((record) => (record.type === "step" ? `step ${(record as unknown as StepRecord).step}: ${JSON.stringify(((record as unknown as StepRecord).code ?? "").slice(0, 60))} -> ${JSON.stringify((record as unknown as StepRecord).observation.slice(0, 160))}` : JSON.stringify(record).slice(0, 300)));
+    // A fork bomb may cost its sandbox on a loaded machine: the kernel can not answer in time, the
+    // sandbox is replaced and the attempt starts again (a task-retry of kind sandbox-lost), so
+    // the trajectory then begins with the normal step after it. That is containment too (only
+    // the sandbox went; the host did not); any other lost step is a failure.
+    const retries = events.filter((event) => event.type === "task-retry") as Array<{ type: string; kind?: string }>;
+    const lostFirst = steps.length === 2 * attacks.length && retries.length === 1 && retries[0]?.kind === "sandbox-lost";
+    const diagnosis = `${recordKinds.join("\n")}\nevents:\n${result.stdout.slice(0, 4000)}\nstderr:\n${result.stderr.slice(-3000)}`;
+    expect(steps, diagnosis).toHaveLength(lostFirst ? 2 * attacks.length : 2 * attacks.length + 1);
+    if (lostFirst) expect(attacks[0]!.name, diagnosis).toMatch(/fork/i);
+    else expect(retries, diagnosis).toEqual([]);
+    const offset = lostFirst ? 1 : 0;
     attacks.forEach((attack, index) => {
-      const [hostile, normal] = [steps[2 * index]!, steps[2 * index + 1]!];
-      expect(hostile.code, attack.name).toBe(attack.code);
-      try {
-        attack.check(hostile.observation);
-      } catch (error) {
-        throw new Error(`${attack.name} (ran ${hostile.exec_ms} ms): ${(error as Error).message}\nobservation: ${hostile.observation.slice(0, 2000)}`, { cause: error });
+      const normal = steps[2 * index + 1 - offset]!;
+      const hostile = index === 0 && lostFirst ? undefined : steps[2 * index - offset]!;
+      if (hostile !== undefined) {
+        expect(hostile.code, attack.name).toBe(attack.code);
+        try {
+          attack.check(hostile.observation);
+        } catch (error) {
+          throw new Error(`${attack.name} (ran ${hostile.exec_ms} ms): ${(error as Error).message}\nobservation: ${hostile.observation.slice(0, 2000)}`, { cause: error });
+        }
       }
-      const restarted = hostile.observation.includes(RESTARTED);
-      if (attack.restarts !== undefined) expect(restarted, `${attack.name}: kernel restarted\n${hostile.observation.slice(0, 2000)}`).toBe(attack.restarts);
+      // A lost sandbox is a new kernel: its state is gone as after a restart.
+      const restarted = hostile === undefined ? true : hostile.observation.includes(RESTARTED);
+      if (hostile !== undefined && attack.restarts !== undefined) expect(restarted, `${attack.name}: kernel restarted\n${hostile.observation.slice(0, 2000)}`).toBe(attack.restarts);
       expect(normal.code).toBe(NORMAL_STEP);
       expect(normal.observation, `normal step after ${attack.name}`).toMatch(NORMAL_OBSERVATION);
       // The state is gone exactly when the observation said the kernel was restarted.
       expect(normal.observation, `state after ${attack.name}`).toContain(`45 ${restarted ? "False" : "True"} []`);
     });
     expect(steps.at(-1)?.observation).toContain("submitted");
-    expect(trajectory.at(-1)).toMatchObject({ type: "end", stop_reason: "submitted", steps: 2 * attacks.length + 1 });
+    expect(trajectory.at(-1)).toMatchObject({ type: "end", stop_reason: "submitted", steps: steps.length });
 
     // The flood cost the CLI a bounded amount of memory; the disk fill did not reach the host disk.
     expect(flood.before).toBeGreaterThan(0);
@@ -468,7 +484,7 @@ describe("dynabox run with a model that sends the classic attacks", () => {
 
     // The verdict is the grader's: the tampering program and the claimed submit forged nothing.
     const summary = JSON.parse(await readFile(path.join(runDirectory, "summary.json"), "utf8")) as { tasks: unknown[] };
-    expect(summary.tasks).toEqual([expect.objectContaining({ id: "4", family: "sab", outcome: "failed", score: 0, steps: 2 * attacks.length + 1 })]);
+    expect(summary.tasks).toEqual([expect.objectContaining({ id: "4", family: "sab", outcome: "failed", score: 0, steps: steps.length })]);
     {
       using store = ResultsStore.open(path.join(runDirectory, "results.sqlite"));
       const [stored] = store.list("run");

@@ -260,12 +260,25 @@ describe.runIf(slurmWanted())("dynabox --slurm on a one-node cluster", () => {
     const folder = await scratch();
     const submissions = await writeSubmissions(folder);
     const submitting = execa("node", [cli, "eval", "--resq", "tasks/resq/dataset.json", "--submissions", submissions, "--json", "--run-dir", path.join(folder, "run"), "--slurm", "--slurm-shards", "4", "--slurm-array-limit", "1"], { reject: false, env: environment() });
-    const queued = async (): Promise<string[]> => (await execa("squeue", ["--noheader", "--array", "--format=%i %T"], { env: environment(), reject: false })).stdout.split("\n").filter((line) => line.trim() !== "");
+    // The command's own job array: another test's jobs still leaving the queue must not be
+    // taken for it (a SIGINT before the command has submitted would find no handler yet).
+    let stderr = "";
+    submitting.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    let jobId: string | undefined;
+    for (let poll = 0; poll < 600 && jobId === undefined; poll++) {
+      jobId = /submitted job array (\d+)/.exec(stderr)?.[1];
+      if (jobId === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(jobId, `no "submitted job array" line; stderr:\n${stderr}`).toBeDefined();
+    const queued = async (): Promise<string[]> =>
+      (await execa("squeue", ["--noheader", "--array", "--format=%i %T", "--jobs", jobId!], { env: environment(), reject: false })).stdout
+        .split("\n")
+        .filter((line) => line.trim() !== "");
     for (let poll = 0; poll < 600 && !(await queued()).some((line) => line.includes("RUNNING")); poll++) await new Promise((resolve) => setTimeout(resolve, 100));
     expect((await queued()).length).toBeGreaterThan(0);
     submitting.kill("SIGINT");
     const result = await submitting;
-    expect(result.exitCode).toBe(130);
+    expect(result.exitCode, `signal ${result.signal}; stderr:\n${result.stderr}`).toBe(130);
     let left = await queued();
     // scancel is immediate; without it the other shards would wait their turn for many seconds.
     for (let poll = 0; poll < 15 && left.length > 0; poll++) {
