@@ -17,8 +17,17 @@ import { engineSelection } from "./engine-options.js";
 export function interruptSignal(): AbortSignal {
   const controller = new AbortController();
   const abort = (): void => controller.abort(Object.assign(new Error("interrupted"), { name: "AbortError" }));
-  process.once("SIGINT", abort);
-  process.once("SIGTERM", abort);
+  // The first signal stops the work and lets it write what finished; another one while that
+  // happens ends the process at once, still with exit code 130 (never killed by the signal, so
+  // a caller sees the interrupted command's exit code).
+  let received = 0;
+  const onSignal = (): void => {
+    received += 1;
+    if (received === 1) abort();
+    else process.exit(130);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   return controller.signal;
 }
 
