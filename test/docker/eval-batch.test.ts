@@ -8,8 +8,9 @@ import { createServer } from "node:net";
 import path from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { describe, expect, it } from "vitest";
-import { LABEL_OWNER_PID, LABEL_ROLE } from "../../src/sandbox/labels.js";
+import { LABEL_OWNER_PID } from "../../src/sandbox/labels.js";
 import { temporaryFolders } from "../temporary-folders.js";
+import { longRunningGrader } from "./grader-containers.js";
 import { docker } from "./sandbox-fixture.js";
 
 const cli = path.resolve("dist/cli/main.js");
@@ -54,21 +55,6 @@ async function refusedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   if (address === null || typeof address === "string") throw new Error("no port");
   return address.port;
-}
-
-/** The first grading container of `ownerPid` seen alive for `afterMs` (the slow item's); null if none. */
-async function slowGrader(ownerPid: number, afterMs: number, stop: () => boolean): Promise<string | null> {
-  const seen = new Map<string, number>();
-  while (!stop()) {
-    const containers = await docker.listContainers({ filters: { label: [`${LABEL_OWNER_PID}=${ownerPid}`, `${LABEL_ROLE}=grader`] } });
-    for (const container of containers) {
-      const first = seen.get(container.Id) ?? Date.now();
-      seen.set(container.Id, first);
-      if (Date.now() - first >= afterMs) return container.Id;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return null;
 }
 
 describe("eval resumes by content", () => {
@@ -202,7 +188,7 @@ describe("eval batches survive a bad item", () => {
     const runDirectory = path.join(folder, "run");
     const child = evalResq(dataset, submissions, runDirectory, "--timeout", "150");
     let done = false;
-    const killed = slowGrader(child.pid!, 5000, () => done).then(async (id) => {
+    const killed = longRunningGrader(child.pid!, 5000, () => done).then(async (id) => {
       if (id !== null) await docker.getContainer(id).kill();
       return id;
     });
@@ -233,7 +219,7 @@ describe("eval batches survive a bad item", () => {
     const child = evalResq(dataset, submissions, runDirectory, "--timeout", "150");
     let done = false;
     // Instead of killing the slow grader, interrupt the whole command while it runs.
-    const interrupted = slowGrader(child.pid!, 3000, () => done).then((id) => id !== null && child.kill("SIGINT"));
+    const interrupted = longRunningGrader(child.pid!, 3000, () => done).then((id) => id !== null && child.kill("SIGINT"));
     const started = performance.now();
     const result = await child;
     done = true;

@@ -7,8 +7,9 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
-import { LABEL_OWNER_PID, LABEL_ROLE } from "../../src/sandbox/labels.js";
+import { LABEL_OWNER_PID } from "../../src/sandbox/labels.js";
 import { temporaryFolders } from "../temporary-folders.js";
+import { longRunningGrader } from "./grader-containers.js";
 import { docker } from "./sandbox-fixture.js";
 
 const cli = path.resolve("dist/cli/main.js");
@@ -39,21 +40,6 @@ const SLEEPY_TASK: Record<string, string> = {
     "",
   ].join("\n"),
 };
-
-/** The first grading container of `ownerPid` alive for `afterMs`; null when the command ended first. */
-async function longRunningGrader(ownerPid: number, afterMs: number, ended: () => boolean): Promise<string | null> {
-  const seen = new Map<string, number>();
-  while (!ended()) {
-    const containers = await docker.listContainers({ filters: { label: [`${LABEL_OWNER_PID}=${ownerPid}`, `${LABEL_ROLE}=grader`] } });
-    for (const container of containers) {
-      const first = seen.get(container.Id) ?? Date.now();
-      seen.set(container.Id, first);
-      if (Date.now() - first >= afterMs) return container.Id;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return null;
-}
 
 describe("Ctrl-C during dynabox eval", () => {
   it("stops a batch of long mlab gradings within seconds: exit 130, finished results written, no container left", async () => {

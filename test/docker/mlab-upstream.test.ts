@@ -9,6 +9,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { describe, expect, it } from "vitest";
 import { temporaryFolders } from "../temporary-folders.js";
+import type { MlabResultLine } from "../../src/families/mlab/grader.js";
 
 const cli = path.resolve("dist/cli/main.js");
 const scratch = temporaryFolders("dynabox-mlab-upstream-");
@@ -25,15 +26,7 @@ async function runCli(args: string[], cache: string, environment: Record<string,
   return execa("node", [cli, ...args], { reject: false, env: { DYNABOX_CACHE_DIR: cache, ...environment } });
 }
 
-interface Line {
-  task: string;
-  score: number;
-  baseline: number;
-  improvement: number | null;
-  success: boolean;
-  error: string | null;
-  [key: string]: unknown;
-}
+type Line = MlabResultLine & Record<string, unknown>;
 
 function resultLines(stdout: string): Line[] {
   return stdout

@@ -2,12 +2,10 @@ import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import { Command } from "commander";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { normalHash } from "../../src/actions/normalize.js";
 import { ActionStore } from "../../src/actions/store.js";
-import { registerActionsCommand } from "../../src/cli/commands/actions.js";
-import { exitCodeFor } from "../../src/cli/exit-codes.js";
+import { runActionsCli } from "../actions-cli-runner.js";
 import { temporaryFolders } from "../temporary-folders.js";
 
 const scratch = temporaryFolders("dynabox-actions-cli-");
@@ -32,23 +30,7 @@ async function seededLibrary(): Promise<string> {
 }
 
 /** Runs `dynabox <args>` with only the actions command registered; returns stdout, stderr and the exit code. */
-async function cli(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  let stdout = "";
-  let stderr = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-  const program = new Command().name("dynabox").version("0.1.0").exitOverride();
-  registerActionsCommand(program);
-  let code = 0;
-  try {
-    await program.parseAsync(args, { from: "user" });
-  } catch (error) {
-    code = exitCodeFor(error);
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return { stdout, stderr, code };
-}
+const cli = runActionsCli;
 
 describe("dynabox actions", () => {
   it("lists the current actions, or every row with --all, as text or JSON", async () => {

@@ -1,13 +1,11 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { Command } from "commander";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { importActions, readImportSource } from "../../src/actions/import.js";
 import { normalHash } from "../../src/actions/normalize.js";
 import { libraryStats } from "../../src/actions/stats.js";
 import { ActionStore } from "../../src/actions/store.js";
-import { registerActionsCommand } from "../../src/cli/commands/actions.js";
-import { exitCodeFor } from "../../src/cli/exit-codes.js";
+import { runActionsCli } from "../actions-cli-runner.js";
 import { temporaryFolders } from "../temporary-folders.js";
 
 const scratch = temporaryFolders("dynabox-import-");
@@ -36,22 +34,7 @@ function build(file: string, runId: string, functions: [name: string, body: stri
   }
 }
 
-async function cli(...args: string[]): Promise<{ stdout: string; code: number }> {
-  let stdout = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-  const program = new Command().name("dynabox").exitOverride();
-  registerActionsCommand(program);
-  let code = 0;
-  try {
-    await program.parseAsync(args, { from: "user" });
-  } catch (error) {
-    code = exitCodeFor(error);
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return { stdout, code };
-}
+const cli = runActionsCli;
 
 describe("importing a library", () => {
   it("merges duplicates by normalized source, adds new versions after the target's, keeps provenance, and is idempotent", async () => {
